@@ -1,0 +1,34 @@
+import { Command, Flags } from '@oclif/core';
+import { BytetrailError, UserError } from './errors.js';
+
+/**
+ * Shared flags and the one place where errors become exit codes and one-line messages.
+ * Nothing else calls process.exit.
+ */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    db: Flags.string({ description: 'database file (default: $BYTETRAIL_DB, else $XDG_DATA_HOME/bytetrail/bytetrail.db, or /var/lib/bytetrail/bytetrail.db as root)', env: 'BYTETRAIL_DB', helpGroup: 'GLOBAL' }),
+    tz: Flags.string({ description: 'zone in which log times without an offset are read (default: $TZ, else the system zone)', helpGroup: 'GLOBAL' }),
+  };
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    if (err instanceof BytetrailError) {
+      const hint = err.hint ? `\n  hint: ${err.hint}` : '';
+      this.logToStderr(`bytetrail: error: ${err.message}${hint}`);
+      process.exitCode = err.exitCode;
+      return undefined;
+    }
+    // oclif's own parse errors (bad flag, missing argument) already read well.
+    if (err.oclif || (err as { name?: string }).name === 'CLIError') return super.catch(err);
+    if (process.env.BYTETRAIL_DEBUG) this.logToStderr(err.stack ?? String(err));
+    this.logToStderr(`bytetrail: internal error: ${err.message} (this is a bug; rerun with BYTETRAIL_DEBUG=1 for details)`);
+    process.exitCode = 70;
+    return undefined;
+  }
+
+  protected userError(message: string, hint?: string): never {
+    throw new UserError(message, { hint });
+  }
+}

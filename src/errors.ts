@@ -1,0 +1,48 @@
+/**
+ * One base error with a code, an exit code and a hint. `UserError`s are things the user can fix
+ * (a bad flag, an unreadable file); anything else reaching the command base is a bug.
+ * Only the command base turns an error into an exit code.
+ */
+export class BytetrailError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+  readonly hint: string | null;
+  constructor(message: string, opts: { code: string; exitCode?: number; hint?: string | null; cause?: unknown }) {
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.name = new.target.name;
+    this.code = opts.code;
+    this.exitCode = opts.exitCode ?? 1;
+    this.hint = opts.hint ?? null;
+  }
+}
+
+/** Something the user can fix: bad input, bad flag, missing permission. */
+export class UserError extends BytetrailError {
+  constructor(message: string, opts: { code?: string; exitCode?: number; hint?: string | null; cause?: unknown } = {}) {
+    super(message, { code: opts.code ?? 'E_USER', exitCode: opts.exitCode ?? 2, hint: opts.hint, cause: opts.cause });
+  }
+}
+
+export class InputError extends UserError {
+  constructor(message: string, opts: { hint?: string | null; cause?: unknown } = {}) {
+    super(message, { code: 'E_INPUT', exitCode: 1, ...opts });
+  }
+}
+
+export class StoreError extends BytetrailError {
+  constructor(message: string, opts: { hint?: string | null; cause?: unknown } = {}) {
+    super(message, { code: 'E_STORE', exitCode: 3, ...opts });
+  }
+}
+
+/** One line for a filesystem error, e.g. "cannot read /var/log/mail.log: permission denied (EACCES)". */
+export function describeFsError(path: string, err: unknown, verb = 'read'): string {
+  const e = err as NodeJS.ErrnoException;
+  const why: Record<string, string> = {
+    ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted',
+    EISDIR: 'is a directory', ENOTDIR: 'not a directory', EMFILE: 'too many open files', EIO: 'I/O error',
+    ENOSPC: 'no space left on device', EROFS: 'read-only file system',
+  };
+  const text = e?.code && why[e.code] ? `${why[e.code]} (${e.code})` : (e?.message ?? String(err));
+  return `cannot ${verb} ${path}: ${text}`;
+}

@@ -1,0 +1,179 @@
+/** Helpers shared by every parser: IP normalisation, address:port splitting, key=value lists. */
+import { isIP } from 'node:net';
+
+const v6Cache = new Map<string, string | null>();
+
+/**
+ * Canonical text form of an IP address, or null if it is not one.
+ * IPv4-mapped IPv6 (`::ffff:192.0.2.1`) becomes plain IPv4; IPv6 is lower-cased and compressed
+ * (RFC 5952); a zone id (`%eth0`) and surrounding brackets are dropped.
+ */
+export function normalizeIp(raw: string | null | undefined): string | null {
+  if (!raw) return null;
+  let s = raw;
+  if (s.charCodeAt(0) === 91 /* [ */ && s.charCodeAt(s.length - 1) === 93) s = s.slice(1, -1);
+  if (isIPv4Fast(s)) return s;
+  const cached = v6Cache.get(s);
+  if (cached !== undefined) return cached;
+  let out: string | null = null;
+  const pct = s.indexOf('%');
+  const bare = pct >= 0 ? s.slice(0, pct) : s;
+  if (isIP(bare) === 6) {
+    const lower = bare.toLowerCase();
+    const mapped = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower) ?? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+    if (mapped && isIPv4Fast(mapped[1])) out = mapped[1];
+    else out = compressV6(lower);
+  } else if (isIP(bare) === 4) {
+    out = bare.split('.').map((o) => String(+o)).join('.');
+  }
+  if (v6Cache.size > 50_000) v6Cache.clear();
+  v6Cache.set(s, out);
+  return out;
+}
+
+/** Strict dotted-quad check without allocation (no leading zeros beyond a single 0). */
+export function isIPv4Fast(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let dots = 0, digits = 0, val = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0) return false;
+      dots++; digits = 0; val = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && val === 0) return false;
+      val = val * 10 + (c - 48);
+      if (++digits > 3 || val > 255) return false;
+    } else return false;
+  }
+  return dots === 3 && digits > 0;
+}
+
+function compressV6(s: string): string {
+  // Expand to 8 groups, then compress the longest run of zero groups (RFC 5952).
+  let groups: string[];
+  let tail: string[] = [];
+  let v4tail: string | null = null;
+  let body = s;
+  const lastColon = s.lastIndexOf(':');
+  if (s.indexOf('.', lastColon) > 0) {
+    v4tail = s.slice(lastColon + 1);
+    body = s.slice(0, lastColon + 1) + '0:0';
+  }
+  const dbl = body.indexOf('::');
+  if (dbl >= 0) {
+    const head = body.slice(0, dbl).split(':').filter((g) => g !== '');
+    tail = body.slice(dbl + 2).split(':').filter((g) => g !== '');
+    groups = [...head, ...new Array(8 - head.length - tail.length).fill('0'), ...tail];
+  } else groups = body.split(':');
+  groups = groups.map((g) => g.replace(/^0+(?=.)/, ''));
+  if (v4tail) {
+    const o = v4tail.split('.').map(Number);
+    groups[6] = ((o[0] << 8) | o[1]).toString(16);
+    groups[7] = ((o[2] << 8) | o[3]).toString(16);
+  }
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] === '0') {
+      let j = i;
+      while (j < 8 && groups[j] === '0') j++;
+      if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+      i = j;
+    } else i++;
+  }
+  if (bestStart < 0) return groups.join(':');
+  return groups.slice(0, bestStart).join(':') + '::' + groups.slice(bestStart + bestLen).join(':');
+}
+
+/**
+ * Split `IP:port`, `[IPv6]:port`, `IP#port` (BIND), `IP port N` is not handled here.
+ * Returns a normalised IP and the port, or null when the text holds no IP.
+ */
+export function splitHostPort(raw: string): { ip: string; port: number | null } | null {
+  let s = raw.trim();
+  if (s.startsWith('[')) {
+    const end = s.indexOf(']');
+    if (end < 0) return null;
+    const ip = normalizeIp(s.slice(1, end));
+    if (!ip) return null;
+    const rest = s.slice(end + 1);
+    const port = rest.startsWith(':') || rest.startsWith('#') ? toPort(rest.slice(1)) : null;
+    return { ip, port };
+  }
+  const hash = s.indexOf('#');
+  if (hash > 0) {
+    const ip = normalizeIp(s.slice(0, hash));
+    return ip ? { ip, port: toPort(s.slice(hash + 1)) } : null;
+  }
+  const whole = normalizeIp(s);
+  if (whole) return { ip: whole, port: null };
+  const colon = s.lastIndexOf(':');
+  if (colon > 0) {
+    const ip = normalizeIp(s.slice(0, colon));
+    if (ip) return { ip, port: toPort(s.slice(colon + 1)) };
+  }
+  return null;
+}
+
+export function toPort(s: string): number | null {
+  if (!/^\d{1,5}$/.test(s)) return null;
+  const n = +s;
+  return n <= 65535 ? n : null;
+}
+
+/** Non-negative integer or null. */
+export function toInt(s: string | undefined | null): number | null {
+  if (s == null || s === '') return null;
+  if (!/^\d+$/.test(s)) return null;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/**
+ * Parse `key=value` pairs separated by `, ` or spaces, as Dovecot (`user=<jan>, rip=192.0.2.1`),
+ * Postfix (`from=<a@b>, size=123`) and netfilter (`SRC=192.0.2.1 DST=...`) write them.
+ * Values in `<...>` may hold commas and spaces; the angle brackets are removed.
+ * A bare word without `=` (netfilter's `DF`, `SYN`) is stored with the value `true` when `flags` is set.
+ */
+export function parseKv(s: string, flags = false): Record<string, string | true> {
+  const out: Record<string, string | true> = {};
+  const n = s.length;
+  let i = 0;
+  while (i < n) {
+    while (i < n && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 44)) i++;
+    if (i >= n) break;
+    let j = i;
+    while (j < n) {
+      const c = s.charCodeAt(j);
+      if (c === 61 || c === 32 || c === 44) break;
+      j++;
+    }
+    const key = s.slice(i, j);
+    if (j < n && s.charCodeAt(j) === 61) {
+      j++;
+      if (s.charCodeAt(j) === 60 /* < */) {
+        const end = s.indexOf('>', j + 1);
+        if (end < 0) { out[key] = s.slice(j + 1); break; }
+        out[key] = s.slice(j + 1, end);
+        i = end + 1;
+      } else {
+        let k = j;
+        while (k < n && s.charCodeAt(k) !== 32 && s.charCodeAt(k) !== 44) k++;
+        out[key] = s.slice(j, k);
+        i = k;
+      }
+    } else {
+      if (flags && key) out[key] = true;
+      i = j + 1;
+    }
+  }
+  return out;
+}
+
+/** Trim a value and turn '' into null. */
+export function nonEmpty(s: string | undefined | null): string | null {
+  if (s == null) return null;
+  const t = s.trim();
+  return t === '' ? null : t;
+}

@@ -1,0 +1,99 @@
+/**
+ * Wall-clock to UTC conversion for a named zone, without reading the process zone.
+ * Intl is slow (microseconds per call), so offsets are cached per zone and local hour.
+ */
+const MONTHS: Record<string, number> = {
+  jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12,
+  // French abbreviations, as syslog writes them under a fr_FR locale ("août 19 11:08:37").
+  janv: 1, 'fév': 2, 'févr': 2, fevr: 2, mars: 3, avr: 4, mai: 5, juin: 6, juil: 7, 'aoû': 8, 'août': 8, aout: 8, sept: 9, 'déc': 12,
+};
+
+/** Month number (1-12) from an English (or French) abbreviation, or 0. Case-insensitive. */
+export function monthNumber(name: string): number {
+  const key = name.toLowerCase().replace(/\.$/, '');
+  return MONTHS[key] ?? MONTHS[key.slice(0, 3)] ?? 0;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const offsetCache = new Map<string, number>();
+
+function formatterFor(tz: string): Intl.DateTimeFormat {
+  let f = formatters.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz, hourCycle: 'h23',
+      year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+    formatters.set(tz, f);
+  }
+  return f;
+}
+
+/** Offset (ms) of `tz` from UTC at the UTC instant `utcMs`. */
+export function zoneOffsetAt(tz: string, utcMs: number): number {
+  if (tz === 'UTC' || tz === 'Etc/UTC' || tz === 'GMT') return 0;
+  const parts = formatterFor(tz).formatToParts(new Date(utcMs));
+  let y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  for (const p of parts) {
+    switch (p.type) {
+      case 'year': y = +p.value; break;
+      case 'month': mo = +p.value; break;
+      case 'day': d = +p.value; break;
+      case 'hour': h = +p.value; break;
+      case 'minute': mi = +p.value; break;
+      case 'second': s = +p.value; break;
+    }
+  }
+  const asUtc = Date.UTC(y, mo - 1, d, h, mi, s);
+  return asUtc - Math.floor(utcMs / 1000) * 1000;
+}
+
+/** Is `tz` a zone this runtime knows? */
+export function isValidZone(tz: string): boolean {
+  try {
+    formatterFor(tz);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * UTC ms for a local wall-clock time in `tz`. In a DST gap the time is read with the
+ * offset before the change; in an overlap, the earlier instant is chosen.
+ */
+export function zonedToUtc(tz: string, y: number, mo: number, d: number, h: number, mi: number, s: number, ms = 0): number {
+  const naive = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  if (tz === 'UTC' || tz === 'Etc/UTC' || tz === 'GMT') return naive;
+  const key = tz + '|' + Math.floor(naive / 3_600_000);
+  let off = offsetCache.get(key);
+  if (off === undefined) {
+    // Two-pass: guess with the offset at the naive instant, then correct with the offset at the guess.
+    const o1 = zoneOffsetAt(tz, naive);
+    const o2 = zoneOffsetAt(tz, naive - o1);
+    off = o1 === o2 ? o1 : Math.max(o1, o2);
+    if (offsetCache.size > 100_000) offsetCache.clear();
+    offsetCache.set(key, off);
+  }
+  return naive - off;
+}
+
+/** Parse a `+01:00`, `+0100`, `-05`, `Z` offset into ms east of UTC, or null. */
+export function parseOffset(s: string): number | null {
+  if (s === 'Z' || s === 'z') return 0;
+  const m = /^([+-])(\d\d):?(\d\d)?$/.exec(s);
+  if (!m) return null;
+  const v = (+m[2] * 60 + (m[3] ? +m[3] : 0)) * 60_000;
+  return m[1] === '-' ? -v : v;
+}
+
+/** Year to give a year-less date so that it is not more than a day after `refTime`. */
+export function yearFor(tz: string, refTime: number, mo: number, d: number, h: number, mi: number, s: number): number {
+  const refYear = new Date(refTime).getUTCFullYear();
+  // The reference's local year can differ from its UTC year around New Year; try both sides.
+  for (const y of [refYear + 1, refYear, refYear - 1]) {
+    const t = zonedToUtc(tz, y, mo, d, h, mi, s);
+    if (t <= refTime + 86_400_000) return y;
+  }
+  return refYear - 1;
+}
