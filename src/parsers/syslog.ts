@@ -100,7 +100,9 @@ function tagOf(tok: string): { program: string; pid: number | null } | null {
   const lb = t.lastIndexOf('[');
   if (lb > 0 && t.charCodeAt(t.length - 1) === 93) {
     const p = t.slice(lb + 1, -1);
-    if (/^\d+$/.test(p)) pid = +p;
+    // `unbound[1234:0]` carries pid:thread
+    const pm = /^(\d+)(?::\d+)?$/.exec(p);
+    if (pm) pid = +pm[1];
     t = t.slice(0, lb);
   } else if (lb === 0) {
     // `[test-demo]` (fail2ban sample)
@@ -178,6 +180,11 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
     const close = line.indexOf(']', i);
     if (close < 0) return { error: 'unclosed [ at start of line' };
     const inner = line.slice(i + 1, close).trim();
+    // `[1732094402] unbound[1234:0] info: ...`: unbound's own logfile stamps epoch seconds.
+    if (/^\d{9,10}$/.test(inner)) {
+      const tag = splitTag(line, close + 1);
+      return { ts: +inner * 1000, ...tag, form: 'native' };
+    }
     if (/^\d+\.\d+$/.test(inner)) {
       if (ctx.bootTime == null) return { error: 'kernel uptime stamp without a wall-clock time (pass the boot time)' };
       return { ts: ctx.bootTime + Math.round(parseFloat(inner) * 1000), host: null, program: 'kernel', pid: null, msg: line.slice(close + 1).trimStart(), form: 'kernel' };
