@@ -10,5 +10,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Namespace tests share the kernel's network state: run files one at a time.
     fileParallelism: false,
+    // oclif prints through console.log; let @oclif/test's runCommand capture it.
+    disableConsoleIntercept: true,
   },
 });

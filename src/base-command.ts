@@ -16,14 +16,14 @@ export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err instanceof BytetrailError) {
       const hint = err.hint ? `\n  hint: ${err.hint}` : '';
-      this.logToStderr(`bytetrail: error: ${err.message}${hint}`);
+      process.stderr.write(`bytetrail: error: ${err.message}${hint}\n`);
       process.exitCode = err.exitCode;
       return undefined;
     }
     // oclif's own parse errors (bad flag, missing argument) already read well.
     if (err.oclif || (err as { name?: string }).name === 'CLIError') return super.catch(err);
-    if (process.env.BYTETRAIL_DEBUG) this.logToStderr(err.stack ?? String(err));
-    this.logToStderr(`bytetrail: internal error: ${err.message} (this is a bug; rerun with BYTETRAIL_DEBUG=1 for details)`);
+    if (process.env.BYTETRAIL_DEBUG) process.stderr.write(`${err.stack ?? String(err)}\n`);
+    process.stderr.write(`bytetrail: internal error: ${err.message} (this is a bug; rerun with BYTETRAIL_DEBUG=1 for details)\n`);
     process.exitCode = 70;
     return undefined;
   }

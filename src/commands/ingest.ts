@@ -1,0 +1,56 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+import { InputError } from '../errors.js';
+import { flowHandlers } from '../flows/handlers.js';
+import { ingestPaths, type IngestSummary } from '../ingest/index.js';
+import { progressBar } from '../progress.js';
+import { renderIngestSummary } from '../render/ingest.js';
+import { warn } from '../output.js';
+import { openStore } from '../store/index.js';
+import { resolveZone } from '../zone.js';
+
+export default class Ingest extends BaseCommand {
+  static override description = `Read log files, captures and status snapshots into the database.
+Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rotated and gzipped
+files are read too. A second run reads only what is new; nothing is ever counted twice.`;
+
+  static override examples = [
+    '<%= config.bin %> ingest /var/log/mail.log* /var/log/kern.log /var/log/openvpn/',
+    'zcat old/mail.log.*.gz | <%= config.bin %> ingest -',
+    '<%= config.bin %> ingest --json --print-unparsed fixtures/demo/',
+  ];
+
+  static override strict = false;
+  static override args = { paths: Args.string({ description: 'files, directories, globs, or - for stdin', required: true }) };
+
+  static override flags = {
+    'print-unparsed': Flags.boolean({ description: 'print every line that was not understood, with its file, line number and reason' }),
+    'boot-time': Flags.string({ description: 'boot time (ISO) for bare kernel [uptime] stamps, as in dmesg output' }),
+  };
+
+  async run(): Promise<IngestSummary> {
+    const { argv, flags } = await this.parse(Ingest);
+    const tz = resolveZone(flags.tz);
+    const bootTime = flags['boot-time'] ? Date.parse(flags['boot-time']) : null;
+    if (bootTime !== null && Number.isNaN(bootTime)) this.userError(`--boot-time is not a date: ${flags['boot-time']}`);
+    const store = openStore({ path: flags.db });
+    const bar = progressBar('ingest');
+    try {
+      const summary = await ingestPaths(store, argv as string[], {
+        tz, now: Date.now(), bootTime, handlers: flowHandlers(),
+        batchLines: Number(process.env.BYTETRAIL_BATCH_LINES) || undefined,
+        onProgress: bar.update,
+        onUnparsed: flags['print-unparsed'] ? (u) => this.log(`${u.path}:${u.line}: [${u.source}] ${u.reason}: ${u.text}`) : null,
+      });
+      bar.end();
+      // Diagnostics go to stderr even with --json (oclif's logToStderr is silent then).
+      for (const e of summary.errors) process.stderr.write(`bytetrail: ${e}\n`);
+      for (const w of summary.warnings) warn(w);
+      if (summary.files === 0 && summary.errors.length > 0) throw new InputError('nothing could be read', { hint: 'check the paths and their permissions' });
+      if (!this.jsonEnabled()) this.log(renderIngestSummary(summary));
+      return summary;
+    } finally {
+      store.close();
+    }
+  }
+}

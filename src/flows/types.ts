@@ -1,0 +1,70 @@
+/**
+ * Flow records: traffic per minute and per connection, always from the server's point of view
+ * (bytesIn = received by the server, bytesOut = sent by the server), like LogEvent's counters.
+ */
+import type { Service, ServicePorts } from './services.js';
+
+export type { Service, ServicePorts };
+
+export interface FlowRecord {
+  /** UTC ms, floored to the minute. */
+  minute: number;
+  /** Interface name from the pcapng IDB `if_name`, else the `iface` option, else ''. */
+  iface: string;
+  /** IP protocol: 6, 17, 1, 58 or any other number; 0 for non-IP frames (ARP, LLDP, undecodable). */
+  proto: number;
+  /** Local (server) address, normalised like parsers/common.ts normalizeIp; '' for non-IP. */
+  lip: string;
+  /** 0 where the protocol has no ports (ICMP, ICMPv6, GRE, ...) or the header was not captured. */
+  lport: number;
+  rip: string;
+  rport: number;
+  service: Service;
+  /** Frame bytes (each frame's original length, as on the wire) received by the server. */
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+}
+
+/** Frames that were not TCP, UDP, ICMP or ICMPv6; see UNKNOWN_KEY in aggregate.ts for the keys. */
+export type UnknownProtocols = Record<number, { packets: number; bytes: number }>;
+
+export interface AggregateOptions {
+  /**
+   * The server's own addresses. When absent they are inferred from the capture
+   * (see `inferLocal` in aggregate.ts).
+   */
+  localIps?: Iterable<string>;
+  /** Interface name for captures whose format has none (classic pcap, pcapng IDB without if_name). */
+  iface?: string;
+  /** Extra service ports, e.g. `{ openvpn: [1195] }`. */
+  servicePorts?: ServicePorts;
+  /**
+   * How many minutes a minute stays open for late packets before it is flushed (default 2).
+   * Captures are nearly time-ordered; a packet later than this still counts, in a second
+   * record for its minute (records are additive).
+   */
+  lagMinutes?: number;
+}
+
+export interface CaptureSummary {
+  /** Every frame read, decoded or not. */
+  packets: number;
+  /** Sum of original frame lengths of every frame read. */
+  bytes: number;
+  /** UTC ms of the earliest and latest frame (fractional ms kept), null when there were none. */
+  firstTs: number | null;
+  lastTs: number | null;
+  /** True when the capture ended inside a record or a damaged record stopped the reading. */
+  truncated: boolean;
+  /** One line each, e.g. "capture ends inside a record at byte 4096 (...)". */
+  warnings: string[];
+  /** Link types seen, in order of first appearance. */
+  linkTypes: number[];
+  unknownProtocols: UnknownProtocols;
+}
+
+export interface AggregateResult extends CaptureSummary {
+  flows: FlowRecord[];
+}

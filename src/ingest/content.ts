@@ -1,0 +1,152 @@
+/**
+ * Reading a file's content as decompressed bytes, from the start or from a resume offset,
+ * with its first bytes available for sniffing and fingerprinting.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { describeFsError, InputError } from '../errors.js';
+import { isGzip } from './sniff.js';
+
+export const HEAD_BYTES = 64 * 1024;
+export const FP_MAX = 1024;
+export const TAIL_BYTES = 64;
+
+export interface FileStat { dev: number; ino: number; size: number; mtime: number }
+
+export interface OpenedContent {
+  path: string;
+  stdin: boolean;
+  compressed: boolean;
+  stat: FileStat | null;
+  /** First bytes of the decompressed content (up to HEAD_BYTES; shorter when the content is). */
+  head: Buffer;
+  /** Content from byte `offset` on, decompressed. Call once. Errors carry a `truncated` flag for cut gzip streams. */
+  from(offset: number): AsyncGenerator<Buffer>;
+  close(): void;
+}
+
+export function sha1(buf: Buffer): string {
+  return createHash('sha1').update(buf).digest('hex');
+}
+
+export class TruncatedInputError extends Error {
+  constructor(message: string) { super(message); this.name = 'TruncatedInputError'; }
+}
+
+function gunzipErrorIsTruncation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(e.message ?? '');
+}
+
+/** Wrap a readable so that iteration yields Buffers and converts zlib's cut-stream error. */
+async function* chunksOf(stream: Readable, compressed: boolean): AsyncGenerator<Buffer> {
+  try {
+    for await (const c of stream) yield c as Buffer;
+  } catch (err) {
+    if (compressed && gunzipErrorIsTruncation(err)) throw new TruncatedInputError('gzip stream is truncated');
+    if (compressed) throw new TruncatedInputError(`gzip stream is corrupt: ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+/** Open a path (or '-' for stdin) and read its head. Throws InputError with a one-line message. */
+export async function openContent(path: string): Promise<OpenedContent> {
+  const stdin = path === '-';
+  let fd: number | null = null;
+  let stat: FileStat | null = null;
+  let rawStream: Readable;
+  if (stdin) {
+    rawStream = process.stdin;
+  } else {
+    try {
+      fd = openSync(path, 'r');
+      const st = fstatSync(fd);
+      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      stat = { dev: st.dev, ino: st.ino, size: st.size, mtime: st.mtimeMs };
+    } catch (err) {
+      if (fd !== null) closeSync(fd);
+      throw new InputError(describeFsError(path, err));
+    }
+    // Small files get a small buffer: a 1 MiB buffer per file makes a directory of many files crawl.
+    rawStream = createReadStream('', { fd, autoClose: false, highWaterMark: Math.min(1 << 20, Math.max(16 * 1024, stat.size + 1)) });
+  }
+  // Peek at the raw bytes to know whether to decompress.
+  const rawIter = rawStream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await rawIter.next().catch((err: unknown) => { throw new InputError(describeFsError(path, err)); });
+  const firstBuf: Buffer = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
+  const compressed = isGzip(firstBuf);
+
+  // A single decompressed stream, from the start; its first chunks are kept for the head.
+  async function* rawChunks(): AsyncGenerator<Buffer> {
+    if (firstBuf.length) yield firstBuf;
+    if (first.done) return;
+    for (;;) {
+      const r = await rawIter.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  let contentIter: AsyncGenerator<Buffer>;
+  if (compressed) {
+    const gunzip = createGunzip();
+    (async () => {
+      try {
+        for await (const c of rawChunks()) if (!gunzip.write(c)) await new Promise((r) => gunzip.once('drain', r));
+        gunzip.end();
+      } catch (err) { gunzip.destroy(err as Error); }
+    })();
+    contentIter = chunksOf(gunzip, true);
+  } else contentIter = rawChunks();
+
+  const buffered: Buffer[] = [];
+  let have = 0;
+  let ended = false;
+  let pendingError: unknown = null;
+  while (have < HEAD_BYTES) {
+    let r: IteratorResult<Buffer>;
+    try { r = await contentIter.next(); } catch (err) { pendingError = err; ended = true; break; }
+    if (r.done) { ended = true; break; }
+    buffered.push(r.value);
+    have += r.value.length;
+  }
+  const all = Buffer.concat(buffered);
+  const head = all.subarray(0, HEAD_BYTES);
+  let used = false;
+
+  const close = () => {
+    try { contentIter.return(undefined as never); } catch { /* already closed */ }
+    if (fd !== null) { try { closeSync(fd); } catch { /* closed */ } fd = null; }
+  };
+
+  async function* from(offset: number): AsyncGenerator<Buffer> {
+    if (used) throw new Error('content already consumed');
+    used = true;
+    // A plain file resumed past its head: seek instead of reading through.
+    if (!compressed && !stdin && offset > all.length && fd !== null) {
+      contentIter.return(undefined as never).catch(() => undefined);
+      const s = createReadStream('', { fd, autoClose: false, start: offset, highWaterMark: 1 << 20 });
+      for await (const c of s) yield c as Buffer;
+      return;
+    }
+    let skip = offset;
+    if (skip < all.length) yield all.subarray(skip);
+    skip = Math.max(0, skip - all.length);
+    if (pendingError) throw pendingError;
+    if (ended) return;
+    for (;;) {
+      const r = await contentIter.next();
+      if (r.done) return;
+      let c = r.value;
+      if (skip > 0) {
+        if (c.length <= skip) { skip -= c.length; continue; }
+        c = c.subarray(skip);
+        skip = 0;
+      }
+      yield c;
+    }
+  }
+
+  return { path, stdin, compressed, stat, head, from, close };
+}

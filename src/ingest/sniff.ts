@@ -1,0 +1,30 @@
+/** Recognise what a file holds from its first bytes, never from its name. */
+import type { FileKind } from '../store/index.js';
+
+export type Sniffed = { kind: FileKind } | { kind: 'binary'; why: string } | { kind: 'empty' };
+
+const PCAP_MAGICS = new Set([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a]);
+
+export function isGzip(head: Buffer): boolean {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/** `head` is the start of the decompressed content. */
+export function sniffContent(head: Buffer): Sniffed {
+  if (head.length === 0) return { kind: 'empty' };
+  if (head.length >= 4 && PCAP_MAGICS.has(head.readUInt32BE(0))) return { kind: 'pcap' };
+  const text = head.subarray(0, Math.min(head.length, 4096)).toString('latin1');
+  const trimmed = text.trimStart();
+  if (/^(OpenVPN CLIENT LIST|TITLE[,\t]|HEADER[,\t]CLIENT_LIST)/.test(trimmed)) return { kind: 'openvpn-status' };
+  if (trimmed.startsWith('{') && /"vnstatversion"\s*:/.test(text)) return { kind: 'vnstat' };
+  if (/^(ipv[46]\s+\d+\s+)?(tcp|udp|icmp|icmpv6|sctp|dccp|gre|unknown)\s+\d+\s+\d+\s/m.test(trimmed.slice(0, 512)) && /\bsrc=/.test(text)) return { kind: 'conntrack' };
+  // Binary: NULs or control bytes in more than a tenth of the first 4 KiB.
+  let bad = 0;
+  const n = Math.min(head.length, 4096);
+  for (let i = 0; i < n; i++) {
+    const c = head[i];
+    if (c === 0 || (c < 32 && c !== 9 && c !== 10 && c !== 13 && c !== 12 && c !== 27)) bad++;
+  }
+  if (bad > n / 10) return { kind: 'binary', why: `${Math.round((bad * 100) / n)}% control bytes in the first ${n} bytes` };
+  return { kind: 'log' };
+}

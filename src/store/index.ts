@@ -1,0 +1,301 @@
+/**
+ * The store: every SQL statement bytetrail runs lives in this module. Parsers and commands
+ * talk to the `Store` interface only, so that another backend (ClickHouse for busy fleets)
+ * can stand behind the same methods.
+ */
+import Database from 'better-sqlite3';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { StoreError } from '../errors.js';
+import type { LogEvent } from '../events.js';
+import type { FlowRecord } from '../flows/types.js';
+import { MIGRATIONS } from './schema.js';
+
+export type FileKind = 'log' | 'pcap' | 'openvpn-status' | 'conntrack' | 'vnstat';
+
+export interface FileRecord {
+  id: number; path: string; dev: number | null; ino: number | null;
+  fpHash: string; fpLen: number; kind: FileKind;
+  offset: number; tailHash: string | null; lines: number;
+  size: number | null; mtime: number | null;
+}
+
+export interface StoredEventInput { ev: LogEvent; line: number; raw: string }
+
+export interface AggInput {
+  minute: number; source: string; kind: string; rip: string; lport: number; detail: string;
+  count: number; bytes: number; firstTs: number; lastTs: number; lip: string | null;
+  sampleLine: number; sampleRaw: string;
+}
+
+export interface SourceStats { source: string; events: number; skipped: number; unparsed: number }
+
+export interface UnparsedSample { line: number; source: string; reason: string; text: string }
+
+export interface LeaseInput { account: string; realIp: string; realPort: number; vip: string; firstTs: number; lastTs: number; source: string }
+
+export interface IfaceTotalInput { iface: string; granularity: string; start: number; rx: number; tx: number }
+
+/** Everything one read step produces, committed atomically with the file's new offset. */
+export interface Batch {
+  fileId: number;
+  /** The offset this batch starts at; if the stored offset differs, someone else read it: nothing is written. */
+  expectOffset: number;
+  newOffset: number;
+  newLines: number;
+  tailHash: string | null;
+  events: StoredEventInput[];
+  aggs: AggInput[];
+  stats: SourceStats[];
+  unparsed: UnparsedSample[];
+  flows?: { source: string; records: FlowRecord[] };
+  leases?: LeaseInput[];
+  ifaceTotals?: IfaceTotalInput[];
+  counterState?: Array<{ key: string; value: string }>;
+}
+
+export interface StoredEvent extends LogEvent {
+  id: number; fileId: number | null; line: number | null; raw: string | null; path: string | null;
+}
+
+export interface StoreOptions { path: string; readonly?: boolean }
+
+/** Default database location: $XDG_DATA_HOME/bytetrail/bytetrail.db, or /var/lib/bytetrail as root. */
+export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, uid: number | null = process.getuid?.() ?? null): string {
+  if (env.BYTETRAIL_DB) return env.BYTETRAIL_DB;
+  if (uid === 0) return '/var/lib/bytetrail/bytetrail.db';
+  const base = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
+  return join(base, 'bytetrail', 'bytetrail.db');
+}
+
+const MAX_UNPARSED_SAMPLES_PER_FILE_SOURCE = 50;
+
+export class Store {
+  readonly path: string;
+  readonly db: Database.Database;
+  private stmts!: ReturnType<Store['prepare']>;
+
+  constructor(opts: StoreOptions) {
+    this.path = opts.path;
+    try {
+      if (!opts.readonly) {
+        mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+        // Logs hold personal data: the database is readable by its owner only.
+        if (!existsSync(opts.path)) closeSync(openSync(opts.path, 'a', 0o600));
+      } else if (!existsSync(opts.path)) {
+        throw new StoreError(`no database at ${opts.path}`, { hint: 'run `bytetrail ingest` first, or pass --db' });
+      }
+      this.db = new Database(opts.path, { readonly: Boolean(opts.readonly), timeout: 10_000 });
+      if (!opts.readonly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = NORMAL');
+      }
+      this.db.pragma('cache_size = -65536');
+      this.db.pragma('temp_store = MEMORY');
+      if (!opts.readonly) this.migrate();
+      this.stmts = this.prepare();
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      const e = err as NodeJS.ErrnoException & { code?: string };
+      const what = e.code === 'SQLITE_NOTADB' ? 'it is not a bytetrail/SQLite database'
+        : e.code === 'EACCES' || e.code === 'SQLITE_CANTOPEN' ? 'permission denied or directory missing'
+        : e.code === 'SQLITE_BUSY' ? 'the database is locked by another process' : e.message;
+      throw new StoreError(`cannot open database ${opts.path}: ${what}`, { hint: 'pass --db PATH or set BYTETRAIL_DB', cause: err });
+    }
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    const applied = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      }).immediate();
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      fileByFp: db.prepare('SELECT * FROM files WHERE fp_hash = ? AND fp_len = ? ORDER BY offset DESC'),
+      fileById: db.prepare('SELECT * FROM files WHERE id = ?'),
+      smallFpLens: db.prepare('SELECT fp_len FROM fp_lengths WHERE fp_len < ? AND kind = ?'),
+      noteFpLen: db.prepare('INSERT OR IGNORE INTO fp_lengths (kind, fp_len) VALUES (?, ?)'),
+      insertFile: db.prepare(`INSERT INTO files (path, dev, ino, fp_hash, fp_len, kind, offset, tail_hash, lines, size, mtime, first_read, last_read)
+        VALUES (@path, @dev, @ino, @fpHash, @fpLen, @kind, 0, NULL, 0, @size, @mtime, @now, @now)`),
+      touchFile: db.prepare('UPDATE files SET path = @path, dev = @dev, ino = @ino, fp_hash = @fpHash, fp_len = @fpLen, size = @size, mtime = @mtime, last_read = @now WHERE id = @id'),
+      fileOffset: db.prepare('SELECT offset FROM files WHERE id = ?'),
+      advanceFile: db.prepare('UPDATE files SET offset = ?, lines = ?, tail_hash = ?, last_read = ? WHERE id = ?'),
+      insertEvent: db.prepare(`INSERT INTO events (ts, source, host, program, kind, account, rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs, raw)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      upsertAgg: db.prepare(`INSERT INTO event_agg (minute, source, kind, rip, lport, detail, count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (minute, source, kind, rip, lport, detail) DO UPDATE SET
+          count = count + excluded.count, bytes = bytes + excluded.bytes,
+          first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts)`),
+      upsertStats: db.prepare(`INSERT INTO file_stats (file_id, source, events, skipped, unparsed) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (file_id, source) DO UPDATE SET events = events + excluded.events, skipped = skipped + excluded.skipped, unparsed = unparsed + excluded.unparsed`),
+      countUnparsedSamples: db.prepare('SELECT count(*) AS n FROM unparsed WHERE file_id = ? AND source = ?'),
+      insertUnparsed: db.prepare('INSERT INTO unparsed (file_id, line, source, reason, text) VALUES (?, ?, ?, ?, ?)'),
+      upsertFlow: db.prepare(`INSERT INTO flows (source, minute, iface, proto, lip, lport, rip, rport, service, bytes_in, bytes_out, packets_in, packets_out)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (source, minute, iface, proto, lip, lport, rip, rport) DO UPDATE SET
+          bytes_in = bytes_in + excluded.bytes_in, bytes_out = bytes_out + excluded.bytes_out,
+          packets_in = packets_in + excluded.packets_in, packets_out = packets_out + excluded.packets_out`),
+      upsertLease: db.prepare(`INSERT INTO vpn_leases (account, real_ip, real_port, vip, first_ts, last_ts, source) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (account, real_ip, real_port, vip, first_ts) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)`),
+      upsertIfaceTotal: db.prepare(`INSERT INTO iface_totals (iface, granularity, start, rx, tx) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (iface, granularity, start) DO UPDATE SET rx = max(rx, excluded.rx), tx = max(tx, excluded.tx)`),
+      putState: db.prepare('INSERT INTO counter_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      getState: db.prepare('SELECT value FROM counter_state WHERE key = ?'),
+      snapshotSeen: db.prepare('SELECT 1 FROM snapshots WHERE kind = ? AND content_hash = ?'),
+      insertSnapshot: db.prepare('INSERT OR IGNORE INTO snapshots (kind, content_hash, path, ts) VALUES (?, ?, ?, ?)'),
+      accountIps: db.prepare(`SELECT rip AS ip, min(ts) AS firstSeen, max(ts) AS lastSeen FROM events
+        WHERE account = ? AND ts >= ? AND ts < ? AND rip IS NOT NULL GROUP BY rip ORDER BY firstSeen`),
+      otherAccountsOnIp: db.prepare(`SELECT DISTINCT account FROM events WHERE rip = ? AND ts >= ? AND ts < ? AND account IS NOT NULL AND account != ? ORDER BY account`),
+      unparsedSamples: db.prepare(`SELECT u.line, u.source, u.reason, u.text, f.path FROM unparsed u JOIN files f ON f.id = u.file_id
+        WHERE u.file_id IN (SELECT value FROM json_each(?)) ORDER BY u.file_id, u.line`),
+      counts: db.prepare(`SELECT (SELECT count(*) FROM events) AS events, (SELECT coalesce(sum(count), 0) FROM event_agg) AS aggregated,
+        (SELECT count(*) FROM flows) AS flows, (SELECT count(*) FROM files) AS files`),
+    };
+  }
+
+  // ---- files ----
+
+  filesByFingerprint(fpHash: string, fpLen: number): FileRecord[] {
+    return (this.stmts.fileByFp.all(fpHash, fpLen) as RawFile[]).map(toFile);
+  }
+
+  fileById(id: number): FileRecord | null {
+    const r = this.stmts.fileById.get(id) as RawFile | undefined;
+    return r ? toFile(r) : null;
+  }
+
+  /** Fingerprint lengths shorter than `max` that files of this kind were recorded with (small files). */
+  smallFingerprintLengths(max: number, kind: FileKind): number[] {
+    return (this.stmts.smallFpLens.all(max, kind) as Array<{ fp_len: number }>).map((r) => r.fp_len);
+  }
+
+  createFile(f: { path: string; dev: number | null; ino: number | null; fpHash: string; fpLen: number; kind: FileKind; size: number | null; mtime: number | null }): FileRecord {
+    const now = Date.now();
+    const info = this.db.transaction(() => {
+      this.stmts.noteFpLen.run(f.kind, f.fpLen);
+      return this.stmts.insertFile.run({ ...f, now });
+    })();
+    return this.fileById(Number(info.lastInsertRowid))!;
+  }
+
+  touchFile(f: { id: number; path: string; dev: number | null; ino: number | null; fpHash: string; fpLen: number; size: number | null; mtime: number | null }): void {
+    this.db.transaction(() => {
+      const kind = (this.stmts.fileById.get(f.id) as RawFile | undefined)?.kind;
+      if (kind) this.stmts.noteFpLen.run(kind, f.fpLen);
+      this.stmts.touchFile.run({ ...f, now: Date.now() });
+    })();
+  }
+
+  // ---- writing ----
+
+  /**
+   * Write one batch and advance its file's offset in one transaction. Returns false, writing
+   * nothing, when the stored offset is no longer `expectOffset` (another process read the
+   * same lines first).
+   */
+  commitBatch(b: Batch): boolean {
+    const s = this.stmts;
+    const run = this.db.transaction((): boolean => {
+      const cur = s.fileOffset.get(b.fileId) as { offset: number } | undefined;
+      if (!cur || cur.offset !== b.expectOffset) return false;
+      for (const { ev, line, raw } of b.events) {
+        s.insertEvent.run(ev.ts, ev.source, ev.host, ev.program, ev.kind, ev.account, ev.rip, ev.rport, ev.lip, ev.lport, ev.session,
+          ev.bytesIn, ev.bytesOut, b.fileId, line, ev.attrs ? JSON.stringify(ev.attrs) : null, raw);
+      }
+      for (const a of b.aggs) {
+        s.upsertAgg.run(a.minute, a.source, a.kind, a.rip, a.lport, a.detail, a.count, a.bytes, a.firstTs, a.lastTs, a.lip, b.fileId, a.sampleLine, a.sampleRaw);
+      }
+      for (const st of b.stats) s.upsertStats.run(b.fileId, st.source, st.events, st.skipped, st.unparsed);
+      if (b.unparsed.length) {
+        const have = new Map<string, number>();
+        for (const u of b.unparsed) {
+          let n = have.get(u.source);
+          if (n === undefined) n = (s.countUnparsedSamples.get(b.fileId, u.source) as { n: number }).n;
+          if (n < MAX_UNPARSED_SAMPLES_PER_FILE_SOURCE) {
+            s.insertUnparsed.run(b.fileId, u.line, u.source, u.reason, u.text);
+            n++;
+          }
+          have.set(u.source, n);
+        }
+      }
+      if (b.flows) {
+        const src = b.flows.source;
+        for (const f of b.flows.records) {
+          s.upsertFlow.run(src, f.minute, f.iface, f.proto, f.lip, f.lport, f.rip, f.rport, f.service, f.bytesIn, f.bytesOut, f.packetsIn, f.packetsOut);
+        }
+      }
+      for (const l of b.leases ?? []) s.upsertLease.run(l.account, l.realIp, l.realPort, l.vip, l.firstTs, l.lastTs, l.source);
+      for (const t of b.ifaceTotals ?? []) s.upsertIfaceTotal.run(t.iface, t.granularity, t.start, t.rx, t.tx);
+      for (const st of b.counterState ?? []) s.putState.run(st.key, st.value);
+      s.advanceFile.run(b.newOffset, b.newLines, b.tailHash, Date.now(), b.fileId);
+      return true;
+    });
+    try {
+      return run.immediate();
+    } catch (err) {
+      throw new StoreError(`cannot write to ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  snapshotSeen(kind: string, contentHash: string): boolean {
+    return this.stmts.snapshotSeen.get(kind, contentHash) !== undefined;
+  }
+
+  recordSnapshot(kind: string, contentHash: string, path: string, ts: number): void {
+    this.stmts.insertSnapshot.run(kind, contentHash, path, ts);
+  }
+
+  getState(key: string): string | null {
+    const r = this.stmts.getState.get(key) as { value: string } | undefined;
+    return r ? r.value : null;
+  }
+
+  // ---- reading ----
+
+  /** The IPs an account used in [from, to), each with the other accounts seen on it then (NAT). */
+  accountIps(account: string, fromMs: number, toMs: number): Array<{ ip: string; firstSeen: number; lastSeen: number; otherAccounts: string[] }> {
+    const rows = this.stmts.accountIps.all(account, fromMs, toMs) as Array<{ ip: string; firstSeen: number; lastSeen: number }>;
+    return rows.map((r) => ({
+      ...r,
+      otherAccounts: (this.stmts.otherAccountsOnIp.all(r.ip, fromMs, toMs, account) as Array<{ account: string }>).map((x) => x.account),
+    }));
+  }
+
+  unparsedSamples(fileIds: number[]): Array<{ line: number; source: string; reason: string; text: string; path: string }> {
+    return this.stmts.unparsedSamples.all(JSON.stringify(fileIds)) as Array<{ line: number; source: string; reason: string; text: string; path: string }>;
+  }
+
+  counts(): { events: number; aggregated: number; flows: number; files: number } {
+    return this.stmts.counts.get() as { events: number; aggregated: number; flows: number; files: number };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+interface RawFile {
+  id: number; path: string; dev: number | null; ino: number | null; fp_hash: string; fp_len: number; kind: FileKind;
+  offset: number; tail_hash: string | null; lines: number; size: number | null; mtime: number | null;
+}
+
+function toFile(r: RawFile): FileRecord {
+  return {
+    id: r.id, path: r.path, dev: r.dev, ino: r.ino, fpHash: r.fp_hash, fpLen: r.fp_len, kind: r.kind,
+    offset: r.offset, tailHash: r.tail_hash, lines: r.lines, size: r.size, mtime: r.mtime,
+  };
+}
+
+export function openStore(opts: { path?: string; readonly?: boolean } = {}): Store {
+  return new Store({ path: opts.path ?? defaultDbPath(), readonly: opts.readonly });
+}

@@ -1,0 +1,110 @@
+/**
+ * Numbered migrations. Each runs once, inside a transaction, and is recorded in
+ * `schema_migrations`. Never edit a released migration: add a new one.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'files, events, aggregates, flows',
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- One row per content stream read (a log file and its rotated/gzipped copies share a row).
+CREATE TABLE files (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL,
+  dev INTEGER, ino INTEGER,
+  fp_hash TEXT NOT NULL,          -- sha1 of the first fp_len bytes of the (decompressed) content
+  fp_len INTEGER NOT NULL,
+  kind TEXT NOT NULL,             -- log | pcap | openvpn-status | conntrack | vnstat
+  offset INTEGER NOT NULL DEFAULT 0,   -- content bytes consumed, always at a record boundary
+  tail_hash TEXT,                 -- sha1 of the 64 bytes before offset: proves a resume point
+  lines INTEGER NOT NULL DEFAULT 0,
+  size INTEGER, mtime INTEGER,
+  first_read INTEGER NOT NULL, last_read INTEGER NOT NULL
+);
+CREATE INDEX files_fp ON files (fp_hash, fp_len);
+CREATE INDEX files_inode ON files (dev, ino);
+-- Fingerprint lengths in use below the full length (small files), so a grown file is found.
+CREATE TABLE fp_lengths (kind TEXT NOT NULL, fp_len INTEGER NOT NULL, PRIMARY KEY (kind, fp_len)) WITHOUT ROWID;
+
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,            -- UTC ms
+  source TEXT NOT NULL, host TEXT, program TEXT, kind TEXT NOT NULL,
+  account TEXT, rip TEXT, rport INTEGER, lip TEXT, lport INTEGER, session TEXT,
+  bytes_in INTEGER, bytes_out INTEGER,   -- server's point of view
+  file_id INTEGER, line INTEGER,         -- evidence: where the line came from
+  attrs TEXT,                            -- JSON object of source-specific fields
+  raw TEXT
+);
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_rip_ts ON events (rip, ts);
+CREATE INDEX events_account_ts ON events (account, ts);
+
+-- High-volume, low-value kinds (per-packet drops, per-query DNS lines) as per-minute
+-- aggregates per source IP, port and detail (protocol or query type), with one sample line.
+CREATE TABLE event_agg (
+  minute INTEGER NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,
+  rip TEXT NOT NULL, lport INTEGER NOT NULL, detail TEXT NOT NULL,
+  count INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL,
+  lip TEXT, sample_file_id INTEGER, sample_line INTEGER, sample_raw TEXT,
+  PRIMARY KEY (minute, source, kind, rip, lport, detail)
+) WITHOUT ROWID;
+CREATE INDEX event_agg_rip ON event_agg (rip, minute);
+
+-- Per file and source: lines parsed, deliberately skipped, and not understood.
+CREATE TABLE file_stats (
+  file_id INTEGER NOT NULL, source TEXT NOT NULL,
+  events INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0, unparsed INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (file_id, source)
+) WITHOUT ROWID;
+
+-- Samples of lines that were not understood (a bounded number per file and source).
+CREATE TABLE unparsed (
+  id INTEGER PRIMARY KEY,
+  file_id INTEGER NOT NULL, line INTEGER NOT NULL, source TEXT NOT NULL, reason TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX unparsed_file ON unparsed (file_id, source);
+
+-- Byte counts per minute and 5-tuple-ish key, from the server's point of view.
+CREATE TABLE flows (
+  source TEXT NOT NULL,          -- pcap | capture | conntrack | openvpn-status
+  minute INTEGER NOT NULL, iface TEXT NOT NULL, proto INTEGER NOT NULL,
+  lip TEXT NOT NULL, lport INTEGER NOT NULL, rip TEXT NOT NULL, rport INTEGER NOT NULL,
+  service TEXT NOT NULL,
+  bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+  packets_in INTEGER NOT NULL, packets_out INTEGER NOT NULL,
+  PRIMARY KEY (source, minute, iface, proto, lip, lport, rip, rport)
+) WITHOUT ROWID;
+CREATE INDEX flows_minute ON flows (minute);
+CREATE INDEX flows_rip ON flows (rip, minute);
+
+-- OpenVPN address leases: which account held which real and virtual address, and when.
+CREATE TABLE vpn_leases (
+  account TEXT NOT NULL, real_ip TEXT NOT NULL, real_port INTEGER NOT NULL, vip TEXT NOT NULL,
+  first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL, source TEXT NOT NULL,
+  PRIMARY KEY (account, real_ip, real_port, vip, first_ts)
+) WITHOUT ROWID;
+CREATE INDEX vpn_leases_vip ON vpn_leases (vip, first_ts);
+CREATE INDEX vpn_leases_real ON vpn_leases (real_ip, first_ts);
+
+-- Interface totals (vnstat): what an investigation must explain.
+CREATE TABLE iface_totals (
+  iface TEXT NOT NULL, granularity TEXT NOT NULL, start INTEGER NOT NULL,
+  rx INTEGER NOT NULL, tx INTEGER NOT NULL,
+  PRIMARY KEY (iface, granularity, start)
+) WITHOUT ROWID;
+
+-- Snapshots already read (status files, conntrack dumps, vnstat exports), by content hash.
+CREATE TABLE snapshots (
+  kind TEXT NOT NULL, content_hash TEXT NOT NULL, path TEXT NOT NULL, ts INTEGER NOT NULL,
+  PRIMARY KEY (kind, content_hash)
+) WITHOUT ROWID;
+
+-- Opaque state of counter-delta engines (conntrack, OpenVPN status), by key.
+CREATE TABLE counter_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`,
+  },
+];
