@@ -182,8 +182,10 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
     const inner = line.slice(i + 1, close).trim();
     // `[1732094402] unbound[1234:0] info: ...`: unbound's own logfile stamps epoch seconds.
     if (/^\d{9,10}$/.test(inner)) {
-      const tag = splitTag(line, close + 1);
-      return { ts: +inner * 1000, ...tag, form: 'native' };
+      // The tag is `unbound[1234:0]` with no colon after it and no host before it.
+      const m = /^ +([\w.-]+)\[(\d+)(?::\d+)?\]:? /.exec(line.slice(close + 1, close + 80));
+      if (m) return { ts: +inner * 1000, host: null, program: m[1], pid: +m[2], msg: line.slice(close + 1 + m[0].length), form: 'native' };
+      return { ts: +inner * 1000, ...splitTag(line, close + 1), form: 'native' };
     }
     if (/^\d+\.\d+$/.test(inner)) {
       if (ctx.bootTime == null) return { error: 'kernel uptime stamp without a wall-clock time (pass the boot time)' };
