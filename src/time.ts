@@ -10,6 +10,20 @@ const MONTHS: Record<string, number> = {
 
 /** Month number (1-12) from an English (or French) abbreviation, or 0. Case-insensitive. */
 export function monthNumber(name: string): number {
+  // Fast path: a three-letter English abbreviation, matched on char codes (this runs per line).
+  if (name.length === 3) {
+    const a = name.charCodeAt(0) | 32, b = name.charCodeAt(1) | 32, c = name.charCodeAt(2) | 32;
+    switch (a) {
+      case 106: if (b === 97 && c === 110) return 1; if (b === 117) return c === 110 ? 6 : c === 108 ? 7 : 0; break; // jan jun jul
+      case 102: if (b === 101 && c === 98) return 2; break; // feb
+      case 109: if (b === 97) return c === 114 ? 3 : c === 121 ? 5 : 0; break; // mar may
+      case 97: if (b === 112 && c === 114) return 4; if (b === 117 && c === 103) return 8; break; // apr aug
+      case 115: if (b === 101 && c === 112) return 9; break; // sep
+      case 111: if (b === 99 && c === 116) return 10; break; // oct
+      case 110: if (b === 111 && c === 118) return 11; break; // nov
+      case 100: if (b === 101 && c === 99) return 12; break; // dec
+    }
+  }
   const key = name.toLowerCase().replace(/\.$/, '');
   return MONTHS[key] ?? MONTHS[key.slice(0, 3)] ?? 0;
 }
@@ -62,10 +76,18 @@ export function isValidZone(tz: string): boolean {
  * UTC ms for a local wall-clock time in `tz`. In a DST gap the time is read with the
  * offset before the change; in an overlap, the earlier instant is chosen.
  */
+let hourTz = '';
+const hourCache = new Map<number, number>();
+
 export function zonedToUtc(tz: string, y: number, mo: number, d: number, h: number, mi: number, s: number, ms = 0): number {
   const naive = Date.UTC(y, mo - 1, d, h, mi, s, ms);
   if (tz === 'UTC' || tz === 'Etc/UTC' || tz === 'GMT') return naive;
-  const key = tz + '|' + Math.floor(naive / 3_600_000);
+  // Offsets change on the hour (DST), so one lookup per zone and local hour serves every line in it.
+  if (tz !== hourTz) { hourTz = tz; hourCache.clear(); }
+  const hourKey = Math.floor(naive / 3_600_000);
+  const cached = hourCache.get(hourKey);
+  if (cached !== undefined) return naive - cached;
+  const key = tz + '|' + hourKey;
   let off = offsetCache.get(key);
   if (off === undefined) {
     // Two-pass: guess with the offset at the naive instant, then correct with the offset at the guess.
@@ -75,6 +97,8 @@ export function zonedToUtc(tz: string, y: number, mo: number, d: number, h: numb
     if (offsetCache.size > 100_000) offsetCache.clear();
     offsetCache.set(key, off);
   }
+  if (hourCache.size > 100_000) hourCache.clear();
+  hourCache.set(hourKey, off);
   return naive - off;
 }
 
@@ -88,7 +112,22 @@ export function parseOffset(s: string): number | null {
 }
 
 /** Year to give a year-less date so that it is not more than a day after `refTime`. */
+let yearRef = NaN, yearTz = '';
+const yearCache = new Map<number, number>();
+
 export function yearFor(tz: string, refTime: number, mo: number, d: number, h: number, mi: number, s: number): number {
+  // Only the hour before the reference can go either way; cache by (month, day, hour) otherwise.
+  if (refTime !== yearRef || tz !== yearTz) { yearRef = refTime; yearTz = tz; yearCache.clear(); }
+  const key = mo * 10000 + d * 100 + h;
+  const hit = yearCache.get(key);
+  if (hit !== undefined) return hit;
+  const y = yearForSlow(tz, refTime, mo, d, h, 59, 59);
+  // The year of hh:59:59 is the year of every second in that hour unless the hour straddles the limit.
+  if (y === yearForSlow(tz, refTime, mo, d, h, 0, 0)) { yearCache.set(key, y); return y; }
+  return yearForSlow(tz, refTime, mo, d, h, mi, s);
+}
+
+function yearForSlow(tz: string, refTime: number, mo: number, d: number, h: number, mi: number, s: number): number {
   const refYear = new Date(refTime).getUTCFullYear();
   // The reference's local year can differ from its UTC year around New Year; try both sides.
   for (const y of [refYear + 1, refYear, refYear - 1]) {
