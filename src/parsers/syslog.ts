@@ -77,7 +77,8 @@ function splitTag(line: string, i: number): { host: string | null; program: stri
   const first = line.slice(i, sp1);
   // `prog[pid]:` or `prog:` directly after the date (no hostname, e.g. Dovecot's own log_path).
   const asTag = tagOf(first);
-  if (asTag && first.charCodeAt(first.length - 1) === 58) {
+  // `Nov 20 09:50:09 unbound[2121:0] info: ...` (unbound with log-time-ascii): a pid:thread tag, no host.
+  if (asTag && (first.charCodeAt(first.length - 1) === 58 || /\[\d+:[0-9a-f]+\]$/.test(first))) {
     return { host: null, program: asTag.program, pid: asTag.pid, msg: line.slice(sp1 + 1) };
   }
   let j = sp1 + 1;
@@ -101,7 +102,8 @@ function tagOf(tok: string): { program: string; pid: number | null } | null {
   if (lb > 0 && t.charCodeAt(t.length - 1) === 93) {
     const p = t.slice(lb + 1, -1);
     // `unbound[1234:0]` carries pid:thread
-    const pm = /^(\d+)(?::\d+)?$/.exec(p);
+    // unbound prints the thread id in hex: `unbound[2121:a]`
+    const pm = /^(\d+)(?::[0-9a-f]+)?$/.exec(p);
     if (pm) pid = +pm[1];
     t = t.slice(0, lb);
   } else if (lb === 0) {
@@ -183,7 +185,7 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
     // `[1732094402] unbound[1234:0] info: ...`: unbound's own logfile stamps epoch seconds.
     if (/^\d{9,10}$/.test(inner)) {
       // The tag is `unbound[1234:0]` with no colon after it and no host before it.
-      const m = /^ +([\w.-]+)\[(\d+)(?::\d+)?\]:? /.exec(line.slice(close + 1, close + 80));
+      const m = /^ +([\w.-]+)\[(\d+)(?::[0-9a-f]+)?\]:? /.exec(line.slice(close + 1, close + 80));
       if (m) return { ts: +inner * 1000, host: null, program: m[1], pid: +m[2], msg: line.slice(close + 1 + m[0].length), form: 'native' };
       return { ts: +inner * 1000, ...splitTag(line, close + 1), form: 'native' };
     }
