@@ -185,6 +185,8 @@ export class LinePipeline {
       }
       this.batch.events.push({ ev, line: this.lineNo, raw: line.length > MAX_RAW_CHARS ? line.slice(0, MAX_RAW_CHARS) : line });
     } else if (r.type === 'skip') {
+      // A deliberate skip still tells which program writes this file (OpenVPN's own log).
+      if (d.source !== 'other') this.hint = d.source;
       this.stat(d.source).skipped++;
     } else {
       this.miss(d.source, r.reason, line);

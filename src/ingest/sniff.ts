@@ -1,4 +1,5 @@
 /** Recognise what a file holds from its first bytes, never from its name. */
+import { isOpenvpnStatus } from '../parsers/openvpn-status.js';
 import type { FileKind } from '../store/index.js';
 
 export type Sniffed = { kind: FileKind } | { kind: 'binary'; why: string } | { kind: 'empty' };
@@ -15,7 +16,7 @@ export function sniffContent(head: Buffer): Sniffed {
   if (head.length >= 4 && PCAP_MAGICS.has(head.readUInt32BE(0))) return { kind: 'pcap' };
   const text = head.subarray(0, Math.min(head.length, 4096)).toString('latin1');
   const trimmed = text.trimStart();
-  if (/^(OpenVPN CLIENT LIST|TITLE[,\t]|HEADER[,\t]CLIENT_LIST)/.test(trimmed)) return { kind: 'openvpn-status' };
+  if (isOpenvpnStatus(trimmed)) return { kind: 'openvpn-status' };
   if (trimmed.startsWith('{') && /"vnstatversion"\s*:/.test(text)) return { kind: 'vnstat' };
   if (/^(ipv[46]\s+\d+\s+)?(tcp|udp|icmp|icmpv6|sctp|dccp|gre|unknown)\s+\d+\s+\d+\s/m.test(trimmed.slice(0, 512)) && /\bsrc=/.test(text)) return { kind: 'conntrack' };
   // Binary: NULs or control bytes in more than a tenth of the first 4 KiB.

@@ -106,6 +106,9 @@ export function splitHostPort(raw: string): { ip: string; port: number | null } 
     const ip = normalizeIp(s.slice(0, hash));
     return ip ? { ip, port: toPort(s.slice(hash + 1)) } : null;
   }
+  // Fast path for the common `192.0.2.1:51234`, without touching the IPv6 machinery.
+  const c1 = s.indexOf(':');
+  if (c1 > 0 && c1 === s.lastIndexOf(':') && isIPv4Fast(s.slice(0, c1))) return { ip: s.slice(0, c1), port: toPort(s.slice(c1 + 1)) };
   const whole = normalizeIp(s);
   if (whole) return { ip: whole, port: null };
   const colon = s.lastIndexOf(':');

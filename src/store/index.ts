@@ -33,7 +33,7 @@ export interface SourceStats { source: string; events: number; skipped: number; 
 
 export interface UnparsedSample { line: number; source: string; reason: string; text: string }
 
-export interface LeaseInput { account: string; realIp: string; realPort: number; vip: string; firstTs: number; lastTs: number; source: string }
+export interface LeaseInput { account: string; realIp: string; realPort: number | null; vip: string; firstTs: number; lastTs: number; source: string }
 
 export interface IfaceTotalInput { iface: string; granularity: string; start: number; rx: number; tx: number }
 
@@ -60,6 +60,16 @@ export interface StoredEvent extends LogEvent {
 }
 
 export interface StoreOptions { path: string; readonly?: boolean }
+
+export interface AggRow {
+  minute: number; source: string; kind: string; rip: string; lport: number; detail: string;
+  count: number; bytes: number; firstTs: number; lastTs: number; lip: string | null;
+  samplePath: string | null; sampleLine: number | null; sampleRaw: string | null;
+}
+
+export interface FlowRow extends FlowRecord { source: string }
+
+export interface LeaseRow { account: string; realIp: string; realPort: number; vip: string; firstTs: number; lastTs: number; source: string }
 
 /** Default database location: $XDG_DATA_HOME/bytetrail/bytetrail.db, or /var/lib/bytetrail as root. */
 export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, uid: number | null = process.getuid?.() ?? null): string {
@@ -158,6 +168,23 @@ export class Store {
       otherAccountsOnIp: db.prepare(`SELECT DISTINCT account FROM events WHERE rip = ? AND ts >= ? AND ts < ? AND account IS NOT NULL AND account != ? ORDER BY account`),
       unparsedSamples: db.prepare(`SELECT u.line, u.source, u.reason, u.text, f.path FROM unparsed u JOIN files f ON f.id = u.file_id
         WHERE u.file_id IN (SELECT value FROM json_each(?)) ORDER BY u.file_id, u.line`),
+      eventsInRange: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id WHERE e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id`),
+      eventsOfKindsInRange: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id
+        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN (SELECT value FROM json_each(?)) ORDER BY e.ts, e.id`),
+      identityEvents: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id
+        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN ('login', 'connect', 'lease', 'learn', 'sasl-login') ORDER BY e.ts, e.id`),
+      eventsForIp: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id WHERE e.rip = ? AND e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id`),
+      eventsForSessions: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id
+        WHERE e.source = ? AND e.session IN (SELECT value FROM json_each(?)) ORDER BY e.ts, e.id`),
+      aggInRange: db.prepare(`SELECT a.*, f.path AS path FROM event_agg a LEFT JOIN files f ON f.id = a.sample_file_id WHERE a.minute >= ? AND a.minute < ?`),
+      flowsInRange: db.prepare('SELECT * FROM flows WHERE source = ? AND minute >= ? AND minute < ?'),
+      flowTotalsBySource: db.prepare(`SELECT source, sum(bytes_in) AS bytesIn, sum(bytes_out) AS bytesOut, min(minute) AS first, max(minute) AS last
+        FROM flows WHERE minute >= ? AND minute < ? GROUP BY source`),
+      flowBytesBetween: db.prepare('SELECT coalesce(sum(bytes_in + bytes_out), 0) AS bytes, count(*) AS n FROM flows WHERE source = ? AND minute >= ? AND minute < ?'),
+      flowExtent: db.prepare('SELECT min(minute) AS first, max(minute) AS last FROM flows WHERE source = ?'),
+      leasesInRange: db.prepare('SELECT * FROM vpn_leases WHERE last_ts >= ? AND first_ts < ?'),
+      ifaceTotalsInRange: db.prepare(`SELECT iface, sum(rx) AS rx, sum(tx) AS tx FROM iface_totals WHERE granularity = ? AND start >= ? AND start < ? GROUP BY iface`),
+      dataExtent: db.prepare('SELECT min(ts) AS first, max(ts) AS last FROM events'),
       counts: db.prepare(`SELECT (SELECT count(*) FROM events) AS events, (SELECT coalesce(sum(count), 0) FROM event_agg) AS aggregated,
         (SELECT count(*) FROM flows) AS flows, (SELECT count(*) FROM files) AS files`),
     };
@@ -234,7 +261,8 @@ export class Store {
           s.upsertFlow.run(src, f.minute, f.iface, f.proto, f.lip, f.lport, f.rip, f.rport, f.service, f.bytesIn, f.bytesOut, f.packetsIn, f.packetsOut);
         }
       }
-      for (const l of b.leases ?? []) s.upsertLease.run(l.account, l.realIp, l.realPort, l.vip, l.firstTs, l.lastTs, l.source);
+      // real_port 0 stands for unknown (OpenVPN 2.4 IPv6 clients have none).
+      for (const l of b.leases ?? []) s.upsertLease.run(l.account, l.realIp, l.realPort ?? 0, l.vip, l.firstTs, l.lastTs, l.source);
       for (const t of b.ifaceTotals ?? []) s.upsertIfaceTotal.run(t.iface, t.granularity, t.start, t.rx, t.tx);
       for (const st of b.counterState ?? []) s.putState.run(st.key, st.value);
       s.advanceFile.run(b.newOffset, b.newLines, b.tailHash, Date.now(), b.fileId);
@@ -275,6 +303,64 @@ export class Store {
     return this.stmts.unparsedSamples.all(JSON.stringify(fileIds)) as Array<{ line: number; source: string; reason: string; text: string; path: string }>;
   }
 
+  /** Events with ts in [from, to), optionally only of some kinds, oldest first. */
+  eventsInRange(fromMs: number, toMs: number, kinds?: string[]): StoredEvent[] {
+    const rows = kinds ? this.stmts.eventsOfKindsInRange.all(fromMs, toMs, JSON.stringify(kinds)) : this.stmts.eventsInRange.all(fromMs, toMs);
+    return (rows as RawEvent[]).map(toEvent);
+  }
+
+  /** Logins, VPN connects and leases and SASL logins in [from, to): the events that make identities. */
+  identityEvents(fromMs: number, toMs: number): StoredEvent[] {
+    return (this.stmts.identityEvents.all(fromMs, toMs) as RawEvent[]).map(toEvent);
+  }
+
+  eventsForIp(ip: string, fromMs: number, toMs: number): StoredEvent[] {
+    return (this.stmts.eventsForIp.all(ip, fromMs, toMs) as RawEvent[]).map(toEvent);
+  }
+
+  aggregatesInRange(fromMs: number, toMs: number): AggRow[] {
+    return (this.stmts.aggInRange.all(fromMs, toMs) as RawAgg[]).map((r) => ({
+      minute: r.minute, source: r.source, kind: r.kind, rip: r.rip, lport: r.lport, detail: r.detail, count: r.count, bytes: r.bytes,
+      firstTs: r.first_ts, lastTs: r.last_ts, lip: r.lip, samplePath: r.path, sampleLine: r.sample_line, sampleRaw: r.sample_raw,
+    }));
+  }
+
+  /** Which flow sources hold data in [from, to), with their byte totals. */
+  flowSources(fromMs: number, toMs: number): Array<{ source: string; bytesIn: number; bytesOut: number; first: number; last: number }> {
+    return this.stmts.flowTotalsBySource.all(fromMs, toMs) as Array<{ source: string; bytesIn: number; bytesOut: number; first: number; last: number }>;
+  }
+
+  flowsInRange(source: string, fromMs: number, toMs: number): FlowRow[] {
+    return (this.stmts.flowsInRange.all(source, fromMs, toMs) as RawFlow[]).map((r) => ({
+      source: r.source, minute: r.minute, iface: r.iface, proto: r.proto, lip: r.lip, lport: r.lport, rip: r.rip, rport: r.rport,
+      service: r.service as FlowRecord['service'], bytesIn: r.bytes_in, bytesOut: r.bytes_out, packetsIn: r.packets_in, packetsOut: r.packets_out,
+    }));
+  }
+
+  flowBytesBetween(source: string, fromMs: number, toMs: number): { bytes: number; n: number } {
+    return this.stmts.flowBytesBetween.get(source, fromMs, toMs) as { bytes: number; n: number };
+  }
+
+  flowExtent(source: string): { first: number | null; last: number | null } {
+    return this.stmts.flowExtent.get(source) as { first: number | null; last: number | null };
+  }
+
+  leasesInRange(fromMs: number, toMs: number): LeaseRow[] {
+    return (this.stmts.leasesInRange.all(fromMs, toMs) as Array<Record<string, unknown>>).map((r) => ({
+      account: r.account as string, realIp: r.real_ip as string, realPort: r.real_port as number, vip: r.vip as string,
+      firstTs: r.first_ts as number, lastTs: r.last_ts as number, source: r.source as string,
+    }));
+  }
+
+  interfaceTotals(granularity: string, fromMs: number, toMs: number): Array<{ iface: string; rx: number; tx: number }> {
+    return this.stmts.ifaceTotalsInRange.all(granularity, fromMs, toMs) as Array<{ iface: string; rx: number; tx: number }>;
+  }
+
+  /** First and last event time in the database, or nulls when it is empty. */
+  dataExtent(): { first: number | null; last: number | null } {
+    return this.stmts.dataExtent.get() as { first: number | null; last: number | null };
+  }
+
   counts(): { events: number; aggregated: number; flows: number; files: number } {
     return this.stmts.counts.get() as { events: number; aggregated: number; flows: number; files: number };
   }
@@ -282,6 +368,30 @@ export class Store {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+interface RawEvent {
+  id: number; ts: number; source: string; host: string | null; program: string | null; kind: string; account: string | null;
+  rip: string | null; rport: number | null; lip: string | null; lport: number | null; session: string | null;
+  bytes_in: number | null; bytes_out: number | null; file_id: number | null; line: number | null; attrs: string | null; raw: string | null; path: string | null;
+}
+
+interface RawAgg {
+  minute: number; source: string; kind: string; rip: string; lport: number; detail: string; count: number; bytes: number;
+  first_ts: number; last_ts: number; lip: string | null; sample_line: number | null; sample_raw: string | null; path: string | null;
+}
+
+interface RawFlow {
+  source: string; minute: number; iface: string; proto: number; lip: string; lport: number; rip: string; rport: number; service: string;
+  bytes_in: number; bytes_out: number; packets_in: number; packets_out: number;
+}
+
+function toEvent(r: RawEvent): StoredEvent {
+  return {
+    id: r.id, ts: r.ts, source: r.source as LogEvent['source'], host: r.host, program: r.program, kind: r.kind, account: r.account,
+    rip: r.rip, rport: r.rport, lip: r.lip, lport: r.lport, session: r.session, bytesIn: r.bytes_in, bytesOut: r.bytes_out,
+    attrs: r.attrs ? (JSON.parse(r.attrs) as LogEvent['attrs']) : null, fileId: r.file_id, line: r.line, raw: r.raw, path: r.path,
+  };
 }
 
 interface RawFile {

@@ -31,7 +31,7 @@ export function goldenRows(text: string, ctx: ParseContext): string[] {
   let hint: Source | null = null;
   return lines.map((line, i) => {
     const d = parseAny(line.replace(/\r$/, ''), ctx, hint);
-    if (d.source !== 'other' && d.result.type === 'event') hint = d.source;
+    if (d.source !== 'other' && d.result.type !== 'unparsed') hint = d.source;
     const r = d.result;
     const row = r.type === 'event'
       ? { line: i + 1, source: d.source, type: r.type, event: { ...r.event, ts: new Date(r.event.ts).toISOString() } }
