@@ -30,8 +30,14 @@ export interface IngestOptions {
   batchLines?: number;
   /** Read an unterminated last line only when the file has not changed for this long (ms). */
   settleMs?: number;
+  /** The server's own addresses, for captures (else inferred from each capture). */
+  localIps?: string[];
+  /** Extra service ports for flow classification, e.g. `{ openvpn: [1195] }`. */
+  servicePorts?: Record<string, number[]>;
   /** Handlers for non-log kinds (captures, snapshots), registered by the flows stage. */
   handlers?: Partial<Record<Exclude<FileKind, 'log'>, KindHandler>>;
+  /** Stop after the batch being built is committed (`watch` on SIGTERM); the file resumes there next time. */
+  signal?: AbortSignal;
 }
 
 /** Reads one non-log file kind into the store; returns what it stored. */
@@ -140,22 +146,45 @@ export async function ingestPaths(store: Store, args: string[], opts: IngestOpti
   return summary;
 }
 
+/**
+ * One file into the store, as `watch` reads it on every change. `shownAs` is the name recorded
+ * and reported when `path` is a descriptor link (/proc/self/fd/N) that keeps a renamed or
+ * deleted file readable.
+ */
+export async function ingestOneFile(store: Store, path: string, opts: IngestOptions, shownAs?: string): Promise<{ report: FileReport; summary: IngestSummary }> {
+  const t0 = Date.now();
+  const summary = emptySummary();
+  let report: FileReport;
+  try {
+    report = await ingestFile(store, path, opts, summary, () => undefined, shownAs);
+    if (report.kind !== 'error') summary.files++;
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    report = { path: shownAs ?? path, kind: 'error', lines: 0, events: 0, resumedAt: 0, message: err.message };
+    summary.errors.push(err.message);
+  }
+  summary.perFile.push(report);
+  summary.durationMs = Date.now() - t0;
+  return { report, summary };
+}
+
 function add(rec: Record<string, number>, key: string, n: number): void {
   if (n) rec[key] = (rec[key] ?? 0) + n;
 }
 
-async function ingestFile(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void): Promise<FileReport> {
-  const first = await ingestFileOnce(store, path, opts, summary, progress, false);
+async function ingestFile(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, shownAs?: string): Promise<FileReport> {
+  const first = await ingestFileOnce(store, path, opts, summary, progress, false, shownAs);
   if (first.message !== MISMATCH) return first;
   // Same first bytes as a stream already read, but different content at its resume point:
   // this is another stream (a file rewritten from scratch). Read it from the start as new.
   if (path === '-') return { ...first, message: '(stdin): content resembles an earlier input but differs; not read (save it to a file and ingest that)' };
-  return ingestFileOnce(store, path, opts, summary, progress, true);
+  return ingestFileOnce(store, path, opts, summary, progress, true, shownAs);
 }
 
-async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, forceNew: boolean): Promise<FileReport> {
+async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, forceNew: boolean, shownAs?: string): Promise<FileReport> {
   const c = await openContent(path);
-  const shown = c.stdin ? '(stdin)' : path;
+  if (shownAs !== undefined) c.path = shownAs;
+  const shown = c.stdin ? '(stdin)' : c.path;
   try {
     const sniffed = sniffContent(c.head);
     if (sniffed.kind === 'empty') return { path: shown, kind: 'empty', lines: 0, events: 0, resumedAt: 0 };
@@ -235,6 +264,7 @@ async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts:
   // The tail window starts with the verified bytes just before the resume offset.
   const stream = verifiedFrom(c, offset, file.tailHash, () => { mismatch = true; }, (t) => { tailWindow = t; });
   let truncated = false;
+  let stopped = false;
   try {
     let read = 0;
     for await (const chunk of stream) {
@@ -242,7 +272,7 @@ async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts:
       pipe.push(chunk);
       read += chunk.length;
       progress(read);
-      if (pipe.pendingLines >= batchLines) { commit(); if (lost) break; }
+      if (pipe.pendingLines >= batchLines) { commit(); if (lost) break; if (opts.signal?.aborted) { stopped = true; break; } }
     }
   } catch (err) {
     if (err instanceof TruncatedInputError) { truncated = true; warning = `${shown}: ${err.message}; kept the ${lines + pipe.pendingLines - file.lines} lines before the cut`; }
@@ -251,7 +281,8 @@ async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts:
   if (mismatch) return { path: shown, kind: 'log', lines: 0, events: 0, resumedAt, message: MISMATCH };
   if (!lost) {
     const settled = c.compressed || c.stdin || truncated || !c.stat || opts.now - c.stat.mtime >= (opts.settleMs ?? 2000);
-    pipe.finish(settled && !truncated);
+    // A stop leaves the read mid-file: what is carried is a line cut by the chunk, not the last line.
+    pipe.finish(settled && !truncated && !stopped);
     commit();
   }
   if (lost) warning = `${shown}: another bytetrail process is reading this file; left the rest to it`;

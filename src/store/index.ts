@@ -288,6 +288,21 @@ export class Store {
     return r ? r.value : null;
   }
 
+  /** Flow records that belong to no file (`watch --capture`), added to what their minutes hold. */
+  addFlows(source: string, records: FlowRecord[]): void {
+    if (!records.length) return;
+    const s = this.stmts;
+    try {
+      this.db.transaction(() => {
+        for (const f of records) {
+          s.upsertFlow.run(source, f.minute, f.iface, f.proto, f.lip, f.lport, f.rip, f.rport, f.service, f.bytesIn, f.bytesOut, f.packetsIn, f.packetsOut);
+        }
+      }).immediate();
+    } catch (err) {
+      throw new StoreError(`cannot write to ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   // ---- reading ----
 
   /** The IPs an account used in [from, to), each with the other accounts seen on it then (NAT). */
@@ -367,6 +382,12 @@ export class Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** Events of one source with any of these session keys, at any time, oldest first (a Dovecot logout has no rip: it joins its login by session). */
+  eventsForSessions(source: string, sessions: string[]): StoredEvent[] {
+    if (!sessions.length) return [];
+    return (this.stmts.eventsForSessions.all(source, JSON.stringify(sessions)) as RawEvent[]).map(toEvent);
   }
 }
 

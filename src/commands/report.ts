@@ -1,0 +1,54 @@
+import { Flags } from '@oclif/core';
+import { writeFileSync } from 'node:fs';
+import { BaseCommand } from '../base-command.js';
+import { runInvestigation } from '../correlate/run.js';
+import type { Investigation } from '../correlate/types.js';
+import { describeFsError, UserError } from '../errors.js';
+import { info, warn } from '../output.js';
+import { renderHtml } from '../render/html.js';
+import { renderMarkdown } from '../render/markdown.js';
+import { resolveZone } from '../zone.js';
+
+export default class Report extends BaseCommand {
+  static override description = `A ticket-ready incident report, with the same numbers as investigate.
+Markdown (the default) pastes into a ticket; --html is one self-contained page with a traffic
+chart of the window; --json is the investigation object itself.`;
+
+  static override examples = [
+    '<%= config.bin %> report --since 2h --markdown > incident.md',
+    '<%= config.bin %> report --since 2h --html --out incident.html',
+    '<%= config.bin %> report --demo --html --out demo.html',
+  ];
+
+  static override flags = {
+    markdown: Flags.boolean({ description: 'Markdown report (default)', exclusive: ['html'] }),
+    html: Flags.boolean({ description: 'self-contained HTML report with a traffic chart', exclusive: ['markdown'] }),
+    out: Flags.string({ description: 'write the report to this file instead of stdout' }),
+    since: Flags.string({ description: 'start of the window: a duration back from --until (2h, 30m, 1d) or a date', default: '2h' }),
+    until: Flags.string({ description: 'end of the window (ISO date); default now' }),
+    demo: Flags.boolean({ description: 'report on the bundled demo incident' }),
+    ingest: Flags.boolean({ description: 'read new log lines first, as investigate does', default: true, allowNo: true }),
+    logs: Flags.string({ description: 'paths to read first instead of the standard locations', multiple: true }),
+    'vpn-port': Flags.integer({ description: 'OpenVPN server port (repeat for several; default 1194)', multiple: true, multipleNonGreedy: true }),
+  };
+
+  async run(): Promise<Investigation> {
+    const { flags } = await this.parse(Report);
+    const r = await runInvestigation({
+      db: flags.db, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
+      logs: flags.logs, ingest: flags.ingest, demo: flags.demo, vpnPorts: flags['vpn-port'],
+    });
+    for (const w of r.ingest?.warnings ?? []) warn(w);
+    if (this.jsonEnabled()) return r.investigation;
+    const text = flags.html ? renderHtml(r.investigation) : renderMarkdown(r.investigation);
+    if (flags.out) {
+      try {
+        writeFileSync(flags.out, text, { mode: 0o600 });
+      } catch (err) {
+        throw new UserError(describeFsError(flags.out, err, 'write'));
+      }
+      info(`report written to ${flags.out}`);
+    } else this.log(text);
+    return r.investigation;
+  }
+}

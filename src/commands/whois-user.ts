@@ -1,0 +1,54 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+import { resolveWindow } from '../correlate/window.js';
+import { mailSessionKeys, whoisIp } from '../correlate/whois.js';
+import { openGeo } from '../geoip.js';
+import { normalizeIp } from '../parsers/common.js';
+import { type WhoisReport, renderWhoisText } from '../render/whois.js';
+import { openStore } from '../store/index.js';
+
+export default class WhoisUser extends BaseCommand {
+  static override summary = 'Every account seen on an IP address: logins, VPN connections and failed logins.';
+  static override description = `Lists the accounts that logged in (Dovecot, Postfix SASL), connected (OpenVPN) or failed to
+log in from the address, with their services, first and last time, session counts, and the byte
+counters the logs carry (Dovecot in=/out= at logout). With a GeoIP database (.mmdb, from
+--geoip-db, /usr/share/GeoIP or /var/lib/GeoIP) the address's country and AS are shown too.`;
+
+  static override examples = [
+    '<%= config.bin %> whois-user 198.51.100.23',
+    '<%= config.bin %> whois-user 2001:db8:a::51 --since 7d --json',
+    '<%= config.bin %> whois-user 203.0.113.9 --since 2026-11-01 --until 2026-11-21 --geoip-db /srv/geoip/',
+  ];
+
+  static override args = { ip: Args.string({ required: true, description: 'IPv4 or IPv6 address (IPv4-mapped IPv6 is read as IPv4)' }) };
+
+  static override flags = {
+    since: Flags.string({ description: 'start of the window: a duration back from --until (2h, 7d) or a date', default: '30d' }),
+    until: Flags.string({ description: 'end of the window (ISO date); default now' }),
+    'geoip-db': Flags.string({ description: 'MaxMind-format .mmdb file, or a directory of them (default: /usr/share/GeoIP, /var/lib/GeoIP)' }),
+  };
+
+  async run(): Promise<WhoisReport> {
+    const { args, flags } = await this.parse(WhoisUser);
+    const ip = normalizeIp(args.ip.trim());
+    if (!ip) {
+      this.userError(`not an IP address: ${JSON.stringify(args.ip)}`, args.ip.includes('/') ? 'give one address, not a network' : 'e.g. 198.51.100.23 or 2001:db8::1');
+    }
+    const { from, to } = resolveWindow(flags.since, flags.until, Date.now(), '30d');
+    const geo = await openGeo({ path: flags['geoip-db'] });
+    const store = openStore({ path: flags.db, readonly: true });
+    try {
+      const events = store.eventsForIp(ip, from, to);
+      const ends = store.eventsForSessions('dovecot', mailSessionKeys(events, ip));
+      const report: WhoisReport = {
+        ...whoisIp([...events, ...ends], ip),
+        window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+        geo: geo ? { ...(geo.lookup(ip) ?? { country: null, countryName: null, asn: null, asOrg: null }), sources: geo.sources } : null,
+      };
+      if (!this.jsonEnabled()) this.log(renderWhoisText(report, process.stdout.columns || 120));
+      return report;
+    } finally {
+      store.close();
+    }
+  }
+}

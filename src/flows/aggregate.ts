@@ -1,0 +1,802 @@
+/**
+ * Flow aggregation: frames → per-minute, per-connection byte and packet counts, from the
+ * server's point of view.
+ *
+ * The hot path makes no object per packet. FrameDecoder writes the frame's fields into itself;
+ * the flow is looked up in an open-addressing hash table whose keys are 11 int32 words in one
+ * Int32Array (minute, interface+protocol, the two addresses as 4 words each, both ports) and
+ * whose counters are 4 doubles in one Float64Array. Both directions of a connection share one
+ * entry: the key puts the lower (address, port) end first, "A", and the counters are kept as
+ * A→B and B→A. Which end is the server is decided only when a minute is flushed (see
+ * `chooseLocal`), so that it can use everything learnt from the capture up to then.
+ *
+ * Minutes are flushed once the capture's clock is `lagMinutes` past them, which bounds memory
+ * by the traffic of a few minutes whatever the capture's size. A packet later than that still
+ * counts, in a new record for its minute: records are additive.
+ */
+import { open } from 'node:fs/promises';
+import { readCapture, type CaptureInterface, type CaptureSink } from './pcap.js';
+import { FRAME_NON_IP, FrameDecoder, formatIp, isGroupOrUnspecified, parseIp } from './pcap-decode.js';
+import { ServiceTable, DEFAULT_SERVICES } from './services.js';
+import type { AggregateOptions, AggregateResult, CaptureSummary, FlowRecord, UnknownProtocols } from './types.js';
+
+export { UNKNOWN_KEY } from './pcap-decode.js';
+
+/** Key words per flow: minute, meta, A (4), B (4), ports. */
+const KW = 11;
+/** Counters per flow: bytes A→B, bytes B→A, packets A→B, packets B→A. */
+const VW = 4;
+/** meta = handle << 9 | META_IP | proto. Non-IP frames have META_IP clear and zero addresses. */
+const META_IP = 0x100;
+
+/** Caps on the inference tables (about 12 MB together), so that a scan cannot exhaust memory. */
+const MAX_ADDRESSES = 1 << 18;
+const MAX_PAIRS = 1 << 19;
+
+export interface FlowAggregatorOptions extends AggregateOptions {
+  /**
+   * Called with each batch of finished records (minutes `lagMinutes` behind the newest packet,
+   * or everything when the open-flow table is full, or the rest at `finish()`). Without it,
+   * records are kept (compactly) and `finish()` returns them all, merged and sorted.
+   */
+  onFlush?: (records: FlowRecord[]) => void;
+  /** Open flow-minutes held before everything open is flushed early (default 131072, about 20 MB). */
+  maxOpenFlows?: number;
+}
+
+/**
+ * Set of int32 word tuples → dense ids (0, 1, 2, ...), open addressing over typed arrays.
+ * Used for the address and address-pair tables behind local-address inference.
+ */
+class WordTable {
+  readonly width: number;
+  keys: Int32Array;
+  size = 0;
+  added = false;
+  private slots: Int32Array;
+  private mask: number;
+
+  constructor(width: number, bits = 10) {
+    this.width = width;
+    this.slots = new Int32Array(1 << bits);
+    this.mask = (1 << bits) - 1;
+    this.keys = new Int32Array((1 << (bits - 1)) * width);
+  }
+
+  private hash(k: Int32Array | number[], o: number): number {
+    let h = 0x2545f491;
+    for (let i = 0; i < this.width; i++) {
+      h = Math.imul(h ^ k[o + i], 0x9e3779b1);
+      h ^= h >>> 15;
+    }
+    return h;
+  }
+
+  private slotOf(k: Int32Array | number[], o: number): number {
+    const w = this.width;
+    let i = this.hash(k, o) & this.mask;
+    for (;;) {
+      const id = this.slots[i] - 1;
+      if (id < 0) return i;
+      let same = true;
+      for (let j = 0; j < w; j++) if (this.keys[id * w + j] !== k[o + j]) { same = false; break; }
+      if (same) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  find(k: Int32Array | number[]): number {
+    return this.slots[this.slotOf(k, 0)] - 1;
+  }
+
+  intern(k: Int32Array | number[]): number {
+    let i = this.slotOf(k, 0);
+    const id = this.slots[i] - 1;
+    if (id >= 0) {
+      this.added = false;
+      return id;
+    }
+    if ((this.size + 1) * 2 > this.slots.length) {
+      this.grow();
+      i = this.slotOf(k, 0);
+    }
+    const w = this.width;
+    const nid = this.size++;
+    if (nid * w + w > this.keys.length) {
+      const keys = new Int32Array(this.keys.length * 2);
+      keys.set(this.keys);
+      this.keys = keys;
+    }
+    for (let j = 0; j < w; j++) this.keys[nid * w + j] = k[j];
+    this.slots[i] = nid + 1;
+    this.added = true;
+    return nid;
+  }
+
+  private grow(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    this.mask = this.slots.length - 1;
+    for (let id = 0; id < this.size; id++) {
+      let i = this.hash(this.keys, id * this.width) & this.mask;
+      while (this.slots[i] !== 0) i = (i + 1) & this.mask;
+      this.slots[i] = id + 1;
+    }
+  }
+}
+
+function growInt32(a: Int32Array, need: number): Int32Array {
+  if (need <= a.length) return a;
+  const b = new Int32Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+function growFloat64(a: Float64Array, need: number): Float64Array {
+  if (need <= a.length) return a;
+  const b = new Float64Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+function growUint8(a: Uint8Array, need: number): Uint8Array {
+  if (need <= a.length) return a;
+  const b = new Uint8Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+const ADDR_HOST = 1;
+const ADDR_LOCAL = 2;
+
+/**
+ * Incremental aggregator. Feed it from a CaptureReader (it is a CaptureSink), or push frames
+ * from a live capture with `pushPacket`. Call `finish()` at the end.
+ */
+export class FlowAggregator implements CaptureSink {
+  packets = 0;
+  bytes = 0;
+  readonly warnings: string[] = [];
+  readonly linkTypes: number[] = [];
+
+  private readonly dec = new FrameDecoder();
+  private readonly services: ServiceTable;
+  private readonly localIps: Set<string> | null;
+  private readonly defaultIface: string;
+  private readonly lag: number;
+  private readonly maxOpen: number;
+  private readonly onFlush: ((records: FlowRecord[]) => void) | null;
+  private readonly ifaceNames: string[] = [];
+  private readonly unknown = new Map<number, { packets: number; bytes: number }>();
+
+  // The open-flow table.
+  private keys: Int32Array;
+  private vals: Float64Array;
+  private used: Uint8Array;
+  private mask: number;
+  private size = 0;
+  private minOpenMinute = Infinity;
+
+  // Finished rows not yet resolved into FlowRecords (same layout as the table).
+  private pKeys: Int32Array = new Int32Array(1024 * KW);
+  private pVals: Float64Array = new Float64Array(1024 * VW);
+  private pN = 0;
+  /** Some key may have been flushed twice (late packets, early flush): merge before returning. */
+  private mayRepeat = false;
+
+  // Clock: the current packet's minute, the newest minute, the flush cutoff.
+  private secLo = 1;
+  private secHi = 0;
+  private curMinute = 0;
+  private maxMinute = -Infinity;
+  private cutoff = -Infinity;
+  private minSec = Infinity;
+  private minNsec = 0;
+  private maxSec = -Infinity;
+  private maxNsec = 0;
+
+  // Local-address inference (unused when localIps is given).
+  private readonly addrs = new WordTable(4);
+  private readonly pairs = new WordTable(2);
+  private peers: Int32Array = new Int32Array(1024);
+  private addrFlags: Uint8Array = new Uint8Array(1024);
+  private inferenceDirty = false;
+  private inferenceFull = false;
+  private readonly scratch4 = new Int32Array(4);
+  private readonly scratch2 = new Int32Array(2);
+  private readonly v4Names = new Map<number, string>();
+
+  constructor(opts: FlowAggregatorOptions = {}) {
+    this.services = opts.servicePorts ? new ServiceTable(opts.servicePorts) : DEFAULT_SERVICES;
+    this.defaultIface = opts.iface ?? '';
+    this.lag = Math.max(0, Math.floor(opts.lagMinutes ?? 2));
+    this.maxOpen = Math.max(1024, opts.maxOpenFlows ?? 1 << 17);
+    this.onFlush = opts.onFlush ?? null;
+    if (opts.localIps !== undefined) {
+      this.localIps = new Set();
+      for (const ip of opts.localIps) {
+        // The same text form as parsers/common.ts normalizeIp (the tests hold them together).
+        const w = parseIp(ip);
+        if (w === null) throw new RangeError(`not an IP address: ${JSON.stringify(ip)}`);
+        this.localIps.add(formatIp(w[0], w[1], w[2], w[3]));
+      }
+    } else {
+      this.localIps = null;
+    }
+    const cap = 1 << 12;
+    this.keys = new Int32Array(cap * KW);
+    this.vals = new Float64Array(cap * VW);
+    this.used = new Uint8Array(cap);
+    this.mask = cap - 1;
+  }
+
+  // ---- input ----
+
+  iface(desc: CaptureInterface): number {
+    this.noteLinkType(desc.linkType);
+    if (this.localIps === null) {
+      for (const a of desc.addresses) {
+        const w = parseIp(a);
+        if (w) this.markHost(w[0], w[1], w[2], w[3]);
+      }
+    }
+    return this.handleFor(desc.name ?? this.defaultIface);
+  }
+
+  /**
+   * One frame from a live capture: `tsMs` UTC ms, `buf` the captured bytes starting at the
+   * link-layer header, `origLen` its length on the wire.
+   */
+  pushPacket(tsMs: number, linkType: number, buf: Uint8Array, origLen: number, iface?: string): void {
+    if (this.linkTypes.indexOf(linkType) < 0) this.noteLinkType(linkType);
+    const sec = Math.floor(tsMs / 1000);
+    const nsec = Math.round((tsMs - sec * 1000) * 1e6);
+    this.packet(this.handleFor(iface ?? this.defaultIface), linkType, sec, nsec, buf, 0, buf.length, origLen);
+  }
+
+  /** A live capture's clock moved on without packets: flush the minutes that are now complete. */
+  advance(nowMs: number): void {
+    const sec = Math.floor(nowMs / 1000);
+    if (sec < this.secLo || sec >= this.secHi) this.enterMinute(sec);
+  }
+
+  packet(handle: number, linkType: number, sec: number, nsec: number, buf: Uint8Array, off: number, capLen: number, origLen: number): void {
+    this.packets++;
+    this.bytes += origLen;
+    if (sec < this.secLo || sec >= this.secHi) this.enterMinute(sec);
+    if (sec >= this.maxSec) {
+      if (sec > this.maxSec || nsec > this.maxNsec) { this.maxSec = sec; this.maxNsec = nsec; }
+    }
+    if (sec <= this.minSec) {
+      if (sec < this.minSec || nsec < this.minNsec) { this.minSec = sec; this.minNsec = nsec; }
+    }
+    const d = this.dec;
+    d.decode(linkType, buf, off, capLen);
+
+    let meta: number;
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0, ports = 0;
+    let forward = true;
+    if (d.kind !== FRAME_NON_IP) {
+      const proto = d.proto;
+      meta = (handle << 9) | META_IP | proto;
+      if (proto !== 6 && proto !== 17 && proto !== 1 && proto !== 58) this.countUnknown(proto, origLen);
+      const s0 = d.s0, s1 = d.s1, s2 = d.s2, s3 = d.s3;
+      const t0 = d.d0, t1 = d.d1, t2 = d.d2, t3 = d.d3;
+      const sp = d.sport, dp = d.dport;
+      // Canonical order: the lower (address, port) end is A. Any total order will do.
+      if (s3 !== t3) forward = s3 < t3;
+      else if (s2 !== t2) forward = s2 < t2;
+      else if (s1 !== t1) forward = s1 < t1;
+      else if (s0 !== t0) forward = s0 < t0;
+      else forward = sp <= dp;
+      if (forward) {
+        a0 = s0; a1 = s1; a2 = s2; a3 = s3; b0 = t0; b1 = t1; b2 = t2; b3 = t3; ports = (sp << 16) | dp;
+      } else {
+        a0 = t0; a1 = t1; a2 = t2; a3 = t3; b0 = s0; b1 = s1; b2 = s2; b3 = s3; ports = (dp << 16) | sp;
+      }
+    } else {
+      meta = handle << 9;
+      this.countUnknown(d.unknownKey, origLen);
+    }
+    const minute = this.curMinute;
+
+    let h = Math.imul(minute ^ 0x2545f491, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ meta, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ a3, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ b3, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ ports, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ a0 ^ (b0 << 7), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ a1 ^ (b1 << 7), 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ a2 ^ (b2 << 7), 0x85ebca6b);
+    h ^= h >>> 16;
+
+    const keys = this.keys;
+    const used = this.used;
+    const mask = this.mask;
+    let i = h & mask;
+    for (;;) {
+      if (used[i] === 0) {
+        this.insert(i, minute, meta, a0, a1, a2, a3, b0, b1, b2, b3, ports, forward, d.linkDir);
+        i = this.lastSlot;
+        break;
+      }
+      const k = i * KW;
+      if (keys[k + 10] === ports && keys[k + 5] === a3 && keys[k + 9] === b3 && keys[k] === minute && keys[k + 1] === meta
+        && keys[k + 4] === a2 && keys[k + 8] === b2 && keys[k + 2] === a0 && keys[k + 3] === a1
+        && keys[k + 6] === b0 && keys[k + 7] === b1) break;
+      i = (i + 1) & mask;
+    }
+    const v = i * VW;
+    const vals = this.vals;
+    if (forward) {
+      vals[v] += origLen;
+      vals[v + 2] += 1;
+    } else {
+      vals[v + 1] += origLen;
+      vals[v + 3] += 1;
+    }
+  }
+
+  private lastSlot = 0;
+
+  private insert(
+    slot: number, minute: number, meta: number,
+    a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number,
+    ports: number, forward: boolean, linkDir: number,
+  ): void {
+    if ((meta & META_IP) !== 0 && this.localIps === null) {
+      // Cooked captures say which end is this host; the first packet of each flow-minute is asked.
+      const hostA = linkDir < 0 ? false : (linkDir === 1) === forward;
+      const hostB = linkDir < 0 ? false : !hostA;
+      this.noteConversation(a0, a1, a2, a3, b0, b1, b2, b3, hostA, hostB);
+    }
+    if (this.size + 1 > this.maxOpen) {
+      this.mayRepeat = true;
+      this.flushBefore(Infinity);
+      slot = this.findEmpty(minute, meta, a0, a1, a2, a3, b0, b1, b2, b3, ports);
+    } else if ((this.size + 1) * 2 > this.used.length) {
+      this.rehash(this.used.length * 2);
+      slot = this.findEmpty(minute, meta, a0, a1, a2, a3, b0, b1, b2, b3, ports);
+    }
+    const k = slot * KW;
+    const keys = this.keys;
+    keys[k] = minute; keys[k + 1] = meta;
+    keys[k + 2] = a0; keys[k + 3] = a1; keys[k + 4] = a2; keys[k + 5] = a3;
+    keys[k + 6] = b0; keys[k + 7] = b1; keys[k + 8] = b2; keys[k + 9] = b3;
+    keys[k + 10] = ports;
+    this.used[slot] = 1;
+    this.size++;
+    if (minute < this.minOpenMinute) this.minOpenMinute = minute;
+    if (minute < this.cutoff) this.mayRepeat = true;
+    this.lastSlot = slot;
+  }
+
+  private static hashKey(keys: Int32Array, k: number): number {
+    let h = Math.imul(keys[k] ^ 0x2545f491, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ keys[k + 1], 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ keys[k + 5], 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ keys[k + 9], 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ keys[k + 10], 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ keys[k + 2] ^ (keys[k + 6] << 7), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ keys[k + 3] ^ (keys[k + 7] << 7), 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ keys[k + 4] ^ (keys[k + 8] << 7), 0x85ebca6b);
+    return h ^ (h >>> 16);
+  }
+
+  private findEmpty(minute: number, meta: number, a0: number, a1: number, a2: number, a3: number,
+    b0: number, b1: number, b2: number, b3: number, ports: number): number {
+    const k = this.scratchKey;
+    k[0] = minute; k[1] = meta; k[2] = a0; k[3] = a1; k[4] = a2; k[5] = a3;
+    k[6] = b0; k[7] = b1; k[8] = b2; k[9] = b3; k[10] = ports;
+    let i = FlowAggregator.hashKey(k, 0) & this.mask;
+    while (this.used[i] !== 0) i = (i + 1) & this.mask;
+    return i;
+  }
+
+  private readonly scratchKey = new Int32Array(KW);
+
+  /** Move the open rows of minutes ≥ `keepFrom` into new tables of `cap` slots. */
+  private rehash(cap: number, keepFrom = -Infinity): void {
+    const oldKeys = this.keys, oldVals = this.vals, oldUsed = this.used;
+    const keys = (this.keys = new Int32Array(cap * KW));
+    const vals = (this.vals = new Float64Array(cap * VW));
+    const used = (this.used = new Uint8Array(cap));
+    const mask = (this.mask = cap - 1);
+    let size = 0;
+    let minOpen = Infinity;
+    for (let s = 0; s < oldUsed.length; s++) {
+      if (oldUsed[s] === 0) continue;
+      const k = s * KW;
+      const minute = oldKeys[k];
+      if (minute < keepFrom) continue;
+      let i = FlowAggregator.hashKey(oldKeys, k) & mask;
+      while (used[i] !== 0) i = (i + 1) & mask;
+      for (let j = 0; j < KW; j++) keys[i * KW + j] = oldKeys[k + j];
+      for (let j = 0; j < VW; j++) vals[i * VW + j] = oldVals[s * VW + j];
+      used[i] = 1;
+      size++;
+      if (minute < minOpen) minOpen = minute;
+    }
+    this.size = size;
+    this.minOpenMinute = minOpen;
+  }
+
+  private enterMinute(sec: number): void {
+    const m = Math.floor(sec / 60);
+    this.curMinute = m;
+    this.secLo = m * 60;
+    this.secHi = m * 60 + 60;
+    if (m > this.maxMinute) {
+      this.maxMinute = m;
+      const cutoff = m - this.lag;
+      if (cutoff > this.cutoff) {
+        this.cutoff = cutoff;
+        if (this.minOpenMinute < cutoff) this.flushBefore(cutoff);
+      }
+    }
+  }
+
+  /** Move rows of minutes before `cutoff` to the finished rows, and hand them out if asked to. */
+  private flushBefore(cutoff: number): void {
+    if (this.size > 0) {
+      const keys = this.keys, vals = this.vals, used = this.used;
+      let n = this.pN;
+      this.pKeys = growInt32(this.pKeys, (n + this.size) * KW);
+      this.pVals = growFloat64(this.pVals, (n + this.size) * VW);
+      const pKeys = this.pKeys, pVals = this.pVals;
+      let survivors = 0;
+      for (let s = 0; s < used.length; s++) {
+        if (used[s] === 0) continue;
+        if (keys[s * KW] >= cutoff) { survivors++; continue; }
+        for (let j = 0; j < KW; j++) pKeys[n * KW + j] = keys[s * KW + j];
+        for (let j = 0; j < VW; j++) pVals[n * VW + j] = vals[s * VW + j];
+        n++;
+      }
+      this.pN = n;
+      // Rebuild the table with what stays open, at a size that fits it.
+      let cap = 1 << 12;
+      while (cap < survivors * 4) cap <<= 1;
+      this.rehash(cap, cutoff);
+    }
+    if (this.onFlush !== null && this.pN > 0) {
+      const batch = this.resolve();
+      this.pN = 0;
+      this.onFlush(batch);
+    }
+  }
+
+  // ---- local-address inference ----
+
+  private noteConversation(a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, hostA: boolean, hostB: boolean): void {
+    if (this.inferenceFull) return;
+    const ia = this.addressId(a0, a1, a2, a3, hostA);
+    const ib = this.addressId(b0, b1, b2, b3, hostB);
+    if (ia < 0 || ib < 0 || ia === ib) return;
+    const p = this.scratch2;
+    p[0] = ia < ib ? ia : ib;
+    p[1] = ia < ib ? ib : ia;
+    if (this.pairs.size >= MAX_PAIRS) return this.inferenceIsFull();
+    this.pairs.intern(p);
+    if (this.pairs.added) {
+      this.peers[ia]++;
+      this.peers[ib]++;
+      this.inferenceDirty = true;
+    }
+  }
+
+  private inferenceIsFull(): void {
+    this.inferenceFull = true;
+    this.warnings.push(`more than ${MAX_ADDRESSES} addresses or ${MAX_PAIRS} address pairs: local-address inference uses the part of the capture before that (pass localIps to be sure)`);
+  }
+
+  /** Id of an address in the inference tables, or -1 for group/unspecified addresses. */
+  private addressId(w0: number, w1: number, w2: number, w3: number, host: boolean): number {
+    if (isGroupOrUnspecified(w0, w1, w2, w3)) return -1;
+    const k = this.scratch4;
+    k[0] = w0; k[1] = w1; k[2] = w2; k[3] = w3;
+    if (this.addrs.size >= MAX_ADDRESSES) {
+      const id = this.addrs.find(k);
+      if (id < 0) this.inferenceIsFull();
+      return id;
+    }
+    const id = this.addrs.intern(k);
+    if (this.addrs.added) {
+      this.peers = growInt32(this.peers, id + 1);
+      this.addrFlags = growUint8(this.addrFlags, id + 1);
+    }
+    if (host && (this.addrFlags[id] & ADDR_HOST) === 0) {
+      this.addrFlags[id] |= ADDR_HOST;
+      this.inferenceDirty = true;
+    }
+    return id;
+  }
+
+  private markHost(w0: number, w1: number, w2: number, w3: number): void {
+    this.addressId(w0, w1, w2, w3, true);
+  }
+
+  /**
+   * THE RULE for which addresses are the server's own, when `localIps` is not given:
+   * an address is local if
+   *   (a) the capture says so: a pcapng IDB lists it (if_IPv4addr/if_IPv6addr), or a Linux
+   *       cooked capture (SLL/SLL2) marks a packet from it as outgoing or to it as incoming; or
+   *   (b) it is the centre of a star: it talks to at least 2 distinct peers, and to more
+   *       distinct peers than any of its peers does.
+   * A capture taken on a server sees the server talk to every client while each client talks
+   * to the server alone (a), so the server, its IPv4 and IPv6 addresses alike, is local; a
+   * capture on a client likewise makes the client local. Multicast, broadcast and unspecified
+   * addresses are never local and do not count as peers. A one-conversation capture has no
+   * centre: the port rule in `chooseLocal` decides.
+   */
+  private refreshInference(): void {
+    if (!this.inferenceDirty) return;
+    this.inferenceDirty = false;
+    const n = this.addrs.size;
+    const maxPeerOfPeer = new Int32Array(n);
+    const pk = this.pairs.keys;
+    for (let p = 0; p < this.pairs.size; p++) {
+      const a = pk[2 * p], b = pk[2 * p + 1];
+      if (this.peers[b] > maxPeerOfPeer[a]) maxPeerOfPeer[a] = this.peers[b];
+      if (this.peers[a] > maxPeerOfPeer[b]) maxPeerOfPeer[b] = this.peers[a];
+    }
+    for (let a = 0; a < n; a++) {
+      const star = this.peers[a] >= 2 && this.peers[a] > maxPeerOfPeer[a];
+      this.addrFlags[a] = (this.addrFlags[a] & ADDR_HOST) | ((this.addrFlags[a] & ADDR_HOST) !== 0 || star ? ADDR_LOCAL : 0);
+    }
+  }
+
+  /** The addresses currently taken as local (given or inferred), for reports and tests. */
+  localAddresses(): string[] {
+    if (this.localIps !== null) return [...this.localIps];
+    this.refreshInference();
+    const out: string[] = [];
+    const k = this.addrs.keys;
+    for (let id = 0; id < this.addrs.size; id++) {
+      if (this.addrFlags[id] & ADDR_LOCAL) out.push(formatIp(k[4 * id], k[4 * id + 1], k[4 * id + 2], k[4 * id + 3]));
+    }
+    return out;
+  }
+
+  /** Is this address local (given, or inferred: see refreshInference)? */
+  private isLocalAddr(w0: number, w1: number, w2: number, w3: number, text: string): boolean {
+    if (this.localIps !== null) return this.localIps.has(text);
+    const id = this.inferenceId(w0, w1, w2, w3);
+    return id >= 0 && (this.addrFlags[id] & ADDR_LOCAL) !== 0;
+  }
+
+  /** Distinct peers of an address in the capture so far (0 when localIps is given). */
+  private peerCount(w0: number, w1: number, w2: number, w3: number): number {
+    const id = this.localIps === null ? this.inferenceId(w0, w1, w2, w3) : -1;
+    return id < 0 ? 0 : this.peers[id];
+  }
+
+  private inferenceId(w0: number, w1: number, w2: number, w3: number): number {
+    if (isGroupOrUnspecified(w0, w1, w2, w3)) return -1;
+    const k = this.scratch4;
+    k[0] = w0; k[1] = w1; k[2] = w2; k[3] = w3;
+    return this.addrs.find(k);
+  }
+
+  private ipText(w0: number, w1: number, w2: number, w3: number): string {
+    if (w0 === 0 && w1 === 0 && w2 === 0xffff) {
+      let s = this.v4Names.get(w3);
+      if (s === undefined) {
+        if (this.v4Names.size > 100_000) this.v4Names.clear();
+        s = formatIp(0, 0, 0xffff, w3);
+        this.v4Names.set(w3, s);
+      }
+      return s;
+    }
+    return formatIp(w0, w1, w2, w3);
+  }
+
+  /**
+   * Is end A of finished row `r` the server? In order:
+   * 1. exactly one end is local (given `localIps`, else inferred: see refreshInference);
+   * 2. exactly one end's port is a service port (services.ts, plus `servicePorts`);
+   * 3. the lower port (a server listens on the lower one far more often than not);
+   * 4. equal ports (ICMP, or 53↔53): the end with more distinct peers, then end A.
+   */
+  private chooseLocal(r: number, ta: string, tb: string): boolean {
+    const K = this.pKeys;
+    const k = r * KW;
+    const la = this.isLocalAddr(K[k + 2], K[k + 3], K[k + 4], K[k + 5], ta);
+    const lb = this.isLocalAddr(K[k + 6], K[k + 7], K[k + 8], K[k + 9], tb);
+    if (la !== lb) return la;
+    const proto = K[k + 1] & 0xff;
+    const pa = K[k + 10] >>> 16, pb = K[k + 10] & 0xffff;
+    const sa = this.services.isServicePort(proto, pa);
+    const sb = this.services.isServicePort(proto, pb);
+    if (sa !== sb) return sa;
+    if (pa !== pb) return pa < pb;
+    return this.peerCount(K[k + 2], K[k + 3], K[k + 4], K[k + 5]) >= this.peerCount(K[k + 6], K[k + 7], K[k + 8], K[k + 9]);
+  }
+
+  /**
+   * Turn the finished rows into FlowRecords, sorted by minute, interface (in order of first
+   * appearance), non-IP first, local address (numerically, IPv4 before IPv6), local port,
+   * remote address, remote port, protocol. The sort runs over the numeric rows: comparing
+   * strings was the slowest part of a flush.
+   */
+  private resolve(): FlowRecord[] {
+    this.refreshInference();
+    const n = this.pN;
+    const K = this.pKeys, V = this.pVals;
+    const aLocal = new Uint8Array(n);
+    const textA: string[] = new Array(n);
+    const textB: string[] = new Array(n);
+    for (let r = 0; r < n; r++) {
+      const k = r * KW;
+      if ((K[k + 1] & META_IP) === 0) { aLocal[r] = 1; textA[r] = textB[r] = ''; continue; }
+      textA[r] = this.ipText(K[k + 2], K[k + 3], K[k + 4], K[k + 5]);
+      textB[r] = this.ipText(K[k + 6], K[k + 7], K[k + 8], K[k + 9]);
+      aLocal[r] = this.chooseLocal(r, textA[r], textB[r]) ? 1 : 0;
+    }
+    const order = new Int32Array(n);
+    for (let r = 0; r < n; r++) order[r] = r;
+    order.sort((x, y) => {
+      const kx = x * KW, ky = y * KW;
+      if (K[kx] !== K[ky]) return K[kx] - K[ky];
+      // Interface, then non-IP before IP; the protocol comes last.
+      if ((K[kx + 1] & ~0xff) !== (K[ky + 1] & ~0xff)) return (K[kx + 1] >>> 8) - (K[ky + 1] >>> 8);
+      const lx = aLocal[x] ? kx + 2 : kx + 6, ly = aLocal[y] ? ky + 2 : ky + 6;
+      for (let j = 0; j < 4; j++) if (K[lx + j] !== K[ly + j]) return (K[lx + j] >>> 0) - (K[ly + j] >>> 0);
+      const px = aLocal[x] ? K[kx + 10] >>> 16 : K[kx + 10] & 0xffff, py = aLocal[y] ? K[ky + 10] >>> 16 : K[ky + 10] & 0xffff;
+      if (px !== py) return px - py;
+      const rx = aLocal[x] ? kx + 6 : kx + 2, ry = aLocal[y] ? ky + 6 : ky + 2;
+      for (let j = 0; j < 4; j++) if (K[rx + j] !== K[ry + j]) return (K[rx + j] >>> 0) - (K[ry + j] >>> 0);
+      const qx = aLocal[x] ? K[kx + 10] & 0xffff : K[kx + 10] >>> 16, qy = aLocal[y] ? K[ky + 10] & 0xffff : K[ky + 10] >>> 16;
+      if (qx !== qy) return qx - qy;
+      return (K[kx + 1] & 0xff) - (K[ky + 1] & 0xff);
+    });
+    const out: FlowRecord[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = order[i];
+      const k = r * KW, v = r * VW;
+      const meta = K[k + 1];
+      const iface = this.ifaceNames[meta >>> 9];
+      const minute = K[k] * 60_000;
+      if ((meta & META_IP) === 0) {
+        out[i] = {
+          minute, iface, proto: 0, lip: '', lport: 0, rip: '', rport: 0, service: 'other',
+          bytesIn: V[v] + V[v + 1], bytesOut: 0, packetsIn: V[v + 2] + V[v + 3], packetsOut: 0,
+        };
+        continue;
+      }
+      const proto = meta & 0xff;
+      const a = aLocal[r] === 1;
+      const pa = K[k + 10] >>> 16, pb = K[k + 10] & 0xffff;
+      const lport = a ? pa : pb;
+      const rport = a ? pb : pa;
+      out[i] = {
+        minute, iface, proto,
+        lip: a ? textA[r] : textB[r], lport, rip: a ? textB[r] : textA[r], rport,
+        service: this.services.classify(proto, lport, rport),
+        // A→B is sent by A.
+        bytesIn: a ? V[v + 1] : V[v], bytesOut: a ? V[v] : V[v + 1],
+        packetsIn: a ? V[v + 3] : V[v + 2], packetsOut: a ? V[v + 2] : V[v + 3],
+      };
+    }
+    return out;
+  }
+
+  /** Merge finished rows with equal keys (only needed after late packets or an early flush). */
+  private mergeRepeats(): void {
+    const t = new WordTable(KW, 12);
+    const K = this.pKeys, V = this.pVals;
+    const row = new Int32Array(KW);
+    let n = 0;
+    const vals = new Float64Array(this.pN * VW);
+    for (let r = 0; r < this.pN; r++) {
+      row.set(K.subarray(r * KW, r * KW + KW));
+      const id = t.intern(row);
+      if (t.added) n++;
+      for (let j = 0; j < VW; j++) vals[id * VW + j] += V[r * VW + j];
+    }
+    this.pKeys = t.keys.slice(0, n * KW);
+    this.pVals = vals.slice(0, n * VW);
+    this.pN = n;
+  }
+
+  /**
+   * Flush everything. With `onFlush`, the last batch goes there and this returns []; without,
+   * this returns every record of the capture, merged and sorted by minute, interface, local
+   * end, remote end and protocol.
+   */
+  finish(): FlowRecord[] {
+    const deliver = this.onFlush;
+    if (deliver !== null) {
+      this.flushBefore(Infinity);
+      return [];
+    }
+    this.flushBefore(Infinity);
+    if (this.mayRepeat) this.mergeRepeats();
+    const out = this.resolve();
+    this.pN = 0;
+    return out;
+  }
+
+  summary(): CaptureSummary {
+    const unknownProtocols: UnknownProtocols = {};
+    for (const [k, v] of [...this.unknown.entries()].sort((x, y) => x[0] - y[0])) unknownProtocols[k] = { ...v };
+    return {
+      packets: this.packets,
+      bytes: this.bytes,
+      firstTs: this.packets ? this.minSec * 1000 + this.minNsec / 1e6 : null,
+      lastTs: this.packets ? this.maxSec * 1000 + this.maxNsec / 1e6 : null,
+      truncated: false,
+      warnings: [...this.warnings],
+      linkTypes: [...this.linkTypes],
+      unknownProtocols,
+    };
+  }
+
+  private countUnknown(key: number, bytes: number): void {
+    let u = this.unknown.get(key);
+    if (u === undefined) {
+      u = { packets: 0, bytes: 0 };
+      this.unknown.set(key, u);
+    }
+    u.packets++;
+    u.bytes += bytes;
+  }
+
+  private noteLinkType(lt: number): void {
+    if (this.linkTypes.indexOf(lt) < 0) this.linkTypes.push(lt);
+  }
+
+  private handleFor(name: string): number {
+    let h = this.ifaceNames.indexOf(name);
+    if (h < 0) {
+      h = this.ifaceNames.length;
+      this.ifaceNames.push(name);
+    }
+    return h;
+  }
+}
+
+/**
+ * Aggregate a whole capture (pcap, pcapng, either gzipped) read from `chunks`, e.g.
+ * `fs.createReadStream(path)` or `fileChunks(path)`.
+ *
+ * Without `onFlush`, `flows` holds every record, and local addresses, when not given, are
+ * inferred from the whole capture before any record is resolved; memory then grows with the
+ * number of flow-minutes (about 120 bytes each until the end). With `onFlush`, records go out
+ * in per-minute batches as the capture is read (resolved with what has been learnt so far),
+ * `flows` is empty, and memory stays bounded whatever the capture's size.
+ */
+export async function aggregateCapture(chunks: AsyncIterable<Uint8Array>, opts: FlowAggregatorOptions = {}): Promise<AggregateResult> {
+  const agg = new FlowAggregator(opts);
+  const read = await readCapture(chunks, agg);
+  const flows = agg.finish();
+  const s = agg.summary();
+  return {
+    ...s,
+    flows,
+    truncated: read.truncated,
+    warnings: [...read.warnings, ...s.warnings],
+  };
+}
+
+/** aggregateCapture over a file (pcap, pcapng, gzipped or not). */
+export function aggregateFile(path: string, opts: FlowAggregatorOptions = {}): Promise<AggregateResult> {
+  return aggregateCapture(fileChunks(path), opts);
+}
+
+/**
+ * A file's bytes in 1 MiB chunks read into ONE reused buffer: each chunk is valid until the
+ * next is asked for, which is all CaptureReader needs (it copies what it carries over), and
+ * it spares the garbage collector a fresh megabyte per read.
+ */
+export async function* fileChunks(path: string, chunkSize = 1 << 20): AsyncGenerator<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(chunkSize);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, chunkSize, null);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Which service a flow belongs to, by its SERVICE port: the well-known port on either end.
+ * The server's own outbound mail (ephemeral port → remote 25) is `smtp` as much as inbound mail
+ * to its port 25 is, so both ends are looked at, the local end first.
+ */
+export type Service =
+  | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps'
+  | 'openvpn' | 'dns' | 'http' | 'https' | 'ssh' | 'other';
+
+export const SERVICES: readonly Service[] = [
+  'imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'smtps', 'openvpn', 'dns', 'http', 'https', 'ssh', 'other',
+];
+
+/** Extra ports per service, e.g. `{ openvpn: [1195, 443] }`. They apply to TCP and UDP alike. */
+export type ServicePorts = Partial<Record<Exclude<Service, 'other'>, readonly number[]>>;
+
+const TCP = 6;
+const UDP = 17;
+
+/** Defaults: [service, port, protocols]. UDP 443 is QUIC, i.e. HTTP/3. */
+const DEFAULT_PORTS: ReadonlyArray<readonly [Exclude<Service, 'other'>, number, readonly number[]]> = [
+  ['imap', 143, [TCP]], ['imaps', 993, [TCP]], ['pop3', 110, [TCP]], ['pop3s', 995, [TCP]],
+  ['smtp', 25, [TCP]], ['submission', 587, [TCP]], ['smtps', 465, [TCP]],
+  ['openvpn', 1194, [TCP, UDP]], ['dns', 53, [TCP, UDP]],
+  ['http', 80, [TCP]], ['https', 443, [TCP, UDP]], ['ssh', 22, [TCP]],
+];
+
+/**
+ * Port → service lookup for TCP and UDP, one byte per port (0 = no service, else index + 1 in
+ * SERVICES). Built once per option set; the flush path calls it once per flow record.
+ */
+export class ServiceTable {
+  private readonly tcp = new Uint8Array(65536);
+  private readonly udp = new Uint8Array(65536);
+
+  constructor(extra: ServicePorts = {}) {
+    for (const [service, port, protos] of DEFAULT_PORTS) {
+      for (const p of protos) (p === TCP ? this.tcp : this.udp)[port] = SERVICES.indexOf(service) + 1;
+    }
+    for (const [service, ports] of Object.entries(extra) as [Exclude<Service, 'other'>, readonly number[]][]) {
+      const code = SERVICES.indexOf(service) + 1;
+      if (code === 0 || service === ('other' as string)) throw new RangeError(`unknown service ${JSON.stringify(service)}`);
+      for (const port of ports ?? []) {
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`bad port ${port} for ${service}`);
+        this.tcp[port] = code;
+        this.udp[port] = code;
+      }
+    }
+  }
+
+  /** The service on this port for this IP protocol, or null. Only TCP and UDP have ports. */
+  lookup(proto: number, port: number): Exclude<Service, 'other'> | null {
+    const code = proto === TCP ? this.tcp[port] : proto === UDP ? this.udp[port] : 0;
+    return code ? (SERVICES[code - 1] as Exclude<Service, 'other'>) : null;
+  }
+
+  isServicePort(proto: number, port: number): boolean {
+    return (proto === TCP ? this.tcp[port] : proto === UDP ? this.udp[port] : 0) !== 0;
+  }
+
+  /** The local port's service if it has one, else the remote port's, else `other`. */
+  classify(proto: number, lport: number, rport: number): Service {
+    return this.lookup(proto, lport) ?? this.lookup(proto, rport) ?? 'other';
+  }
+}
+
+export const DEFAULT_SERVICES = new ServiceTable();
+
+/**
+ * Service of a flow from the server's point of view: e.g. `serviceFor(6, 993, 51234)` is `imaps`
+ * and `serviceFor(6, 43122, 25)` (the server relaying mail out) is `smtp`.
+ */
+export function serviceFor(proto: number, lport: number, rport: number, table: ServiceTable = DEFAULT_SERVICES): Service {
+  return table.classify(proto, lport, rport);
+}
