@@ -15,6 +15,7 @@
  * counts, in a new record for its minute: records are additive.
  */
 import { open } from 'node:fs/promises';
+import { UserError } from '../errors.js';
 import { readCapture, type CaptureInterface, type CaptureSink } from './pcap.js';
 import { FRAME_NON_IP, FrameDecoder, formatIp, isGroupOrUnspecified, parseIp } from './pcap-decode.js';
 import { ServiceTable, DEFAULT_SERVICES } from './services.js';
@@ -31,16 +32,19 @@ const META_IP = 0x100;
 
 /** Caps on the inference tables (about 12 MB together), so that a scan cannot exhaust memory. */
 const MAX_ADDRESSES = 1 << 18;
+/** Largest batch handed to onFlush at once. */
+const BATCH_RECORDS = 16384;
 const MAX_PAIRS = 1 << 19;
 
 export interface FlowAggregatorOptions extends AggregateOptions {
   /**
    * Called with each batch of finished records (minutes `lagMinutes` behind the newest packet,
-   * or everything when the open-flow table is full, or the rest at `finish()`). Without it,
+   * or everything when the open-flow table is full, or the rest at `finish()`), at most 16384
+   * records at a time, sorted within the batch. Without it,
    * records are kept (compactly) and `finish()` returns them all, merged and sorted.
    */
   onFlush?: (records: FlowRecord[]) => void;
-  /** Open flow-minutes held before everything open is flushed early (default 131072, about 20 MB). */
+  /** Open flow-minutes held before everything open is flushed early (default 65536: tables of about 10 MB). */
   maxOpenFlows?: number;
 }
 
@@ -160,7 +164,9 @@ export class FlowAggregator implements CaptureSink {
 
   private readonly dec = new FrameDecoder();
   private readonly services: ServiceTable;
-  private readonly localIps: Set<string> | null;
+  /** The given localIps, as words (see pcap-decode.ts), or null to infer them. */
+  private readonly localIps: WordTable | null;
+  private readonly localIpTexts: string[] = [];
   private readonly defaultIface: string;
   private readonly lag: number;
   private readonly maxOpen: number;
@@ -175,6 +181,9 @@ export class FlowAggregator implements CaptureSink {
   private mask: number;
   private size = 0;
   private minOpenMinute = Infinity;
+  private spareKeys: Int32Array | null = null;
+  private spareVals: Float64Array | null = null;
+  private spareUsed: Uint8Array | null = null;
 
   // Finished rows not yet resolved into FlowRecords (same layout as the table).
   private pKeys: Int32Array = new Int32Array(1024 * KW);
@@ -209,15 +218,16 @@ export class FlowAggregator implements CaptureSink {
     this.services = opts.servicePorts ? new ServiceTable(opts.servicePorts) : DEFAULT_SERVICES;
     this.defaultIface = opts.iface ?? '';
     this.lag = Math.max(0, Math.floor(opts.lagMinutes ?? 2));
-    this.maxOpen = Math.max(1024, opts.maxOpenFlows ?? 1 << 17);
+    this.maxOpen = Math.max(1024, opts.maxOpenFlows ?? 1 << 16);
     this.onFlush = opts.onFlush ?? null;
     if (opts.localIps !== undefined) {
-      this.localIps = new Set();
+      this.localIps = new WordTable(4, 4);
       for (const ip of opts.localIps) {
-        // The same text form as parsers/common.ts normalizeIp (the tests hold them together).
         const w = parseIp(ip);
-        if (w === null) throw new RangeError(`not an IP address: ${JSON.stringify(ip)}`);
-        this.localIps.add(formatIp(w[0], w[1], w[2], w[3]));
+        if (w === null) throw new UserError(`not an IP address: ${JSON.stringify(ip)}`, { code: 'E_BAD_IP', hint: 'local addresses look like 192.0.2.10 or 2001:db8::10' });
+        this.localIps.intern(w);
+        // The same text form as parsers/common.ts normalizeIp (the tests hold them together).
+        if (this.localIps.added) this.localIpTexts.push(formatIp(w[0], w[1], w[2], w[3]));
       }
     } else {
       this.localIps = null;
@@ -363,6 +373,10 @@ export class FlowAggregator implements CaptureSink {
     keys[k + 2] = a0; keys[k + 3] = a1; keys[k + 4] = a2; keys[k + 5] = a3;
     keys[k + 6] = b0; keys[k + 7] = b1; keys[k + 8] = b2; keys[k + 9] = b3;
     keys[k + 10] = ports;
+    // The slot may hold counters of a row flushed from this (reused) table earlier.
+    const v = slot * VW;
+    const vals = this.vals;
+    vals[v] = 0; vals[v + 1] = 0; vals[v + 2] = 0; vals[v + 3] = 0;
     this.used[slot] = 1;
     this.size++;
     if (minute < this.minOpenMinute) this.minOpenMinute = minute;
@@ -394,12 +408,31 @@ export class FlowAggregator implements CaptureSink {
 
   private readonly scratchKey = new Int32Array(KW);
 
-  /** Move the open rows of minutes ≥ `keepFrom` into new tables of `cap` slots. */
+  /**
+   * Move the open rows of minutes ≥ `keepFrom` into tables of `cap` slots: the spare set when
+   * it has that size (a flush), else new ones (growth). Tables never shrink, and the two sets
+   * are swapped rather than reallocated, so a steady capture allocates nothing here.
+   */
   private rehash(cap: number, keepFrom = -Infinity): void {
     const oldKeys = this.keys, oldVals = this.vals, oldUsed = this.used;
-    const keys = (this.keys = new Int32Array(cap * KW));
-    const vals = (this.vals = new Float64Array(cap * VW));
-    const used = (this.used = new Uint8Array(cap));
+    let keys: Int32Array, vals: Float64Array, used: Uint8Array;
+    if (this.spareUsed !== null && this.spareUsed.length === cap) {
+      keys = this.spareKeys!;
+      vals = this.spareVals!;
+      used = this.spareUsed;
+      used.fill(0);
+    } else {
+      keys = new Int32Array(cap * KW);
+      vals = new Float64Array(cap * VW);
+      used = new Uint8Array(cap);
+    }
+    const sameSize = oldUsed.length === cap;
+    this.spareKeys = sameSize ? oldKeys : null;
+    this.spareVals = sameSize ? oldVals : null;
+    this.spareUsed = sameSize ? oldUsed : null;
+    this.keys = keys;
+    this.vals = vals;
+    this.used = used;
     const mask = (this.mask = cap - 1);
     let size = 0;
     let minOpen = Infinity;
@@ -452,15 +485,14 @@ export class FlowAggregator implements CaptureSink {
         n++;
       }
       this.pN = n;
-      // Rebuild the table with what stays open, at a size that fits it.
-      let cap = 1 << 12;
+      // Rebuild the table with what stays open (never smaller: it will fill up again).
+      let cap = used.length;
       while (cap < survivors * 4) cap <<= 1;
       this.rehash(cap, cutoff);
     }
     if (this.onFlush !== null && this.pN > 0) {
-      const batch = this.resolve();
+      this.resolve(this.onFlush, BATCH_RECORDS);
       this.pN = 0;
-      this.onFlush(batch);
     }
   }
 
@@ -546,7 +578,7 @@ export class FlowAggregator implements CaptureSink {
 
   /** The addresses currently taken as local (given or inferred), for reports and tests. */
   localAddresses(): string[] {
-    if (this.localIps !== null) return [...this.localIps];
+    if (this.localIps !== null) return [...this.localIpTexts];
     this.refreshInference();
     const out: string[] = [];
     const k = this.addrs.keys;
@@ -557,8 +589,12 @@ export class FlowAggregator implements CaptureSink {
   }
 
   /** Is this address local (given, or inferred: see refreshInference)? */
-  private isLocalAddr(w0: number, w1: number, w2: number, w3: number, text: string): boolean {
-    if (this.localIps !== null) return this.localIps.has(text);
+  private isLocalAddr(w0: number, w1: number, w2: number, w3: number): boolean {
+    if (this.localIps !== null) {
+      const k = this.scratch4;
+      k[0] = w0; k[1] = w1; k[2] = w2; k[3] = w3;
+      return this.localIps.find(k) >= 0;
+    }
     const id = this.inferenceId(w0, w1, w2, w3);
     return id >= 0 && (this.addrFlags[id] & ADDR_LOCAL) !== 0;
   }
@@ -596,11 +632,11 @@ export class FlowAggregator implements CaptureSink {
    * 3. the lower port (a server listens on the lower one far more often than not);
    * 4. equal ports (ICMP, or 53↔53): the end with more distinct peers, then end A.
    */
-  private chooseLocal(r: number, ta: string, tb: string): boolean {
+  private chooseLocal(r: number): boolean {
     const K = this.pKeys;
     const k = r * KW;
-    const la = this.isLocalAddr(K[k + 2], K[k + 3], K[k + 4], K[k + 5], ta);
-    const lb = this.isLocalAddr(K[k + 6], K[k + 7], K[k + 8], K[k + 9], tb);
+    const la = this.isLocalAddr(K[k + 2], K[k + 3], K[k + 4], K[k + 5]);
+    const lb = this.isLocalAddr(K[k + 6], K[k + 7], K[k + 8], K[k + 9]);
     if (la !== lb) return la;
     const proto = K[k + 1] & 0xff;
     const pa = K[k + 10] >>> 16, pb = K[k + 10] & 0xffff;
@@ -617,19 +653,13 @@ export class FlowAggregator implements CaptureSink {
    * remote address, remote port, protocol. The sort runs over the numeric rows: comparing
    * strings was the slowest part of a flush.
    */
-  private resolve(): FlowRecord[] {
+  private resolve(emit: (records: FlowRecord[]) => void, sliceSize: number): void {
     this.refreshInference();
     const n = this.pN;
     const K = this.pKeys, V = this.pVals;
     const aLocal = new Uint8Array(n);
-    const textA: string[] = new Array(n);
-    const textB: string[] = new Array(n);
     for (let r = 0; r < n; r++) {
-      const k = r * KW;
-      if ((K[k + 1] & META_IP) === 0) { aLocal[r] = 1; textA[r] = textB[r] = ''; continue; }
-      textA[r] = this.ipText(K[k + 2], K[k + 3], K[k + 4], K[k + 5]);
-      textB[r] = this.ipText(K[k + 6], K[k + 7], K[k + 8], K[k + 9]);
-      aLocal[r] = this.chooseLocal(r, textA[r], textB[r]) ? 1 : 0;
+      aLocal[r] = (K[r * KW + 1] & META_IP) === 0 || this.chooseLocal(r) ? 1 : 0;
     }
     const order = new Int32Array(n);
     for (let r = 0; r < n; r++) order[r] = r;
@@ -648,15 +678,23 @@ export class FlowAggregator implements CaptureSink {
       if (qx !== qy) return qx - qy;
       return (K[kx + 1] & 0xff) - (K[ky + 1] & 0xff);
     });
-    const out: FlowRecord[] = new Array(n);
-    for (let i = 0; i < n; i++) {
+    // Records are made a slice at a time, so that a huge flush (a scan: every packet a new
+    // flow) never holds more than one slice of objects.
+    let out: FlowRecord[] = new Array(Math.min(n, sliceSize));
+    let o = 0;
+    for (let i = 0; i < n; i++, o++) {
+      if (o === sliceSize) {
+        emit(out);
+        out = new Array(Math.min(n - i, sliceSize));
+        o = 0;
+      }
       const r = order[i];
       const k = r * KW, v = r * VW;
       const meta = K[k + 1];
       const iface = this.ifaceNames[meta >>> 9];
       const minute = K[k] * 60_000;
       if ((meta & META_IP) === 0) {
-        out[i] = {
+        out[o] = {
           minute, iface, proto: 0, lip: '', lport: 0, rip: '', rport: 0, service: 'other',
           bytesIn: V[v] + V[v + 1], bytesOut: 0, packetsIn: V[v + 2] + V[v + 3], packetsOut: 0,
         };
@@ -667,16 +705,18 @@ export class FlowAggregator implements CaptureSink {
       const pa = K[k + 10] >>> 16, pb = K[k + 10] & 0xffff;
       const lport = a ? pa : pb;
       const rport = a ? pb : pa;
-      out[i] = {
+      const ta = this.ipText(K[k + 2], K[k + 3], K[k + 4], K[k + 5]);
+      const tb = this.ipText(K[k + 6], K[k + 7], K[k + 8], K[k + 9]);
+      out[o] = {
         minute, iface, proto,
-        lip: a ? textA[r] : textB[r], lport, rip: a ? textB[r] : textA[r], rport,
+        lip: a ? ta : tb, lport, rip: a ? tb : ta, rport,
         service: this.services.classify(proto, lport, rport),
         // A→B is sent by A.
         bytesIn: a ? V[v + 1] : V[v], bytesOut: a ? V[v] : V[v + 1],
         packetsIn: a ? V[v + 3] : V[v + 2], packetsOut: a ? V[v + 2] : V[v + 3],
       };
     }
-    return out;
+    if (o > 0) emit(out);
   }
 
   /** Merge finished rows with equal keys (only needed after late packets or an early flush). */
@@ -710,7 +750,8 @@ export class FlowAggregator implements CaptureSink {
     }
     this.flushBefore(Infinity);
     if (this.mayRepeat) this.mergeRepeats();
-    const out = this.resolve();
+    let out: FlowRecord[] = [];
+    this.resolve((records) => { out = records; }, Math.max(1, this.pN));
     this.pN = 0;
     return out;
   }

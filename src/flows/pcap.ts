@@ -101,8 +101,6 @@ interface PcapngIface {
   tsOffset: number;
 }
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * Push-style reader. `push(chunk)` as bytes arrive, `end()` at the end of input. Throws
  * PcapFormatError only when the very first bytes are not a capture; damage later on (a record
@@ -120,6 +118,8 @@ export class CaptureReader {
   skippedPackets = 0;
   /** Bytes taken in so far. */
   offset = 0;
+  /** Absolute offset of index 0 of the buffer being parsed, for messages. */
+  private base = 0;
 
   private readonly sink: CaptureSink;
   private stopped = false;
@@ -147,6 +147,7 @@ export class CaptureReader {
     if (this.stopped || chunk.length === 0) return;
     let off = 0;
     if (this.carryLen > 0) {
+      this.base = this.offset - this.carryLen;
       // Complete the unit the last chunk cut, one header at a time: its length may only be
       // known once its own header is in.
       for (;;) {
@@ -162,15 +163,15 @@ export class CaptureReader {
         }
       }
       const used = this.parse(this.carry, 0, this.carryLen);
-      const base = this.offset + off - this.carryLen;
       if (used !== this.carryLen && !this.stopped) {
         // unitLength and parse disagree: a bug, but keep reading rather than throw.
-        this.stop(`reader lost sync at byte ${base + used}`);
+        this.stop(`reader lost sync at byte ${this.base + used}`);
       }
       this.carryLen = 0;
       if (this.stopped) return;
     }
     const end = chunk.length;
+    this.base = this.offset;
     const used = this.stopped ? end : this.parse(chunk, off, end);
     if (!this.stopped && used < end) {
       this.carryLen = 0;
@@ -314,7 +315,11 @@ export class CaptureReader {
     return off + 24;
   }
 
-  /** The hot loop for classic pcap: 16-byte record headers, then the frame. */
+  /**
+   * The hot loop for classic pcap. A record, little-endian, 16-byte header then the frame:
+   *   d0 3a 3e 6a  1e 05 00 00  60 00 00 00  ea 05 00 00  <96 bytes of frame>
+   *   ts_sec       ts_usec/nsec incl_len=96  orig_len=1514
+   */
   private pcapRecords(b: Uint8Array, off: number, end: number): number {
     const sink = this.sink;
     const handle = this.pcapHandle;
@@ -336,7 +341,7 @@ export class CaptureReader {
         orig = ((b[off + 15] << 24) | (b[off + 14] << 16) | (b[off + 13] << 8) | b[off + 12]) >>> 0;
       }
       if (cap > MAX_RECORD) {
-        this.stop(`damaged packet record at byte ${this.offset + off}: captured length ${cap} (reading stopped there)`);
+        this.stop(`damaged packet record at byte ${this.base + off}: captured length ${cap} (reading stopped there)`);
         return end;
       }
       if (end - off < hdr + cap) break;
@@ -346,6 +351,12 @@ export class CaptureReader {
     return off;
   }
 
+  /**
+   * pcapng blocks: type, total length, body, total length again. An Enhanced Packet Block,
+   * little-endian:
+   *   06 00 00 00  7c 00 00 00  00 00 00 00  <ts high> <ts low>  5c 00 00 00  5c 00 00 00  <92 bytes, padded> 7c 00 00 00
+   *   EPB          length 124   interface 0  (if_tsresol units)   captured 92  original 92                        length
+   */
   private pcapngBlocks(b: Uint8Array, off: number, end: number): number {
     while (end - off >= 8) {
       const type = this.u32(b, off);
@@ -357,7 +368,7 @@ export class CaptureReader {
         len = this.u32(b, off + 4);
       }
       if (len < 12 || (len & 3) !== 0 || len > MAX_RECORD) {
-        this.stop(`damaged pcapng block at byte ${this.offset + off}: type ${type}, length ${len} (reading stopped there)`);
+        this.stop(`damaged pcapng block at byte ${this.base + off}: type ${type}, length ${len} (reading stopped there)`);
         return end;
       }
       if (end - off < len) break;
@@ -366,24 +377,24 @@ export class CaptureReader {
         if (this.stopped) return end;
       }
       if (this.u32(b, off + len - 4) !== len) {
-        this.stop(`damaged pcapng block at byte ${this.offset + off}: trailing length differs from ${len} (reading stopped there)`);
+        this.stop(`damaged pcapng block at byte ${this.base + off}: trailing length differs from ${len} (reading stopped there)`);
         return end;
       }
       if (type === BT_EPB || type === BT_OPB) {
         if (len < 32) {
-          this.stop(`damaged pcapng block at byte ${this.offset + off}: packet block of ${len} bytes (reading stopped there)`);
+          this.stop(`damaged pcapng block at byte ${this.base + off}: packet block of ${len} bytes (reading stopped there)`);
           return end;
         }
         const id = type === BT_EPB ? this.u32(b, off + 8) : this.u16(b, off + 8);
         const cap = this.u32(b, off + 20);
         const orig = this.u32(b, off + 24);
         if (28 + cap > len - 4) {
-          this.stop(`damaged pcapng block at byte ${this.offset + off}: captured length ${cap} exceeds the block (reading stopped there)`);
+          this.stop(`damaged pcapng block at byte ${this.base + off}: captured length ${cap} exceeds the block (reading stopped there)`);
           return end;
         }
         const ifc = id < this.ifaces.length ? this.ifaces[id] : undefined;
         if (ifc === undefined) {
-          this.skipped(`packet at byte ${this.offset + off} names interface ${id}, which its section does not describe`);
+          this.skipped(`packet at byte ${this.base + off} names interface ${id}, which its section does not describe`);
         } else {
           this.timestamp(ifc, this.u32(b, off + 12), this.u32(b, off + 16));
           this.sink.packet(ifc.handle, ifc.linkType, this.lastSec, this.lastNsec, b, off + 28, cap, orig);
@@ -392,7 +403,7 @@ export class CaptureReader {
         // Simple Packet Block: interface 0, no timestamp. We give it the latest timestamp seen.
         const ifc = this.ifaces.length > 0 ? this.ifaces[0] : undefined;
         if (ifc === undefined) {
-          this.skipped(`simple packet block at byte ${this.offset + off} in a section without interfaces`);
+          this.skipped(`simple packet block at byte ${this.base + off} in a section without interfaces`);
         } else {
           const orig = this.u32(b, off + 8);
           let cap = Math.min(orig, len - 16);
@@ -420,7 +431,7 @@ export class CaptureReader {
     const bomLE = ((b[off + 11] << 24) | (b[off + 10] << 16) | (b[off + 9] << 8) | b[off + 8]) >>> 0;
     this.bigEndian = bomLE !== PCAPNG_BOM;
     if (this.bigEndian && this.u32(b, off + 8) !== PCAPNG_BOM) {
-      this.stop(`damaged pcapng section header at byte ${this.offset + off}: byte-order magic ${hex32(b, off + 8)}`);
+      this.stop(`damaged pcapng section header at byte ${this.base + off}: byte-order magic ${hex32(b, off + 8)}`);
       return;
     }
     this.section++;
@@ -429,7 +440,7 @@ export class CaptureReader {
 
   private interfaceBlock(b: Uint8Array, off: number, len: number): void {
     if (len < 20) {
-      this.stop(`damaged pcapng interface block at byte ${this.offset + off}`);
+      this.stop(`damaged pcapng interface block at byte ${this.base + off}`);
       return;
     }
     const linkType = this.u16(b, off + 8);
@@ -549,6 +560,7 @@ export async function readCapture(chunks: AsyncIterable<Uint8Array>, sink: Captu
   }
   reader.end();
   if (reader.format === null) throw new PcapFormatError('not a pcap or pcapng capture (no capture header)');
+  if (reader.skippedPackets > 5) warnings.push(`${reader.skippedPackets} packets in all were skipped for naming an undescribed interface`);
   return {
     format: reader.format,
     gzip,

@@ -3,6 +3,8 @@
  * The server's own outbound mail (ephemeral port → remote 25) is `smtp` as much as inbound mail
  * to its port 25 is, so both ends are looked at, the local end first.
  */
+import { UserError } from '../errors.js';
+
 export type Service =
   | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps'
   | 'openvpn' | 'dns' | 'http' | 'https' | 'ssh' | 'other';
@@ -39,9 +41,11 @@ export class ServiceTable {
     }
     for (const [service, ports] of Object.entries(extra) as [Exclude<Service, 'other'>, readonly number[]][]) {
       const code = SERVICES.indexOf(service) + 1;
-      if (code === 0 || service === ('other' as string)) throw new RangeError(`unknown service ${JSON.stringify(service)}`);
+      if (code === 0 || service === ('other' as string)) {
+        throw new UserError(`unknown service ${JSON.stringify(service)}`, { code: 'E_BAD_SERVICE', hint: `one of ${SERVICES.filter((x) => x !== 'other').join(', ')}` });
+      }
       for (const port of ports ?? []) {
-        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`bad port ${port} for ${service}`);
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UserError(`bad port ${port} for ${service}`, { code: 'E_BAD_PORT' });
         this.tcp[port] = code;
         this.udp[port] = code;
       }

@@ -11,7 +11,11 @@ export interface FlowRecord {
   minute: number;
   /** Interface name from the pcapng IDB `if_name`, else the `iface` option, else ''. */
   iface: string;
-  /** IP protocol: 6, 17, 1, 58 or any other number; 0 for non-IP frames (ARP, LLDP, undecodable). */
+  /**
+   * IP protocol: 6, 17, 1, 58 or any other number; 0 for non-IP frames (ARP, LLDP,
+   * undecodable), which have no addresses and are all counted as received (bytesIn): the link
+   * layer does not say which way they went.
+   */
   proto: number;
   /** Local (server) address, normalised like parsers/common.ts normalizeIp; '' for non-IP. */
   lip: string;
