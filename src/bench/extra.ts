@@ -1,4 +1,6 @@
-/** Benchmarks of later stages (captures, investigate, watch soak) register here. */
-export async function runExtra(_only: string | undefined, _dir: string): Promise<void> {
-  // filled in as the stages land
+/** Benchmarks of the later stages: investigate on a month of data (and captures, watch soak). */
+import { benchInvestigate } from './investigate.js';
+
+export async function runExtra(only: string | undefined, dir: string): Promise<void> {
+  if (!only || only === 'investigate') await benchInvestigate(dir);
 }

@@ -33,6 +33,10 @@ export interface AttributionContext {
   tunnelAccounts: Set<string>;
   /** Inner VPN flows by `proto|remote ip|remote port|minute`, to recognise their forwarded copy on eth0. */
   innerKeys: Map<string, string>;
+  /** The last login from an IP, older than the identities, that never logged out (ip-only). */
+  openLoginOn?: (ip: string) => { account: string; service: string } | null;
+  /** Shares by the set of sessions they come from: neighbouring minutes share the same sessions. */
+  memo?: WeakMap<MailSession, Map<string, Share[]>>;
 }
 
 export function groupOf(f: FlowRow, vpnPorts: Set<number>): ServiceGroup {
@@ -61,6 +65,18 @@ function sharesFromMail(sessions: MailSession[]): Share[] {
   // Split by the sessions' own byte counters when every account has them; else by session count.
   const useCounters = all.every(([, v]) => v.known) && all.some(([, v]) => v.out > 0);
   return all.map(([account, v]) => ({ account, weight: useCounters ? v.out : v.n }));
+}
+
+/** sharesFromMail, remembered per set of sessions (keyed on the first session and the count). */
+function memoShares(ctx: AttributionContext, sessions: MailSession[]): Share[] {
+  if (sessions.length === 1) return [{ account: sessions[0].account, weight: 1 }];
+  const memo = (ctx.memo ??= new WeakMap());
+  const key = sessions.map((s) => s.start + '/' + s.account).join('|');
+  let m = memo.get(sessions[0]);
+  if (!m) { m = new Map(); memo.set(sessions[0], m); }
+  let sh = m.get(key);
+  if (!sh) { sh = sharesFromMail(sessions); m.set(key, sh); }
+  return sh;
 }
 
 function accountVerdict(group: ServiceGroup, shares: Share[], exactConfidence: Confidence, duplicate = false): Attribution {
@@ -100,13 +116,16 @@ export function attributeFlow(f: FlowRow, ctx: AttributionContext): Verdict {
 
   switch (group) {
     case 'imap': case 'pop3': {
-      const all = overlapping(ids.mailByIp.get(f.rip), from, to).filter((s) => s.service === group);
+      const onIp = ids.mailByIp.get(f.rip);
+      const all = overlapping(onIp, from, to).filter((s) => s.service === group);
       if (all.length) {
         const byPort = all.filter((s) => s.rport !== null && s.rport === f.rport);
-        return accountVerdict(group, sharesFromMail(byPort.length ? byPort : all), 'exact');
+        return accountVerdict(group, memoShares(ctx, byPort.length ? byPort : all), 'exact');
       }
-      const near = overlapping(ids.mailByIp.get(f.rip), from, to, 6 * 3_600_000).filter((s) => s.service === group);
-      if (near.length) return accountVerdict(group, sharesFromMail(near), 'ip-only');
+      const near = overlapping(onIp, from, to, 6 * 3_600_000).filter((s) => s.service === group);
+      if (near.length) return accountVerdict(group, memoShares(ctx, near), 'ip-only');
+      const old = ctx.openLoginOn?.(f.rip);
+      if (old && old.service === group) return accountVerdict(group, [{ account: old.account, weight: 1 }], 'ip-only');
       return { kind: 'unattributed', reason: scanOrBrute(ctx, f, group) ?? 'unknown', group };
     }
     case 'submission': case 'smtp': {

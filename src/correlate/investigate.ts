@@ -14,8 +14,10 @@ import type {
 export interface InvestigateOptions {
   from: number;
   to: number;
-  /** How far before the window to look for logins and VPN connects of sessions still open in it. */
+  /** How far before the window to look for logins of sessions still open in it (default 24 h). */
   lookbackMs?: number;
+  /** The same for VPN sessions, which last longer (default 7 days). */
+  vpnLookbackMs?: number;
   vpnPorts?: number[];
   /** Force a flow source instead of the most complete one. */
   source?: string;
@@ -49,15 +51,18 @@ function sampleLines(events: StoredEvent[], n = 4): EvidenceLine[] {
   return [...events.slice(0, head), ...events.slice(events.length - (n - head))].map(evLine);
 }
 
-function chooseSource(store: Store, from: number, to: number, forced?: string): { name: FlowSourceName; rows: FlowRow[] } {
+/** The flow source to read (never two added together) and its name in the result. */
+function chooseSource(store: Store, from: number, to: number, forced?: string): { name: FlowSourceName; table: string | null } {
+  if (forced) return { name: forced as FlowSourceName, table: forced };
   const sources = store.flowSources(from, to);
-  if (forced) return { name: forced as FlowSourceName, rows: store.flowsInRange(forced, from, to) };
-  // The most complete wire source: the one with the most bytes. Never two added together.
+  // The most complete wire source: the one with the most bytes.
   const wire = sources.filter((s) => WIRE_SOURCES.includes(s.source)).sort((a, b) => (b.bytesIn + b.bytesOut) - (a.bytesIn + a.bytesOut));
-  if (wire.length) return { name: wire[0].source as FlowSourceName, rows: store.flowsInRange(wire[0].source, from, to) };
-  if (sources.some((s) => s.source === 'openvpn-status')) return { name: 'log-counters', rows: store.flowsInRange('openvpn-status', from, to) };
-  return { name: 'log-counters', rows: [] };
+  if (wire.length) return { name: wire[0].source as FlowSourceName, table: wire[0].source };
+  if (sources.some((s) => s.source === 'openvpn-status')) return { name: 'log-counters', table: 'openvpn-status' };
+  return { name: 'log-counters', table: null };
 }
+
+function* noFlows(): Generator<FlowRow> { /* nothing */ }
 
 function newBucket(account: string | null, group: ServiceGroup, reason: string | null): Bucket {
   return { account, group, reason, bytesIn: 0, bytesOut: 0, dupBytes: 0, ips: new Map(), remotes: new Map(), confidences: new Set(), split: false, minutes: new Map(), groups: new Map() };
@@ -69,28 +74,37 @@ function addTo(b: Bucket, f: { bytesIn: number; bytesOut: number; rip: string; r
   b.bytesIn += bi; b.bytesOut += bo;
   b.ips.set(f.rip, (b.ips.get(f.rip) ?? 0) + bi + bo);
   b.groups.set(f.group, (b.groups.get(f.group) ?? 0) + bi + bo);
-  const rk = `${f.rip}|${f.rport ?? ''}`;
-  const r = b.remotes.get(rk) ?? { ip: f.rip, port: f.rport, bytes: 0 };
-  r.bytes += bi + bo;
-  b.remotes.set(rk, r);
   b.minutes.set(f.minute, (b.minutes.get(f.minute) ?? 0) + bi + bo);
+  // Remote ports are only listed for traffic no account explains.
+  if (b.account !== null) return;
+  const rk = `${f.rip}|${f.rport ?? ''}`;
+  const r = b.remotes.get(rk);
+  if (r) r.bytes += bi + bo; else b.remotes.set(rk, { ip: f.rip, port: f.rport, bytes: bi + bo });
 }
 
 export function investigate(store: Store, opts: InvestigateOptions): Investigation {
   const { from, to } = opts;
-  const lookback = opts.lookbackMs ?? 7 * 24 * HOUR;
+  const lookback = opts.lookbackMs ?? 24 * HOUR;
+  const vpnLookback = opts.vpnLookbackMs ?? 7 * 24 * HOUR;
   const vpnPorts = new Set(opts.vpnPorts ?? [1194]);
   const notes: string[] = [];
 
   // Identities: logins and connects from well before the window (sessions outlive it),
   // everything else from the window itself (plus a little slack for late logouts).
-  const before = store.identityEvents(from - lookback, from);
+  const before = [...store.vpnIdentityEvents(from - vpnLookback, from - lookback), ...store.identityEvents(from - lookback, from)];
   const during = store.eventsInRange(from, to + 5 * MINUTE);
   const events = [...before, ...during];
   const extent = store.dataExtent();
   const dataEnd = Math.min(to, extent.last ?? to);
   const leases: Lease[] = store.leasesInRange(from - lookback, to).map((l) => ({ account: l.account, vip: l.vip, start: l.firstTs, end: l.lastTs, realIp: l.realIp }));
   const ids = buildIdentities(events, Math.max(dataEnd, to), leases);
+  // Only sessions that reach within 6 hours of the window can explain its flows (ip-only
+  // looks that far); dropping the rest keeps per-flow lookups short on a month of data.
+  const horizon = from - 6 * HOUR;
+  for (const [ip, list] of ids.mailByIp) {
+    const keep = list.filter((x) => x.end > horizon);
+    if (keep.length) ids.mailByIp.set(ip, keep); else ids.mailByIp.delete(ip);
+  }
   const aggs = store.aggregatesInRange(from - (from % MINUTE), to);
 
   const drops = new Map<string, { count: number; ports: Set<number> }>();
@@ -102,14 +116,27 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
     drops.set(a.rip, d);
   }
 
-  const { name: flowSource, rows } = chooseSource(store, from, to, opts.source);
+  const { name: flowSource, table } = chooseSource(store, from, to, opts.source);
   const wire = WIRE_SOURCES.includes(flowSource);
+  const rows = () => (table ? store.iterateFlows(table, from, to) : noFlows());
+  let flowCount = 0;
 
   // VPN: which accounts have tunnel traffic, and the inner (virtual-address) flows by their far end.
   const tunnelAccounts = new Set<string>();
   const innerKeys = new Map<string, string>();
-  const ctx: AttributionContext = { ids, vpnPorts, drops, tunnelAccounts, innerKeys };
-  for (const f of rows) {
+  // A long-lived mail connection whose login is older than the look-back: ask the store for the
+  // last login from that IP that never logged out (30 days back), once per IP.
+  const lastLogin = new Map<string, { account: string; service: string } | null>();
+  const openLoginOn = (ip: string) => {
+    if (!lastLogin.has(ip)) {
+      const e = store.openMailLoginBefore(ip, from - lookback, from - 30 * 24 * HOUR);
+      lastLogin.set(ip, e && e.account ? { account: e.account, service: String(e.attrs?.service ?? 'imap') } : null);
+    }
+    return lastLogin.get(ip)!;
+  };
+  const ctx: AttributionContext = { ids, vpnPorts, drops, tunnelAccounts, innerKeys, openLoginOn };
+  const vpnRows = table ? store.vpnFlowsInRange(table, from, to, [...vpnPorts], [...ids.leasesByVip.keys()]) : [];
+  for (const f of vpnRows) {
     if (groupOf(f, vpnPorts) === 'vpn') {
       const v = attributeFlow(f, ctx);
       if (v.kind === 'account') for (const s of v.shares) tunnelAccounts.add(s.account);
@@ -130,7 +157,8 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   const minuteTotals = new Map<number, { bytesIn: number; bytesOut: number }>();
   let vpnDup = 0;
 
-  for (const f of rows) {
+  for (const f of rows()) {
+    flowCount++;
     totalIn += f.bytesIn; totalOut += f.bytesOut; packetsIn += f.packetsIn; packetsOut += f.packetsOut;
     const mt = minuteTotals.get(f.minute) ?? { bytesIn: 0, bytesOut: 0 };
     mt.bytesIn += f.bytesIn; mt.bytesOut += f.bytesOut;
@@ -169,7 +197,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
       minuteTotals.set(f.minute, mt);
     }
     for (const b of buckets.values()) if (b.account && b.group === 'vpn') { b.confidences.clear(); b.confidences.add('log-counters'); }
-    notes.push(rows.length || ids.mail.length
+    notes.push(flowCount || ids.mail.length
       ? 'No capture or conntrack data covers this window: byte counts come from the logs\' own counters (Dovecot in=/out= at logout, OpenVPN status). Sessions still open are undercounted until they log out.'
       : 'No flow data and no byte counters in this window.');
   }
@@ -183,6 +211,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   const unattributed: UnattributedBucket[] = [];
   let attributedBytes = 0;
 
+  const index = indexByAccount(events, ids);
   for (const b of buckets.values()) {
     const bytes = b.bytesIn + b.bytesOut;
     if (b.account === null) {
@@ -194,7 +223,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
     }
     attributedBytes += bytes + b.dupBytes;
     const conf: Confidence = b.confidences.has('log-counters') ? 'log-counters' : b.confidences.has('ip-only') ? 'ip-only' : b.split || b.confidences.has('shared-ip') ? 'shared-ip' : 'exact';
-    suspects.push(makeSuspect(b, conf, ids, events, from, to, total));
+    suspects.push(makeSuspect(b, conf, ids, index, from, to, total));
   }
 
   // Traffic no account explains but that has a clear cause becomes a suspect without an account.
@@ -243,7 +272,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
 
   return {
     window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
-    flowSource: rows.length || !wire ? flowSource : 'none',
+    flowSource: flowCount || !wire ? flowSource : 'none',
     totals: { bytesIn: Math.round(totalIn), bytesOut: Math.round(totalOut), attributedBytes: Math.round(attributedBytes), unattributedBytes: Math.round(unattributedBytes), packetsIn, packetsOut },
     verdict: verdictLine(top, totalIn, totalOut, to - from),
     suspects: suspects.map((s) => ({ ...s, bytesIn: Math.round(s.bytesIn), bytesOut: Math.round(s.bytesOut), doubleCountedBytes: Math.round(s.doubleCountedBytes) })),
@@ -300,10 +329,40 @@ function dominantGroup(b: Bucket): ServiceGroup {
   return best;
 }
 
-function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, events: StoredEvent[], from: number, to: number, total: number): Suspect {
+/** Per-account lookups, built once: a month of data has thousands of accounts. */
+interface AccountIndex {
+  events: Map<string, StoredEvent[]>;
+  mail: Map<string, MailSession[]>;
+  vpn: Map<string, Identities['vpn']>;
+  submissions: Map<string, Array<Identities['submissions'] extends Map<string, infer V> ? V : never>>;
+  deliveries: Map<string, Identities['deliveries']>;
+}
+
+function groupBy<T>(list: Iterable<T>, key: (x: T) => string | null): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of list) {
+    const k = key(x);
+    if (k === null) continue;
+    const l = m.get(k);
+    if (l) l.push(x); else m.set(k, [x]);
+  }
+  return m;
+}
+
+function indexByAccount(events: StoredEvent[], ids: Identities): AccountIndex {
+  return {
+    events: groupBy(events, (e) => e.account),
+    mail: groupBy(ids.mail, (s) => s.account),
+    vpn: groupBy(ids.vpn, (s) => s.account),
+    submissions: groupBy(ids.submissions.values(), (s) => s.account),
+    deliveries: groupBy(ids.deliveries, (d) => d.account),
+  };
+}
+
+function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: AccountIndex, from: number, to: number, total: number): Suspect {
   const account = b.account!;
   const ips = topIps(b);
-  const mine = events.filter((e) => e.account === account && e.ts < to + 5 * MINUTE);
+  const mine = (index.events.get(account) ?? []).filter((e) => e.ts < to + 5 * MINUTE);
   const inWindow = mine.filter((e) => e.ts >= from);
   let finding: FindingKind = 'normal-use';
   const facts: string[] = [];
@@ -313,7 +372,7 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, events:
   const share = total > 0 ? bytes / total : 0;
 
   if (b.group === 'imap' || b.group === 'pop3') {
-    const ss: MailSession[] = ids.mail.filter((s) => s.account === account && s.service === b.group && s.start < to && s.end > from);
+    const ss: MailSession[] = (index.mail.get(account) ?? []).filter((s) => s.service === b.group && s.start < to && s.end > from);
     sessions = ss.length;
     const outs = ss.map((s) => s.bytesOut).filter((x): x is number => x !== null).sort((x, y) => x - y);
     const maxParallel = parallelism(ss);
@@ -330,14 +389,15 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, events:
     if (downloadHeavy && (repeatedLarge >= 3 || ((sessions >= 3 || maxParallel >= 2) && share >= 0.2))) finding = 'imap-resync';
     lines = sampleLines(inWindow.filter((e) => e.source === 'dovecot' && (e.kind === 'login' || e.kind === 'logout' || e.kind === 'disconnect')), 6);
   } else if (b.group === 'smtp' || b.group === 'submission') {
-    const subs = [...ids.submissions.values()].filter((s) => s.account === account && s.ts >= from && s.ts < to);
+    const subs = (index.submissions.get(account) ?? []).filter((s) => s.ts >= from && s.ts < to);
     sessions = subs.length;
     const rcpts = subs.reduce((a, s) => a + (s.nrcpt ?? s.deliveries.length), 0);
     const clientIps = new Set(subs.map((s) => s.rip).filter(Boolean) as string[]);
     const nets = new Set([...clientIps].map((ip) => (ip.includes(':') ? ip.split(':').slice(0, 3).join(':') : ip.split('.').slice(0, 3).join('.'))));
-    const ds = ids.deliveries.filter((d) => d.account === account && d.ts >= from && d.ts < to);
+    const ds = (index.deliveries.get(account) ?? []).filter((d) => d.ts >= from && d.ts < to);
     const bad = ds.filter((d) => d.status !== 'sent').length;
     const fails = ids.authFailByAccount.get(account)?.length ?? 0;
+    void ids;
     facts.push(`${subs.length} messages submitted with SASL from ${clientIps.size} IP(s) in ${nets.size} network(s), ${rcpts} recipients`);
     facts.push(`${ds.length} deliveries, ${bad} deferred or bounced${fails ? `; ${fails} failed logins for this account` : ''}`);
     const spam = (rcpts >= 50 || subs.length >= 30) && (nets.size >= 3 || clientIps.size >= 4 || (ds.length > 0 && bad / ds.length >= 0.2));
@@ -345,7 +405,7 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, events:
     const scans = subs.map((s) => s.scan).filter((x): x is StoredEvent => x !== null);
     lines = [...sampleLines(subs.map((s) => s.login), 3), ...sampleLines(ds.filter((d) => d.status !== 'sent').map((d) => d.event), 2), ...sampleLines(scans, 1)];
   } else if (b.group === 'vpn') {
-    const vs = ids.vpn.filter((s) => s.account === account && s.start < to && s.end > from);
+    const vs = (index.vpn.get(account) ?? []).filter((s) => s.start < to && s.end > from);
     sessions = vs.length;
     facts.push(`${vs.length} VPN session(s) from ${new Set(vs.map((s) => s.rip)).size} real IP(s); virtual address(es) ${[...new Set(vs.flatMap((s) => s.vips))].join(', ') || 'unknown'}`);
     facts.push(`${formatBytes(b.bytesOut)} sent to the client through the tunnel, ${formatBytes(b.bytesIn)} received`);
@@ -356,11 +416,12 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, events:
     sessions = mine.filter((e) => e.kind === 'login' || e.kind === 'connect' || e.kind === 'sasl-login').length;
     lines = sampleLines(inWindow, 3);
   }
-  const times = [...mine.map((e) => e.ts)];
+  let first = Infinity, last = -Infinity;
+  for (const e of mine) { if (e.ts < first) first = e.ts; if (e.ts > last) last = e.ts; }
   return {
     account, ips, service: b.group, bytesIn: b.bytesIn, bytesOut: b.bytesOut, share, confidence, finding,
     evidence: { facts, lines }, sessions,
-    firstSeen: iso(times.length ? Math.min(...times) : null), lastSeen: iso(times.length ? Math.max(...times) : null),
+    firstSeen: iso(mine.length ? first : null), lastSeen: iso(mine.length ? last : null),
     split: b.split, doubleCountedBytes: b.dupBytes, direction: b.bytesOut >= b.bytesIn ? 'out' : 'in',
   };
 }

@@ -23,6 +23,26 @@ export interface FileRecord {
 
 export interface StoredEventInput { ev: LogEvent; line: number; raw: string }
 
+/** One column value of a row handed to commitBatch as plain values. */
+export type RowValue = string | number | null;
+
+/**
+ * Values per event row in Batch.eventRows, in this order: ts, source, host, program, kind,
+ * account, rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs (JSON
+ * text or null), raw. The ingest pipeline hands events over flat like this: cheap to build,
+ * to pass between threads and to bind.
+ */
+export const EVENT_ROW_WIDTH = 17;
+
+/**
+ * Values per aggregate row in Batch.aggRows: minute, source, kind, rip, lport, detail, count,
+ * bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw.
+ */
+export const AGG_ROW_WIDTH = 14;
+
+/** Rows bound per multi-row INSERT: one statement step instead of 64 (see commitBatch). */
+const ROWS_PER_STATEMENT = 64;
+
 export interface AggInput {
   minute: number; source: string; kind: string; rip: string; lport: number; detail: string;
   count: number; bytes: number; firstTs: number; lastTs: number; lip: string | null;
@@ -47,6 +67,10 @@ export interface Batch {
   tailHash: string | null;
   events: StoredEventInput[];
   aggs: AggInput[];
+  /** More events as flat rows (EVENT_ROW_WIDTH values each), written after `events`. */
+  eventRows?: RowValue[];
+  /** More aggregates as flat rows (AGG_ROW_WIDTH values each), merged after `aggs`. */
+  aggRows?: RowValue[];
   stats: SourceStats[];
   unparsed: UnparsedSample[];
   flows?: { source: string; records: FlowRecord[] };
@@ -80,6 +104,28 @@ export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, uid: number 
 }
 
 const MAX_UNPARSED_SAMPLES_PER_FILE_SOURCE = 50;
+
+const INSERT_EVENT = 'INSERT INTO events (ts, source, host, program, kind, account, rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs, raw)';
+const INSERT_AGG = 'INSERT INTO event_agg (minute, source, kind, rip, lport, detail, count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw)';
+const ON_AGG_CONFLICT = `ON CONFLICT (minute, source, kind, rip, lport, detail) DO UPDATE SET
+  count = count + excluded.count, bytes = bytes + excluded.bytes,
+  first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts)`;
+
+/** `(?, ?, ?), (?, ?, ?)` for `rows` rows of `width` values. */
+function rowsOf(width: number, rows: number): string {
+  const one = '(' + new Array(width).fill('?').join(', ') + ')';
+  return new Array(rows).fill(one).join(', ');
+}
+
+/** Write flat rows: ROWS_PER_STATEMENT at a time through `many`, the rest one by one. */
+function writeRows(values: RowValue[], width: number, many: Database.Statement, one: Database.Statement): void {
+  const n = values.length / width;
+  if (!Number.isInteger(n)) throw new Error(`flat rows of ${width} values: got ${values.length} values`);
+  const chunk = width * ROWS_PER_STATEMENT;
+  let k = 0;
+  for (; k + chunk <= values.length; k += chunk) many.run(values.slice(k, k + chunk));
+  for (; k < values.length; k += width) one.run(values.slice(k, k + width));
+}
 
 export class Store {
   readonly path: string;
@@ -139,13 +185,10 @@ export class Store {
       touchFile: db.prepare('UPDATE files SET path = @path, dev = @dev, ino = @ino, fp_hash = @fpHash, fp_len = @fpLen, size = @size, mtime = @mtime, last_read = @now WHERE id = @id'),
       fileOffset: db.prepare('SELECT offset FROM files WHERE id = ?'),
       advanceFile: db.prepare('UPDATE files SET offset = ?, lines = ?, tail_hash = ?, last_read = ? WHERE id = ?'),
-      insertEvent: db.prepare(`INSERT INTO events (ts, source, host, program, kind, account, rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs, raw)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      upsertAgg: db.prepare(`INSERT INTO event_agg (minute, source, kind, rip, lport, detail, count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (minute, source, kind, rip, lport, detail) DO UPDATE SET
-          count = count + excluded.count, bytes = bytes + excluded.bytes,
-          first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts)`),
+      insertEvent: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_ROW_WIDTH, 1)}`),
+      insertEvents: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_ROW_WIDTH, ROWS_PER_STATEMENT)}`),
+      upsertAgg: db.prepare(`${INSERT_AGG} VALUES ${rowsOf(AGG_ROW_WIDTH, 1)} ${ON_AGG_CONFLICT}`),
+      upsertAggs: db.prepare(`${INSERT_AGG} VALUES ${rowsOf(AGG_ROW_WIDTH, ROWS_PER_STATEMENT)} ${ON_AGG_CONFLICT}`),
       upsertStats: db.prepare(`INSERT INTO file_stats (file_id, source, events, skipped, unparsed) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (file_id, source) DO UPDATE SET events = events + excluded.events, skipped = skipped + excluded.skipped, unparsed = unparsed + excluded.unparsed`),
       countUnparsedSamples: db.prepare('SELECT count(*) AS n FROM unparsed WHERE file_id = ? AND source = ?'),
@@ -171,13 +214,25 @@ export class Store {
       eventsInRange: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id WHERE e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id`),
       eventsOfKindsInRange: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id
         WHERE e.ts >= ? AND e.ts < ? AND e.kind IN (SELECT value FROM json_each(?)) ORDER BY e.ts, e.id`),
-      identityEvents: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id
-        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN ('login', 'connect', 'lease', 'learn', 'sasl-login') ORDER BY e.ts, e.id`),
+      // Identities from before a window need no raw text (evidence is quoted from the window).
+      identityEvents: db.prepare(`SELECT e.id, e.ts, e.source, e.host, e.program, e.kind, e.account, e.rip, e.rport, e.lip, e.lport, e.session,
+          e.bytes_in, e.bytes_out, e.file_id, e.line, e.attrs, NULL AS raw, f.path AS path
+        FROM events e LEFT JOIN files f ON f.id = e.file_id
+        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN ('login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login') ORDER BY e.ts, e.id`),
+      vpnIdentityEvents: db.prepare(`SELECT e.id, e.ts, e.source, e.host, e.program, e.kind, e.account, e.rip, e.rport, e.lip, e.lport, e.session,
+          e.bytes_in, e.bytes_out, e.file_id, e.line, e.attrs, NULL AS raw, f.path AS path
+        FROM events e LEFT JOIN files f ON f.id = e.file_id
+        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN ('login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login') AND e.source = 'openvpn' ORDER BY e.ts, e.id`),
+      lastMailLogin: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id
+        WHERE e.rip = ? AND e.ts < ? AND e.ts >= ? AND e.kind = 'login' AND e.source = 'dovecot' ORDER BY e.ts DESC LIMIT 1`),
+      sessionEnded: db.prepare(`SELECT 1 FROM events WHERE account = ? AND ts >= ? AND ts < ? AND session = ? AND kind IN ('logout', 'disconnect') LIMIT 1`),
       eventsForIp: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id WHERE e.rip = ? AND e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id`),
       eventsForSessions: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id
         WHERE e.source = ? AND e.session IN (SELECT value FROM json_each(?)) ORDER BY e.ts, e.id`),
       aggInRange: db.prepare(`SELECT a.*, f.path AS path FROM event_agg a LEFT JOIN files f ON f.id = a.sample_file_id WHERE a.minute >= ? AND a.minute < ?`),
       flowsInRange: db.prepare('SELECT * FROM flows WHERE source = ? AND minute >= ? AND minute < ?'),
+      vpnFlowsInRange: db.prepare(`SELECT * FROM flows WHERE source = ? AND minute >= ? AND minute < ? AND (service = 'openvpn'
+        OR lport IN (SELECT value FROM json_each(?)) OR rip IN (SELECT value FROM json_each(?)) OR lip IN (SELECT value FROM json_each(?)))`),
       flowTotalsBySource: db.prepare(`SELECT source, sum(bytes_in) AS bytesIn, sum(bytes_out) AS bytesOut, min(minute) AS first, max(minute) AS last
         FROM flows WHERE minute >= ? AND minute < ? GROUP BY source`),
       flowBytesBetween: db.prepare('SELECT coalesce(sum(bytes_in + bytes_out), 0) AS bytes, count(*) AS n FROM flows WHERE source = ? AND minute >= ? AND minute < ?'),
@@ -239,9 +294,11 @@ export class Store {
         s.insertEvent.run(ev.ts, ev.source, ev.host, ev.program, ev.kind, ev.account, ev.rip, ev.rport, ev.lip, ev.lport, ev.session,
           ev.bytesIn, ev.bytesOut, b.fileId, line, ev.attrs ? JSON.stringify(ev.attrs) : null, raw);
       }
+      if (b.eventRows) writeRows(b.eventRows, EVENT_ROW_WIDTH, s.insertEvents, s.insertEvent);
       for (const a of b.aggs) {
         s.upsertAgg.run(a.minute, a.source, a.kind, a.rip, a.lport, a.detail, a.count, a.bytes, a.firstTs, a.lastTs, a.lip, b.fileId, a.sampleLine, a.sampleRaw);
       }
+      if (b.aggRows) writeRows(b.aggRows, AGG_ROW_WIDTH, s.upsertAggs, s.upsertAgg);
       for (const st of b.stats) s.upsertStats.run(b.fileId, st.source, st.events, st.skipped, st.unparsed);
       if (b.unparsed.length) {
         const have = new Map<string, number>();
@@ -324,9 +381,26 @@ export class Store {
     return (rows as RawEvent[]).map(toEvent);
   }
 
-  /** Logins, VPN connects and leases and SASL logins in [from, to): the events that make identities. */
+  /** Logins and logouts, VPN connects, leases and disconnects, SASL logins in [from, to): the events that make identities. */
   identityEvents(fromMs: number, toMs: number): StoredEvent[] {
     return (this.stmts.identityEvents.all(fromMs, toMs) as RawEvent[]).map(toEvent);
+  }
+
+  /** OpenVPN connects, leases and disconnects in [from, to): VPN sessions last days. */
+  vpnIdentityEvents(fromMs: number, toMs: number): StoredEvent[] {
+    return (this.stmts.vpnIdentityEvents.all(fromMs, toMs) as RawEvent[]).map(toEvent);
+  }
+
+  /**
+   * The last Dovecot login from an IP in [since, before) whose session had not ended by
+   * `before`, or null: who was most likely behind a long-lived connection with no login in view.
+   */
+  openMailLoginBefore(ip: string, before: number, since: number): StoredEvent | null {
+    const r = this.stmts.lastMailLogin.get(ip, before, since) as RawEvent | undefined;
+    if (!r) return null;
+    const ev = toEvent(r);
+    if (ev.session && ev.account && this.stmts.sessionEnded.get(ev.account, ev.ts, before, ev.session)) return null;
+    return ev;
   }
 
   eventsForIp(ip: string, fromMs: number, toMs: number): StoredEvent[] {
@@ -346,10 +420,17 @@ export class Store {
   }
 
   flowsInRange(source: string, fromMs: number, toMs: number): FlowRow[] {
-    return (this.stmts.flowsInRange.all(source, fromMs, toMs) as RawFlow[]).map((r) => ({
-      source: r.source, minute: r.minute, iface: r.iface, proto: r.proto, lip: r.lip, lport: r.lport, rip: r.rip, rport: r.rport,
-      service: r.service as FlowRecord['service'], bytesIn: r.bytes_in, bytesOut: r.bytes_out, packetsIn: r.packets_in, packetsOut: r.packets_out,
-    }));
+    return (this.stmts.flowsInRange.all(source, fromMs, toMs) as RawFlow[]).map(toFlow);
+  }
+
+  /** Flow records one at a time, without holding a window's worth in memory. */
+  *iterateFlows(source: string, fromMs: number, toMs: number): Generator<FlowRow> {
+    for (const r of this.stmts.flowsInRange.iterate(source, fromMs, toMs) as IterableIterator<RawFlow>) yield toFlow(r);
+  }
+
+  /** VPN traffic in [from, to): the VPN ports, and anything to or from the given virtual addresses. */
+  vpnFlowsInRange(source: string, fromMs: number, toMs: number, vpnPorts: number[], vips: string[]): FlowRow[] {
+    return (this.stmts.vpnFlowsInRange.all(source, fromMs, toMs, JSON.stringify(vpnPorts), JSON.stringify(vips), JSON.stringify(vips)) as RawFlow[]).map(toFlow);
   }
 
   flowBytesBetween(source: string, fromMs: number, toMs: number): { bytes: number; n: number } {
@@ -389,7 +470,87 @@ export class Store {
     if (!sessions.length) return [];
     return (this.stmts.eventsForSessions.all(source, JSON.stringify(sessions)) as RawEvent[]).map(toEvent);
   }
+
+  // ---- counter snapshots and the flows view (flows stage) ----
+
+  private flowStmtsCache: ReturnType<Store['prepareFlowStatements']> | null = null;
+
+  /** Statements of this section, prepared once, on first use. */
+  private get flowStmts(): ReturnType<Store['prepareFlowStatements']> {
+    return (this.flowStmtsCache ??= this.prepareFlowStatements());
+  }
+
+  private prepareFlowStatements() {
+    const db = this.db;
+    const sums = 'sum(bytes_in) AS bytesIn, sum(bytes_out) AS bytesOut, sum(packets_in) AS packetsIn, sum(packets_out) AS packetsOut';
+    const where = 'WHERE source = ? AND minute >= ? AND minute < ?';
+    const top = (col: string) => db.prepare(`SELECT ${col} AS key, ${sums} FROM flows ${where} GROUP BY ${col}
+      ORDER BY sum(bytes_in + bytes_out) DESC, ${col} LIMIT ?`);
+    const count = (col: string) => db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM flows ${where} GROUP BY ${col})`);
+    return {
+      flowTotals: db.prepare(`SELECT coalesce(sum(bytes_in), 0) AS bytesIn, coalesce(sum(bytes_out), 0) AS bytesOut,
+        coalesce(sum(packets_in), 0) AS packetsIn, coalesce(sum(packets_out), 0) AS packetsOut FROM flows ${where}`),
+      byRemote: top('rip'), byService: top('service'), byLocalPort: top('lport'),
+      countRemote: count('rip'), countService: count('service'), countLocalPort: count('lport'),
+      byMinute: db.prepare(`SELECT minute AS key, ${sums} FROM flows ${where} GROUP BY minute ORDER BY minute`),
+    };
+  }
+
+  /**
+   * Store everything one counter snapshot gave (`b`: flows, leases, interface totals, the delta
+   * engine's new state) and the snapshot's record in ONE transaction: a crash leaves either all
+   * of it or none. `seen` (nothing written) when a snapshot with this content hash is already
+   * stored; `raced` (nothing written) when the engine state under `expectState.key` is no longer
+   * `expectState.value` or the file's offset moved: another process stored a snapshot meanwhile,
+   * and the deltas must be computed again from the new state.
+   */
+  commitSnapshot(b: Batch, snap: { kind: FileKind; contentHash: string; path: string; ts: number }, expectState?: { key: string; value: string | null }): 'stored' | 'seen' | 'raced' {
+    const s = this.stmts;
+    const run = this.db.transaction((): 'stored' | 'seen' | 'raced' => {
+      if (s.snapshotSeen.get(snap.kind, snap.contentHash) !== undefined) return 'seen';
+      if (expectState) {
+        const cur = s.getState.get(expectState.key) as { value: string } | undefined;
+        if ((cur?.value ?? null) !== expectState.value) return 'raced';
+      }
+      // Nested: commitBatch runs in a savepoint of this transaction.
+      if (!this.commitBatch(b)) return 'raced';
+      s.insertSnapshot.run(snap.kind, snap.contentHash, snap.path, snap.ts);
+      return 'stored';
+    });
+    try {
+      return run.immediate();
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(`cannot write to ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Bytes and packets of one flow source with minute in [from, to). */
+  flowTotals(source: string, fromMs: number, toMs: number): FlowTotals {
+    return this.flowStmts.flowTotals.get(source, fromMs, toMs) as FlowTotals;
+  }
+
+  /**
+   * One flow source in [from, to) grouped by remote address, service or local port (the `limit`
+   * largest groups by bytes in + out, then by key; `groups` is how many there are in all), or by
+   * minute (every minute with data, oldest first).
+   */
+  flowGroups(source: string, by: 'remote' | 'service' | 'local-port' | 'minute', fromMs: number, toMs: number, limit: number):
+    { rows: Array<FlowTotals & { key: string | number }>; groups: number } {
+    const f = this.flowStmts;
+    if (by === 'minute') {
+      const rows = f.byMinute.all(source, fromMs, toMs) as Array<FlowTotals & { key: number }>;
+      return { rows, groups: rows.length };
+    }
+    const [list, count] = by === 'remote' ? [f.byRemote, f.countRemote] : by === 'service' ? [f.byService, f.countService] : [f.byLocalPort, f.countLocalPort];
+    return {
+      rows: list.all(source, fromMs, toMs, limit) as Array<FlowTotals & { key: string | number }>,
+      groups: (count.get(source, fromMs, toMs) as { n: number }).n,
+    };
+  }
 }
+
+export interface FlowTotals { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }
 
 interface RawEvent {
   id: number; ts: number; source: string; host: string | null; program: string | null; kind: string; account: string | null;
@@ -405,6 +566,13 @@ interface RawAgg {
 interface RawFlow {
   source: string; minute: number; iface: string; proto: number; lip: string; lport: number; rip: string; rport: number; service: string;
   bytes_in: number; bytes_out: number; packets_in: number; packets_out: number;
+}
+
+function toFlow(r: RawFlow): FlowRow {
+  return {
+    source: r.source, minute: r.minute, iface: r.iface, proto: r.proto, lip: r.lip, lport: r.lport, rip: r.rip, rport: r.rport,
+    service: r.service as FlowRecord['service'], bytesIn: r.bytes_in, bytesOut: r.bytes_out, packetsIn: r.packets_in, packetsOut: r.packets_out,
+  };
 }
 
 function toEvent(r: RawEvent): StoredEvent {
