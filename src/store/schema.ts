@@ -41,6 +41,9 @@ CREATE TABLE events (
 CREATE INDEX events_ts ON events (ts);
 CREATE INDEX events_rip_ts ON events (rip, ts);
 CREATE INDEX events_account_ts ON events (account, ts);
+-- Identity-making events (logins and logouts, VPN connects, leases and disconnects, SASL
+-- logins), looked up far before a window because sessions (IMAP IDLE, VPN) outlive it.
+CREATE INDEX events_identity_ts ON events (ts) WHERE kind IN ('login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login');
 
 -- High-volume, low-value kinds (per-packet drops, per-query DNS lines) as per-minute
 -- aggregates per source IP, port and detail (protocol or query type), with one sample line.
