@@ -1,6 +1,12 @@
-/** Benchmarks of the later stages: investigate on a month of data (and captures, watch soak). */
+/** Benchmarks of the later stages: captures, investigate on a month of data, and the watch soak. */
+import { join } from 'node:path';
 import { benchInvestigate } from './investigate.js';
+import { benchPcap } from './pcap.js';
 
 export async function runExtra(only: string | undefined, dir: string): Promise<void> {
+  if (!only || only === 'pcap') {
+    const packets = Number(process.env.BENCH_PACKETS) || undefined;
+    await benchPcap({ dir: join(dir, 'pcap'), packets });
+  }
   if (!only || only === 'investigate') await benchInvestigate(dir);
 }
