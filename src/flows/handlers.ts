@@ -3,10 +3,20 @@
  * transaction with its flows; the time of its last packet is kept, so a capture that has grown
  * since (tcpdump still writing) adds only newer packets, and the same capture read again adds
  * nothing.
+ *
+ * A counter snapshot (conntrack listing, OpenVPN status file, vnstat export) is read whole and
+ * known by the hash of its content: the same snapshot read again adds nothing. Its deltas are
+ * computed from the delta engine's stored state (snapshots.ts), and the flows, leases, interface
+ * totals, the new state and the snapshot's record are committed in one transaction.
  */
 import type { IngestOptions, KindHandler } from '../ingest/index.js';
+import { sha1, type OpenedContent } from '../ingest/content.js';
+import type { FileKind } from '../store/index.js';
 import { FlowAggregator } from './aggregate.js';
 import { readCapture, type CaptureSink } from './pcap.js';
+import {
+  CONNTRACK_STATE_KEY, conntrackSnapshot, OPENVPN_STATE_KEY, openvpnStatusSnapshot, type SnapshotResult, vnstatSnapshot,
+} from './snapshots.js';
 
 const pcapHandler: KindHandler = async (store, content, file, _startOffset, opts) => {
   const stateKey = `pcap-last:${file.id}`;
@@ -43,6 +53,93 @@ const pcapHandler: KindHandler = async (store, content, file, _startOffset, opts
   return { records: ok ? flows.length : 0, bytesRead, newOffset: bytesRead, warnings, label: 'flow records (pcap)' };
 };
 
+/** Snapshots larger than this are not read (a conntrack table of a million entries is about 300 MB). */
+export const SNAPSHOT_MAX_BYTES = 256 << 20;
+/** How often a snapshot is recomputed when another process stores one of the same source meanwhile. */
+const RACE_RETRIES = 5;
+
+type SnapshotKind = Exclude<FileKind, 'log' | 'pcap'>;
+
+interface SnapshotInput {
+  text: string;
+  /** The file's time: its mtime, or now for stdin and /proc files (whose mtime is not the read time, and size 0). */
+  fileTime: number;
+}
+
+/**
+ * The generic part of a snapshot handler: read, hash, skip if seen, compute from the stored
+ * state, commit all-or-nothing, and start over from the new state if another process won.
+ */
+function snapshotHandler(kind: SnapshotKind, label: string, stateKey: string | null,
+  compute: (input: SnapshotInput, prevState: string | null, opts: IngestOptions) => SnapshotResult): KindHandler {
+  return async (store, content, file, _startOffset, opts) => {
+    const read = await readWhole(content, SNAPSHOT_MAX_BYTES);
+    if (read.buf === null) {
+      return { records: 0, bytesRead: 0, newOffset: file.offset, warnings: [`larger than ${SNAPSHOT_MAX_BYTES >> 20} MB: not read as a ${kind} snapshot (split it, or filter the listing)`], label };
+    }
+    const hash = sha1(read.buf);
+    if (store.snapshotSeen(kind, hash)) return { records: 0, bytesRead: read.bytes, newOffset: file.offset, warnings: [], label };
+    const input: SnapshotInput = { text: read.buf.toString('utf8'), fileTime: fileTimeOf(content, opts) };
+    const lines = countLines(read.buf);
+    for (let attempt = 0; ; attempt++) {
+      const prev = stateKey ? store.getState(stateKey) : null;
+      const r = compute(input, prev, opts);
+      // Not a snapshot this reads (a vnstat rate sample, a client status file): nothing stored, so it is reported every time.
+      if (r.error !== undefined) return { records: 0, bytesRead: read.bytes, newOffset: file.offset, warnings: [r.error, ...r.warnings], label };
+      const cur = store.fileById(file.id);
+      const outcome = store.commitSnapshot({
+        fileId: file.id, expectOffset: cur?.offset ?? file.offset, newOffset: read.bytes, newLines: lines, tailHash: null,
+        events: [], aggs: [], unparsed: r.unparsed.map((u) => ({ ...u, source: kind })),
+        stats: [{ source: kind, events: r.entries, skipped: 0, unparsed: r.unparsedCount }],
+        flows: r.flows.length ? { source: kind, records: r.flows } : undefined,
+        leases: r.leases, ifaceTotals: r.ifaceTotals,
+        counterState: stateKey && r.state !== null ? [{ key: stateKey, value: r.state }] : [],
+      }, { kind, contentHash: hash, path: content.stdin ? '(stdin)' : content.path, ts: Math.round(r.ts) },
+      stateKey ? { key: stateKey, value: prev } : undefined);
+      if (outcome === 'stored') {
+        for (const u of r.unparsed) opts.onUnparsed?.({ ...u, source: kind, path: content.stdin ? '(stdin)' : content.path });
+        return { records: r.flows.length + r.leases.length + r.ifaceTotals.length, bytesRead: read.bytes, newOffset: read.bytes, warnings: r.warnings, label };
+      }
+      if (outcome === 'seen') return { records: 0, bytesRead: read.bytes, newOffset: file.offset, warnings: [], label };
+      if (attempt >= RACE_RETRIES) {
+        return { records: 0, bytesRead: read.bytes, newOffset: file.offset, warnings: ['other bytetrail processes kept storing snapshots of this kind: not stored this time; ingest it again'], label };
+      }
+    }
+  };
+}
+
+/** The content, whole, or null beyond `max` bytes. */
+async function readWhole(content: OpenedContent, max: number): Promise<{ buf: Buffer | null; bytes: number }> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const c of content.from(0)) {
+    bytes += c.length;
+    if (bytes > max) return { buf: null, bytes };
+    chunks.push(c);
+  }
+  return { buf: Buffer.concat(chunks, bytes), bytes };
+}
+
+function countLines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) n++;
+  return buf.length && buf[buf.length - 1] !== 10 ? n + 1 : n;
+}
+
+function fileTimeOf(content: OpenedContent, opts: IngestOptions): number {
+  if (content.stdin || !content.stat || content.stat.size === 0 || content.path.startsWith('/proc/')) return opts.now;
+  return Math.round(content.stat.mtime);
+}
+
+const conntrackHandler = snapshotHandler('conntrack', 'flow records (conntrack)', CONNTRACK_STATE_KEY, (input, prev, opts) =>
+  conntrackSnapshot(input.text, prev, { tz: opts.tz, ts: input.fileTime, localIps: opts.localIps, servicePorts: opts.servicePorts }));
+
+const openvpnStatusHandler = snapshotHandler('openvpn-status', 'flow records and leases (openvpn-status)', OPENVPN_STATE_KEY, (input, prev, opts) =>
+  openvpnStatusSnapshot(input.text, prev, { tz: opts.tz, fileTime: input.fileTime, port: opts.servicePorts?.openvpn?.[0] }));
+
+const vnstatHandler = snapshotHandler('vnstat', 'interface totals (vnstat)', null, (input, _prev, opts) =>
+  vnstatSnapshot(input.text, { tz: opts.tz, fileTime: input.fileTime }));
+
 export function flowHandlers(): NonNullable<IngestOptions['handlers']> {
-  return { pcap: pcapHandler };
+  return { pcap: pcapHandler, conntrack: conntrackHandler, 'openvpn-status': openvpnStatusHandler, vnstat: vnstatHandler };
 }
