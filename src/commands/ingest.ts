@@ -26,7 +26,8 @@ files are read too. A second run reads only what is new; nothing is ever counted
   static override flags = {
     'print-unparsed': Flags.boolean({ description: 'print every line that was not understood, with its file, line number and reason' }),
     'boot-time': Flags.string({ description: 'boot time (ISO) for bare kernel [uptime] stamps, as in dmesg output' }),
-    local: Flags.string({ description: "the server's own address, for captures (repeat for several; default: inferred from each capture)", multiple: true, multipleNonGreedy: true }),
+    local: Flags.string({ description: "the server's own address, for captures and conntrack listings (repeat for several; default: inferred)", multiple: true, multipleNonGreedy: true }),
+    'vpn-port': Flags.integer({ description: 'OpenVPN server port, for captures and status files (repeat for several; default 1194)', multiple: true, multipleNonGreedy: true }),
   };
 
   async run(): Promise<IngestSummary> {
@@ -39,6 +40,7 @@ files are read too. A second run reads only what is new; nothing is ever counted
     try {
       const summary = await ingestPaths(store, argv as string[], {
         tz, now: Date.now(), bootTime, handlers: flowHandlers(), localIps: flags.local,
+        servicePorts: flags['vpn-port'] ? { openvpn: flags['vpn-port'] } : undefined,
         batchLines: Number(process.env.BYTETRAIL_BATCH_LINES) || undefined,
         onProgress: bar.update,
         onUnparsed: flags['print-unparsed'] ? (u) => this.log(`${u.path}:${u.line}: [${u.source}] ${u.reason}: ${u.text}`) : null,

@@ -96,8 +96,18 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   const events = [...before, ...during];
   const extent = store.dataExtent();
   const dataEnd = Math.min(to, extent.last ?? to);
-  const leases: Lease[] = store.leasesInRange(from - lookback, to).map((l) => ({ account: l.account, vip: l.vip, start: l.firstTs, end: l.lastTs, realIp: l.realIp }));
+  const leaseRows = store.leasesInRange(from - vpnLookback, to);
+  const leases: Lease[] = leaseRows.map((l) => ({ account: l.account, vip: l.vip, start: l.firstTs, end: l.lastTs, realIp: l.realIp }));
   const ids = buildIdentities(events, Math.max(dataEnd, to), leases);
+  // Without OpenVPN log lines, the status file's leases still name the client on its real address.
+  for (const l of leaseRows) {
+    const known = ids.vpnByIp.get(l.realIp)?.some((x) => x.account === l.account && x.start <= l.lastTs && x.end >= l.firstTs);
+    if (known) continue;
+    const sess = { account: l.account, rip: l.realIp, rport: l.realPort || null, start: l.firstTs, end: l.lastTs, open: false, vips: [l.vip], events: [] };
+    ids.vpn.push(sess);
+    const list = ids.vpnByIp.get(l.realIp);
+    if (list) list.push(sess); else ids.vpnByIp.set(l.realIp, [sess]);
+  }
   // Only sessions that reach within 6 hours of the window can explain its flows (ip-only
   // looks that far); dropping the rest keeps per-flow lookups short on a month of data.
   const horizon = from - 6 * HOUR;
