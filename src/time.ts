@@ -10,21 +10,34 @@ const MONTHS: Record<string, number> = {
 
 /** Month number (1-12) from an English (or French) abbreviation, or 0. Case-insensitive. */
 export function monthNumber(name: string): number {
-  // Fast path: a three-letter English abbreviation, matched on char codes (this runs per line).
-  if (name.length === 3) {
-    const a = name.charCodeAt(0) | 32, b = name.charCodeAt(1) | 32, c = name.charCodeAt(2) | 32;
-    switch (a) {
-      case 106: if (b === 97 && c === 110) return 1; if (b === 117) return c === 110 ? 6 : c === 108 ? 7 : 0; break; // jan jun jul
-      case 102: if (b === 101 && c === 98) return 2; break; // feb
-      case 109: if (b === 97) return c === 114 ? 3 : c === 121 ? 5 : 0; break; // mar may
-      case 97: if (b === 112 && c === 114) return 4; if (b === 117 && c === 103) return 8; break; // apr aug
-      case 115: if (b === 101 && c === 112) return 9; break; // sep
-      case 111: if (b === 99 && c === 116) return 10; break; // oct
-      case 110: if (b === 111 && c === 118) return 11; break; // nov
-      case 100: if (b === 101 && c === 99) return 12; break; // dec
-    }
-  }
+  if (name.length === 3) return month3(name, 0);
   const key = name.toLowerCase().replace(/\.$/, '');
+  return MONTHS[key] ?? MONTHS[key.slice(0, 3)] ?? 0;
+}
+
+/** monthNumber(s.slice(start, end)), without the slice for a three-letter English name. */
+export function monthNumberAt(s: string, start: number, end: number): number {
+  if (end - start === 3) return month3(s, start);
+  return monthNumber(s.slice(start, end));
+}
+
+/**
+ * A three-letter abbreviation at i, matched on char codes (this runs per line). Falls back to
+ * the table for three-letter French names (`fév`, `déc`).
+ */
+function month3(s: string, i: number): number {
+  const a = s.charCodeAt(i) | 32, b = s.charCodeAt(i + 1) | 32, c = s.charCodeAt(i + 2) | 32;
+  switch (a) {
+    case 106: if (b === 97 && c === 110) return 1; if (b === 117) return c === 110 ? 6 : c === 108 ? 7 : 0; break; // jan jun jul
+    case 102: if (b === 101 && c === 98) return 2; break; // feb
+    case 109: if (b === 97) return c === 114 ? 3 : c === 121 ? 5 : 0; break; // mar may
+    case 97: if (b === 112 && c === 114) return 4; if (b === 117 && c === 103) return 8; break; // apr aug
+    case 115: if (b === 101 && c === 112) return 9; break; // sep
+    case 111: if (b === 99 && c === 116) return 10; break; // oct
+    case 110: if (b === 111 && c === 118) return 11; break; // nov
+    case 100: if (b === 101 && c === 99) return 12; break; // dec
+  }
+  const key = s.slice(i, i + 3).toLowerCase().replace(/\.$/, '');
   return MONTHS[key] ?? MONTHS[key.slice(0, 3)] ?? 0;
 }
 

@@ -894,11 +894,16 @@ function parseMessage(env: Envelope, _ctx: ParseContext): ParseResult {
     at.i = prefix.rest;
     if (l.level === Level.None) l.level = readLevel(msg, at);
   } else {
-    // Split tag: the program is the process. `imap(jan)[4711]:` loses `(jan)` in the envelope,
-    // so the user is unknown here; the pid is this process's own.
+    // Split tag: the program is the process, and the envelope keeps what stood in the tag:
+    // `imap(jan)<4711><AbCd>: Logged out ...` gives tagArgs `(jan)<4711><AbCd>`.
     name = program === 'dovecot-lda' ? 'lda' : program;
     info = PROCESSES.get(name);
     l.pid = env.pid;
+    if (env.tagArgs !== null && readPrefix(name + env.tagArgs + ': ', 0, prefix)) {
+      l.args = prefix.args;
+      l.pid = prefix.pid ?? env.pid;
+      l.sid = prefix.sid;
+    }
   }
   if (!info) return unparsed('unknown dovecot process prefix');
   l.service = info.service;

@@ -345,7 +345,7 @@ export const netfilter: SourceParser = {
     const program = env.program;
     if (program === 'pve-firewall') {
       // `101 1 tap101i0-IN REJECT: IN=fwbr101i0 OUT=fwbr101i0 PHYSIN=...` (time already taken
-      // out by the envelope, see pveFirewallEnvelope)
+      // out by the envelope, see pveFirewallEnvelope in syslog.ts)
       const m = PVE_HEAD.exec(env.msg);
       if (!m) return skip('pve-firewall message that is not a packet log');
       if (m[3] === '-') return skip('pvefw-logger status message');
@@ -360,33 +360,5 @@ export const netfilter: SourceParser = {
 
 export const parseLine = lineParser(netfilter);
 
-const PVE_LINE = /^(\d+) ([0-7]) (\S+) (\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4}) /;
-const MON = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/**
- * The envelope of a /var/log/pve-firewall.log line (Proxmox VE's pvefw-logger):
- *
- *   101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: IN=fwbr101i0 OUT=fwbr101i0 ...
- *
- * i.e. `<vmid> <loglevel> <chain> <dd/Mon/yyyy:HH:MM:SS> <+zzzz> <prefix><packet>`. The
- * stamp carries its offset, so no zone is needed. Returns program `pve-firewall` and the
- * message with the time cut out; null if the line is not in this form.
- * parseEnvelope in syslog.ts does not know this form yet; until it calls this (or its
- * equivalent), such lines come out unparsed('no timestamp recognised').
- */
-export function pveFirewallEnvelope(line: string): Envelope | null {
-  const c = line.charCodeAt(0);
-  if (c < 48 || c > 57) return null;
-  const m = PVE_LINE.exec(line);
-  if (!m) return null;
-  const mo = MON.indexOf(m[5]);
-  const d = +m[4], h = +m[7], mi = +m[8], s = +m[9];
-  if (mo < 0 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return null;
-  const off = (m[10].charCodeAt(0) === 45 ? -1 : 1) * (+m[10].slice(1, 3) * 60 + +m[10].slice(3, 5)) * 60_000;
-  const ts = Date.UTC(+m[6], mo, d, h, mi, s === 60 ? 59 : s) - off;
-  return {
-    ts, host: null, program: 'pve-firewall', pid: null,
-    msg: `${m[1]} ${m[2]} ${m[3]} ${line.slice(m[0].length)}`,
-    form: 'native',
-  };
-}
+// The pve-firewall.log envelope lives with the other envelopes; re-exported for existing callers.
+export { pveFirewallEnvelope } from './syslog.js';

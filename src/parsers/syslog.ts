@@ -5,7 +5,7 @@
  * instant come in through the context.
  */
 import type { ParseContext } from '../events.js';
-import { monthNumber, parseOffset, yearFor, zonedToUtc } from '../time.js';
+import { monthNumber, monthNumberAt, parseOffset, yearFor, zonedToUtc } from '../time.js';
 
 export interface Envelope {
   /** UTC ms. */
@@ -21,6 +21,11 @@ export interface Envelope {
    * own log file: OpenVPN, BIND, rspamd, Dovecot log_path), `kernel` (bare dmesg).
    */
   form: 'bsd' | 'rfc3339' | 'rfc5424' | 'journal-json' | 'native' | 'kernel';
+  /**
+   * What stood between the program name and the `:` or `[pid]` of the tag, e.g. `(jan)<4711><AbCd>`
+   * in Dovecot's `imap(jan)<4711><AbCd>: ...` or `(pam_unix)` in `sshd(pam_unix)[12]:`; else null.
+   */
+  tagArgs: string | null;
 }
 
 export type EnvelopeResult = Envelope | { error: string };
@@ -43,17 +48,23 @@ function isYmd(s: string, i: number): boolean {
     isDigit(s.charCodeAt(i + 8)) && isDigit(s.charCodeAt(i + 9));
 }
 
-/** Fractional seconds at i (after a '.' or ','), returned as ms and the index after them. */
-function frac(s: string, i: number): [number, number] {
-  if (s.charCodeAt(i) !== 46 && s.charCodeAt(i) !== 44) return [0, i];
+// Index after the fraction that frac() read.
+let fracEnd = 0;
+
+/** Fractional seconds at i (after a '.' or ','), as ms; fracEnd is set to the index after them. */
+function frac(s: string, i: number): number {
+  fracEnd = i;
+  const c = s.charCodeAt(i);
+  if (c !== 46 && c !== 44) return 0;
   let j = i + 1, ms = 0, digits = 0;
   while (isDigit(s.charCodeAt(j))) {
     if (digits < 3) ms = ms * 10 + (s.charCodeAt(j) - 48);
     digits++; j++;
   }
-  if (digits === 0) return [0, i];
+  if (digits === 0) return 0;
   while (digits < 3) { ms *= 10; digits++; }
-  return [ms, j];
+  fracEnd = j;
+  return ms;
 }
 
 function validDate(mo: number, d: number, h: number, mi: number, s: number): boolean {
@@ -61,11 +72,20 @@ function validDate(mo: number, d: number, h: number, mi: number, s: number): boo
   return mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && s <= 60;
 }
 
+// What splitTag found; read right after the call (one line at a time, no allocation).
+let tHost: string | null = null;
+let tProgram: string | null = null;
+let tPid: number | null = null;
+let tMsg = '';
+let tArgs: string | null = null;
+
 /**
- * Split `host prog[pid]: msg` (or `prog[pid]: msg` without a host) starting at i.
- * Returns null when the text does not look like a tag.
+ * Split `host prog[pid]: msg` (or `prog[pid]: msg` without a host) starting at i, into
+ * tHost, tProgram, tPid and tMsg. Without a tag, the host is the first word and the message
+ * the rest.
  */
-function splitTag(line: string, i: number): { host: string | null; program: string | null; pid: number | null; msg: string } {
+function splitTag(line: string, i: number): void {
+  const n = line.length;
   while (line.charCodeAt(i) === 32) i++;
   // Optional `<facility.priority>` written by some syslog daemons before the host.
   if (line.charCodeAt(i) === 60) {
@@ -73,47 +93,94 @@ function splitTag(line: string, i: number): { host: string | null; program: stri
     if (end > i && end - i < 24) { i = end + 1; while (line.charCodeAt(i) === 32) i++; }
   }
   const sp1 = line.indexOf(' ', i);
-  if (sp1 < 0) return { host: null, program: null, pid: null, msg: line.slice(i) };
-  const first = line.slice(i, sp1);
+  if (sp1 < 0) { tHost = null; tProgram = null; tPid = null; tArgs = null; tMsg = line.slice(i); return; }
   // `prog[pid]:` or `prog:` directly after the date (no hostname, e.g. Dovecot's own log_path).
-  const asTag = tagOf(first);
   // `Nov 20 09:50:09 unbound[2121:0] info: ...` (unbound with log-time-ascii): a pid:thread tag, no host.
-  if (asTag && (first.charCodeAt(first.length - 1) === 58 || /\[\d+:[0-9a-f]+\]$/.test(first))) {
-    return { host: null, program: asTag.program, pid: asTag.pid, msg: line.slice(sp1 + 1) };
+  if (tagAt(line, i, sp1) && (line.charCodeAt(sp1 - 1) === 58 || pidThreadAtEnd(line, i, sp1))) {
+    tHost = null; tProgram = tagProgram; tPid = tagPid; tArgs = tagArgsV; tMsg = line.slice(sp1 + 1);
+    return;
   }
   let j = sp1 + 1;
   while (line.charCodeAt(j) === 32) j++;
   let sp2 = line.indexOf(' ', j);
-  if (sp2 < 0) sp2 = line.length;
-  const second = line.slice(j, sp2);
-  const tag = tagOf(second);
-  if (tag) return { host: first, program: tag.program, pid: tag.pid, msg: line.slice(Math.min(sp2 + 1, line.length)) };
-  return { host: first, program: null, pid: null, msg: line.slice(j) };
+  if (sp2 < 0) sp2 = n;
+  tHost = line.slice(i, sp1);
+  if (tagAt(line, j, sp2)) { tProgram = tagProgram; tPid = tagPid; tArgs = tagArgsV; tMsg = sp2 + 1 < n ? line.slice(sp2 + 1) : ''; return; }
+  tProgram = null; tPid = null; tArgs = null; tMsg = line.slice(j);
 }
 
-/** `prog[pid]:`, `prog:`, `prog[pid]`, `[prog]`, `prog(pam_unix)[pid]` → program and pid. */
-function tagOf(tok: string): { program: string; pid: number | null } | null {
-  let t = tok;
-  if (t.charCodeAt(t.length - 1) === 58) t = t.slice(0, -1);
-  else if (t.charCodeAt(t.length - 1) !== 93) return null;
-  if (t === '') return null;
+/** Does line[a, b) end in `[digits:hex]` (unbound's pid:thread)? */
+function pidThreadAtEnd(line: string, a: number, b: number): boolean {
+  if (line.charCodeAt(b - 1) !== 93) return false;
+  const lb = line.lastIndexOf('[', b - 1);
+  if (lb < a) return false;
+  let k = lb + 1;
+  while (k < b - 1 && isDigit(line.charCodeAt(k))) k++;
+  if (k === lb + 1 || line.charCodeAt(k) !== 58) return false;
+  const h0 = ++k;
+  while (k < b - 1 && isLowerHex(line.charCodeAt(k))) k++;
+  return k > h0 && k === b - 1;
+}
+
+const isLowerHex = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+
+// What tagAt found.
+let tagProgram = '';
+let tagPid: number | null = null;
+let tagArgsV: string | null = null;
+
+/**
+ * Is line[a, b) a program tag: `prog[pid]:`, `prog:`, `prog[pid]`, `[prog]`, `prog(pam_unix)[pid]`?
+ * Sets tagProgram and tagPid. (`unbound[1234:0]` carries pid:thread, the thread in hex.)
+ */
+function tagAt(line: string, a: number, b: number): boolean {
+  if (b <= a) return false;
+  let e = b;
+  const last = line.charCodeAt(e - 1);
+  if (last === 58) e--;
+  else if (last !== 93) return false;
+  if (e <= a) return false;
   let pid: number | null = null;
-  const lb = t.lastIndexOf('[');
-  if (lb > 0 && t.charCodeAt(t.length - 1) === 93) {
-    const p = t.slice(lb + 1, -1);
-    // `unbound[1234:0]` carries pid:thread
-    // unbound prints the thread id in hex: `unbound[2121:a]`
-    const pm = /^(\d+)(?::[0-9a-f]+)?$/.exec(p);
-    if (pm) pid = +pm[1];
-    t = t.slice(0, lb);
-  } else if (lb === 0) {
+  let s = a;
+  const lb = line.lastIndexOf('[', e - 1);
+  if (lb > a && lb < e && line.charCodeAt(e - 1) === 93) {
+    // `[digits]` or `[digits:hex]` is a pid; anything else in brackets is dropped with them.
+    let k = lb + 1;
+    while (k < e - 1 && isDigit(line.charCodeAt(k))) k++;
+    const digitsEnd = k;
+    if (digitsEnd > lb + 1) {
+      let okPid = k === e - 1;
+      if (!okPid && line.charCodeAt(k) === 58) {
+        k++;
+        const h0 = k;
+        while (k < e - 1 && isLowerHex(line.charCodeAt(k))) k++;
+        okPid = k > h0 && k === e - 1;
+      }
+      if (okPid) pid = digitsEnd - lb - 1 <= 15 ? uint(line, lb + 1, digitsEnd) : +line.slice(lb + 1, digitsEnd);
+    }
+    e = lb;
+  } else if (lb === a) {
     // `[test-demo]` (fail2ban sample)
-    t = t.slice(1, t.indexOf(']') > 0 ? t.indexOf(']') : undefined);
+    const close = line.indexOf(']', a);
+    s = a + 1;
+    // Without a `]` inside, everything after the `[` is the name.
+    if (close > a && close < e) e = close;
   }
-  const paren = t.indexOf('(');
-  if (paren > 0) t = t.slice(0, paren);
-  if (t === '' || t.length > 64) return null;
-  return { program: t, pid };
+  let paren = -1;
+  for (let k = s; k < e; k++) if (line.charCodeAt(k) === 40) { paren = k; break; }
+  const args = paren > s ? line.slice(paren, e) : null;
+  if (paren > s) e = paren;
+  if (e <= s || e - s > 64) return false;
+  tagProgram = line.slice(s, e);
+  tagPid = pid;
+  tagArgsV = args;
+  return true;
+}
+
+function uint(s: string, a: number, b: number): number {
+  let v = 0;
+  for (let k = a; k < b; k++) v = v * 10 + (s.charCodeAt(k) - 48);
+  return v;
 }
 
 /** Parse a journalctl `-o json` record. */
@@ -138,11 +205,54 @@ function journalJson(line: string): EnvelopeResult {
   return {
     ts: Math.floor(Number(rt) / 1000),
     host: typeof rec._HOSTNAME === 'string' ? rec._HOSTNAME : null,
-    program: ident, pid, msg: text, form: 'journal-json',
+    program: ident, pid, msg: text, form: 'journal-json', tagArgs: null,
   };
 }
 
-const DAYS = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) /;
+/** `Mon ` ... `Sun ` at i? */
+function isDayName(s: string, i: number): boolean {
+  if (s.charCodeAt(i + 3) !== 32) return false;
+  const a = s.charCodeAt(i), b = s.charCodeAt(i + 1), c = s.charCodeAt(i + 2);
+  switch (a) {
+    case 77: return b === 111 && c === 110; // Mon
+    case 84: return (b === 117 && c === 101) || (b === 104 && c === 117); // Tue Thu
+    case 87: return b === 101 && c === 100; // Wed
+    case 70: return b === 114 && c === 105; // Fri
+    case 83: return b === 97 ? c === 116 : b === 117 && c === 110; // Sat Sun
+  }
+  return false;
+}
+
+/*
+ * Lines come in runs that share a stamp down to the second, so the last stamp of each common
+ * form is kept with its UTC time (without the fraction): a line that starts with the same
+ * characters gets the same time without reading the date again. Valid for one zone and
+ * reference time; the fraction, if any, is read from each line.
+ */
+let cacheTz = '';
+let cacheRef = NaN;
+/** `Nov 20 09:20:02` (BSD, from the start of the line to the end of the seconds). */
+let bsdKey = '';
+let bsdTs = 0;
+/** `2026-11-20 09:20:02` (a program's own file, no offset). */
+let isoKey = '';
+let isoTs = 0;
+/** `20-Nov-2026 09:30:01` (BIND's own channel). */
+let bindKey = '';
+let bindTs = 0;
+
+function envelope(ts: number, host: string | null, program: string | null, pid: number | null, msg: string, form: Envelope['form'], tagArgs: string | null = null): Envelope {
+  return { ts, host, program, pid, msg, form, tagArgs };
+}
+
+/** The rest of a BSD line after its stamp (which ends at k): the fraction, then the tag. */
+function bsdRest(line: string, k: number, ts0: number): Envelope {
+  const ms = frac(line, k);
+  let rest = fracEnd;
+  if (line.charCodeAt(rest) === 93) rest++; // `[Jun 21 16:56:03]` handled by the recursion in parseEnvelope
+  splitTag(line, rest);
+  return envelope(ts0 + ms, tHost, tProgram, tPid, tMsg, 'bsd', tArgs);
+}
 
 /**
  * Parse the envelope of one log line. Recognised, in order:
@@ -156,6 +266,26 @@ const DAYS = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) /;
  * - `[123456.789] msg`: bare kernel ring buffer, needs ctx.bootTime
  */
 export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
+  if (ctx.tz !== cacheTz || ctx.refTime !== cacheRef) {
+    cacheTz = ctx.tz; cacheRef = ctx.refTime;
+    bsdKey = ''; isoKey = ''; bindKey = '';
+  }
+  // The stamp of the line before, again (see the cache above).
+  if (bsdKey !== '' && line.startsWith(bsdKey)) return bsdRest(line, bsdKey.length, bsdTs);
+  if (bindKey !== '' && line.startsWith(bindKey)) {
+    const ms = frac(line, bindKey.length);
+    return envelope(bindTs + ms, null, null, null, line.slice(fracEnd).trimStart(), 'native');
+  }
+  if (isoKey !== '' && line.startsWith(isoKey)) {
+    const ms = frac(line, isoKey.length);
+    const j = fracEnd;
+    const oc = line.charCodeAt(j);
+    // With an offset after it, the stamp means something else: read it in full below.
+    if (oc !== 90 && oc !== 122 && oc !== 43 && oc !== 45 && !line.startsWith(' UTC ', j) && !line.startsWith(' GMT ', j)) {
+      return envelope(isoTs + ms, null, null, null, line.slice(j).trimStart(), 'native');
+    }
+  }
+
   let i = 0;
   const n = line.length;
   while (i < n && (line.charCodeAt(i) === 32 || line.charCodeAt(i) === 9)) i++;
@@ -186,12 +316,13 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
     if (/^\d{9,10}$/.test(inner)) {
       // The tag is `unbound[1234:0]` with no colon after it and no host before it.
       const m = /^ +([\w.-]+)\[(\d+)(?::[0-9a-f]+)?\]:? /.exec(line.slice(close + 1, close + 80));
-      if (m) return { ts: +inner * 1000, host: null, program: m[1], pid: +m[2], msg: line.slice(close + 1 + m[0].length), form: 'native' };
-      return { ts: +inner * 1000, ...splitTag(line, close + 1), form: 'native' };
+      if (m) return { ts: +inner * 1000, host: null, program: m[1], pid: +m[2], msg: line.slice(close + 1 + m[0].length), form: 'native', tagArgs: null };
+      splitTag(line, close + 1);
+      return envelope(+inner * 1000, tHost, tProgram, tPid, tMsg, 'native', tArgs);
     }
     if (/^\d+\.\d+$/.test(inner)) {
       if (ctx.bootTime == null) return { error: 'kernel uptime stamp without a wall-clock time (pass the boot time)' };
-      return { ts: ctx.bootTime + Math.round(parseFloat(inner) * 1000), host: null, program: 'kernel', pid: null, msg: line.slice(close + 1).trimStart(), form: 'kernel' };
+      return { ts: ctx.bootTime + Math.round(parseFloat(inner) * 1000), host: null, program: 'kernel', pid: null, msg: line.slice(close + 1).trimStart(), form: 'kernel', tagArgs: null };
     }
     const sub = parseEnvelope(inner + line.slice(close + 1), ctx);
     return sub;
@@ -203,7 +334,8 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
     if ((sep === 84 /* T */ || sep === 32) && isHms(line, i + 11)) {
       const h = d2(line, i + 11), mi = d2(line, i + 14), s = d2(line, i + 17);
       if (!validDate(mo, d, h, mi, s)) return { error: 'timestamp out of range' };
-      let [ms, j] = frac(line, i + 19);
+      const ms = frac(line, i + 19);
+      let j = fracEnd;
       let off: number | null = null;
       const oc = line.charCodeAt(j);
       if (oc === 90 || oc === 122) { off = 0; j++; }
@@ -214,44 +346,63 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
         if (off !== null) j = k;
       } else if (line.startsWith(' UTC ', j) || line.startsWith(' GMT ', j)) { off = 0; j += 4; }
       const sec = s === 60 ? 59 : s;
-      const ts = off !== null ? Date.UTC(y, mo - 1, d, h, mi, sec, ms) - off : zonedToUtc(ctx.tz, y, mo, d, h, mi, sec, ms);
       if (sep === 84 || off !== null) {
-        const tag = splitTag(line, j);
-        return { ts, ...tag, form: 'rfc3339' };
+        const ts = off !== null ? Date.UTC(y, mo - 1, d, h, mi, sec, ms) - off : zonedToUtc(ctx.tz, y, mo, d, h, mi, sec, ms);
+        splitTag(line, j);
+        return envelope(ts, tHost, tProgram, tPid, tMsg, 'rfc3339', tArgs);
       }
       // `2026-11-20 09:20:02 msg`: a program's own file (OpenVPN, rspamd). No host or tag.
-      return { ts, host: null, program: null, pid: null, msg: line.slice(j).trimStart(), form: 'native' };
+      const ts0 = zonedToUtc(ctx.tz, y, mo, d, h, mi, sec, 0);
+      if (i === 0) { isoKey = line.slice(0, 19); isoTs = ts0; }
+      return envelope(ts0 + ms, null, null, null, line.slice(j).trimStart(), 'native');
     }
     return { error: 'date without a time' };
   }
 
   // `20-Nov-2026 09:30:01.123` (BIND)
   if (isDigit(c) && isDigit(line.charCodeAt(i + 1)) && line.charCodeAt(i + 2) === 45 && line.charCodeAt(i + 6) === 45) {
-    const d = d2(line, i), mo = monthNumber(line.slice(i + 3, i + 6)), y = d4(line, i + 7);
+    const d = d2(line, i), mo = monthNumberAt(line, i + 3, i + 6), y = d4(line, i + 7);
     if (mo && line.charCodeAt(i + 11) === 32 && isHms(line, i + 12)) {
       const h = d2(line, i + 12), mi = d2(line, i + 15), s = d2(line, i + 18);
       if (!validDate(mo, d, h, mi, s)) return { error: 'timestamp out of range' };
-      const [ms, j] = frac(line, i + 20);
-      const ts = zonedToUtc(ctx.tz, y, mo, d, h, mi, s === 60 ? 59 : s, ms);
-      return { ts, host: null, program: null, pid: null, msg: line.slice(j).trimStart(), form: 'native' };
+      const ts0 = zonedToUtc(ctx.tz, y, mo, d, h, mi, s === 60 ? 59 : s, 0);
+      if (i === 0) { bindKey = line.slice(0, 20); bindTs = ts0; }
+      const ms = frac(line, i + 20);
+      return envelope(ts0 + ms, null, null, null, line.slice(fracEnd).trimStart(), 'native');
     }
   }
 
+  // `101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: IN=...` (Proxmox pve-firewall.log)
+  if (isDigit(c)) {
+    const pve = pveFirewallEnvelope(i === 0 ? line : line.slice(i));
+    if (pve) return pve;
+  }
+
+  // `@400000004c91b044077a9e94 imap-login: ...` (TAI64N, daemontools/s6 multilog)
+  if (c === 64 /* @ */ && line.charCodeAt(i + 25) === 32 && /^@4[0-9a-f]{23}$/.test(line.slice(i, i + 25))) {
+    // daemontools writes 2^62 + 10 + Unix seconds (TAI was 10 s ahead of UTC in 1970); leap
+    // seconds since then are not applied, as tai64nlocal does not either.
+    const secs = Number(BigInt('0x' + line.slice(i + 1, i + 17)) - (1n << 62n) - 10n);
+    const nanos = parseInt(line.slice(i + 17, i + 25), 16);
+    splitTag(line, i + 26);
+    return envelope(secs * 1000 + Math.floor(nanos / 1e6), tHost, tProgram, tPid, tMsg, 'native', tArgs);
+  }
+
   // `Fri Nov 20 09:20:02 2026 msg` (older OpenVPN, dmesg -T)
-  if (DAYS.test(line.slice(i, i + 4))) {
+  if (isDayName(line, i)) {
     const m = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Za-z]{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})/.exec(line.slice(i, i + 32));
     if (m) {
       const mo = monthNumber(m[1]), d = +m[2], h = +m[3], mi = +m[4], s = +m[5], y = +m[6];
       if (!mo || !validDate(mo, d, h, mi, s)) return { error: 'timestamp out of range' };
       const ts = zonedToUtc(ctx.tz, y, mo, d, h, mi, s === 60 ? 59 : s);
-      return { ts, host: null, program: null, pid: null, msg: line.slice(i + m[0].length).trimStart(), form: 'native' };
+      return { ts, host: null, program: null, pid: null, msg: line.slice(i + m[0].length).trimStart(), form: 'native', tagArgs: null };
     }
   }
 
   // BSD: `Apr 18 23:11:08` or `Apr  8 23:11:08`, month possibly French (`août 19 11:08:37`).
   const sp = line.indexOf(' ', i);
   if (sp > i && sp - i <= 6) {
-    const mo = monthNumber(line.slice(i, sp));
+    const mo = monthNumberAt(line, i, sp);
     if (mo) {
       let j = sp;
       while (line.charCodeAt(j) === 32) j++;
@@ -267,14 +418,11 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
       if (!isHms(line, j)) return { error: 'month and day without a time' };
       const h = d2(line, j), mi = d2(line, j + 3), s = d2(line, j + 6);
       if (!validDate(mo, d, h, mi, s)) return { error: 'timestamp out of range' };
-      const [ms, k] = frac(line, j + 8);
       const sec = s === 60 ? 59 : s;
       const y = year ?? yearFor(ctx.tz, ctx.refTime, mo, d, h, mi, sec);
-      const ts = zonedToUtc(ctx.tz, y, mo, d, h, mi, sec, ms);
-      let rest = k;
-      if (line.charCodeAt(rest) === 93) rest++; // `[Jun 21 16:56:03]` handled by the recursion above
-      const tag = splitTag(line, rest);
-      return { ts, ...tag, form: 'bsd' };
+      const ts0 = zonedToUtc(ctx.tz, y, mo, d, h, mi, sec, 0);
+      if (i === 0) { bsdKey = line.slice(0, j + 8); bsdTs = ts0; }
+      return bsdRest(line, j + 8, ts0);
     }
   }
   return { error: 'no timestamp recognised' };
@@ -321,9 +469,34 @@ function rfc5424(line: string, i: number): EnvelopeResult {
     pid: /^\d+$/.test(procid) ? +procid : null,
     msg: msg.trimStart(),
     form: 'rfc5424',
+    tagArgs: null,
   };
 }
 
 export function isEnvelopeError(r: EnvelopeResult): r is { error: string } {
   return (r as { error?: string }).error !== undefined;
+}
+
+const PVE_LINE = /^(\d+) ([0-7]) (\S+) (\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4}) /;
+const PVE_MON = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * The envelope of a /var/log/pve-firewall.log line (Proxmox VE's pvefw-logger):
+ *
+ *   101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: IN=fwbr101i0 OUT=fwbr101i0 ...
+ *
+ * `<vmid> <loglevel> <chain> <dd/Mon/yyyy:HH:MM:SS> <+zzzz> <prefix><packet>`. The stamp
+ * carries its offset, so no zone is needed. The message keeps vmid, level and chain in front.
+ */
+export function pveFirewallEnvelope(line: string): Envelope | null {
+  const c = line.charCodeAt(0);
+  if (c < 48 || c > 57) return null;
+  const m = PVE_LINE.exec(line);
+  if (!m) return null;
+  const mo = PVE_MON.indexOf(m[5]);
+  const d = +m[4], h = +m[7], mi = +m[8], sec = +m[9];
+  if (mo < 0 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return null;
+  const off = (m[10].charCodeAt(0) === 45 ? -1 : 1) * (+m[10].slice(1, 3) * 60 + +m[10].slice(3, 5)) * 60_000;
+  const ts = Date.UTC(+m[6], mo, d, h, mi, sec === 60 ? 59 : sec) - off;
+  return { ts, host: null, program: 'pve-firewall', pid: null, msg: `${m[1]} ${m[2]} ${m[3]} ${line.slice(m[0].length)}`, form: 'native', tagArgs: null };
 }

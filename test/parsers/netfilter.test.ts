@@ -292,7 +292,7 @@ function check(s: Sample): void {
   expect(['event', 'skip', 'unparsed']).toContain(r.type);
   if (r.type !== 'event') {
     expect(r.reason, s.line).toMatch(/\S/);
-    // Proxmox's own log file: the shared envelope does not know its stamp yet (see pveFirewallEnvelope).
+    // Proxmox: pve-firewall.log lines that still miss are re-read through its envelope directly.
     const env = pveFirewallEnvelope(s.line);
     if (env) {
       t.viaPveEnvelope++;

@@ -132,3 +132,24 @@ describe.skipIf(!existsSync(TS))('timestamp corpus (../shared/corpus/timestamps)
     expect(counts['lnav-test-logfile_journald.json'].miss).toBe(0);
   });
 });
+
+describe('envelope forms added for specific programs', () => {
+  it('keeps the arguments of a tag: Dovecot split tags carry the user and session', () => {
+    const e = env('Nov 20 09:20:02 imap(jan@example.com)<4711><AbCd>: Info: Logged out in=12 out=3456');
+    expect(e).toMatchObject({ host: null, program: 'imap', tagArgs: '(jan@example.com)<4711><AbCd>', msg: 'Info: Logged out in=12 out=3456' });
+    expect(env('Jun 21 16:50:02 machine test-demo(pam_unix)[13709]: x')).toMatchObject({ program: 'test-demo', pid: 13709, tagArgs: '(pam_unix)' });
+    expect(env('Nov 20 09:20:02 mx1 postfix/smtpd[1]: x').tagArgs).toBeNull();
+  });
+
+  it('reads TAI64N stamps (daemontools, s6): 2^62 + 10 + Unix seconds', () => {
+    const e = env('@400000004c91b044077a9e94 imap-login: Info: Aborted login (auth failed, 1 attempts)');
+    expect(new Date(e.ts).toISOString()).toBe('2010-09-16T05:50:50.125Z');
+    expect(e).toMatchObject({ program: 'imap-login', msg: 'Info: Aborted login (auth failed, 1 attempts)' });
+  });
+
+  it('reads Proxmox pve-firewall.log lines with their offset', () => {
+    const e = env('101 1 tap101i0-IN 20/Nov/2026:13:12:46 +0100 REJECT: IN=fwbr101i0 OUT=fwbr101i0 SRC=203.0.113.9 DST=192.0.2.10');
+    expect(new Date(e.ts).toISOString()).toBe('2026-11-20T12:12:46.000Z');
+    expect(e).toMatchObject({ program: 'pve-firewall', msg: '101 1 tap101i0-IN REJECT: IN=fwbr101i0 OUT=fwbr101i0 SRC=203.0.113.9 DST=192.0.2.10' });
+  });
+});
