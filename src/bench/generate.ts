@@ -1,10 +1,22 @@
 /**
- * Deterministic generator of realistic server logs: mail.log (Postfix, Dovecot, rspamd through
- * syslog), kern.log (netfilter drops), a BIND query log and an OpenVPN log. Used by the
- * benchmark and by tests that need volume (kill -9 safety). Documentation IP ranges only.
+ * Deterministic generator of realistic server logs for the benchmark and for tests that need
+ * volume (kill -9 safety). Four files, as a mail and VPN server writes them:
+ *
+ * - `mail.log`: Postfix (inbound MX traffic, submissions, rejects, SASL guessing), Dovecot (IMAP
+ *   and POP3 sessions, LMTP deliveries, failed logins) and rspamd, all through syslog;
+ * - `kern.log`: netfilter drops (scanner bursts and brute-force retries);
+ * - `query.log`: BIND's own query channel;
+ * - `openvpn.log`: OpenVPN's own log (connects with their TLS chatter, leases, disconnects).
+ *
+ * The mix by source is about Postfix 35%, Dovecot 15%, netfilter 20%, BIND 20%, rspamd 5% and
+ * OpenVPN 5% of lines. Lines are scheduled on one clock (sessions end minutes after they
+ * start), so every file is in time order. Documentation address ranges only.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+
+/** Changes whenever the output for a given size and seed changes (the bench reuses earlier output). */
+export const GENERATOR_VERSION = 2;
 
 /** Small, fast, seeded PRNG (mulberry32). */
 export function rng(seed: number): () => number {
@@ -37,102 +49,301 @@ function bindStamp(t: number): string {
 }
 
 export interface GenOptions { dir: string; lines: number; seed?: number; start?: number; host?: string }
-export interface GenResult { files: Record<string, string>; lines: Record<string, number> }
+export interface GenResult {
+  files: Record<'mail' | 'kern' | 'named' | 'openvpn', string>;
+  /** Lines per file. */
+  lines: Record<string, number>;
+  /** Lines per writing program (postfix, dovecot, rspamd, netfilter, bind, openvpn). */
+  sources: Record<string, number>;
+}
+
+type FileKey = 'mail' | 'kern' | 'named' | 'openvpn';
+type SourceKey = 'postfix' | 'dovecot' | 'rspamd' | 'netfilter' | 'bind' | 'openvpn';
 
 const SERVER = '192.0.2.10';
+const SERVER6 = '2001:db8::10';
 
-function ip(r: () => number): string {
-  const nets = ['198.51.100.', '203.0.113.'];
-  return nets[Math.floor(r() * 2)] + (1 + Math.floor(r() * 250));
+/** A line due at `t`; `seq` keeps lines scheduled for the same instant in order. */
+interface Due { t: number; seq: number; file: FileKey; source: SourceKey; text: (t: number) => string }
+
+/** Binary min-heap of lines not yet written, ordered by time then by scheduling order. */
+class Schedule {
+  private heap: Due[] = [];
+  private seq = 0;
+  get size(): number { return this.heap.length; }
+  peek(): Due | undefined { return this.heap[0]; }
+  push(t: number, file: FileKey, source: SourceKey, text: (t: number) => string): void {
+    const h = this.heap;
+    const d: Due = { t, seq: this.seq++, file, source, text };
+    let i = h.push(d) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i], h[p])) break;
+      [h[i], h[p]] = [h[p], h[i]];
+      i = p;
+    }
+  }
+  pop(): Due | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l], h[m])) m = l;
+        if (r < h.length && before(h[r], h[m])) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
+const before = (a: Due, b: Due) => a.t < b.t || (a.t === b.t && a.seq < b.seq);
 
-const QID = '0123456789ABCDEF';
-function qid(r: () => number): string {
-  let s = '';
-  for (let i = 0; i < 10; i++) s += QID[Math.floor(r() * 16)];
-  return s;
-}
-
-/** Write a realistic mix of about `lines` lines; returns the files and their line counts. */
+/** Write a realistic mix of `lines` lines (exactly); returns the files and the line counts. */
 export async function generateLogs(o: GenOptions): Promise<GenResult> {
   const r = rng(o.seed ?? 42);
   const host = o.host ?? 'mx1';
   const start = o.start ?? Date.UTC(2026, 10, 20, 0, 0, 0);
-  const files = {
+  const files: GenResult['files'] = {
     mail: join(o.dir, 'mail.log'), kern: join(o.dir, 'kern.log'), named: join(o.dir, 'query.log'), openvpn: join(o.dir, 'openvpn.log'),
   };
-  const out = Object.fromEntries(Object.entries(files).map(([k, p]) => [k, createWriteStream(p)])) as Record<keyof typeof files, ReturnType<typeof createWriteStream>>;
+  const keys = Object.keys(files) as FileKey[];
+  const out = Object.fromEntries(keys.map((k) => [k, createWriteStream(files[k])])) as Record<FileKey, WriteStream>;
   const counts: Record<string, number> = { mail: 0, kern: 0, named: 0, openvpn: 0 };
-  const buffers: Record<string, string[]> = { mail: [], kern: [], named: [], openvpn: [] };
-  const flush = async (k: keyof typeof files, force = false) => {
-    if (buffers[k].length < 2000 && !force) return;
+  const sources: Record<string, number> = { postfix: 0, dovecot: 0, rspamd: 0, netfilter: 0, bind: 0, openvpn: 0 };
+  const buffers: Record<FileKey, string[]> = { mail: [], kern: [], named: [], openvpn: [] };
+  const flush = async (k: FileKey, force = false) => {
+    if (buffers[k].length < 4000 && !force) return;
     const text = buffers[k].join('');
     buffers[k] = [];
     if (!out[k].write(text)) await new Promise<void>((res) => out[k].once('drain', () => res()));
   };
-  const emit = async (k: keyof typeof files, line: string) => {
-    buffers[k].push(line + '\n');
-    counts[k]++;
-    await flush(k);
+
+  // Stamps are the same for many lines in a row: cache the last one per format.
+  let bsdT = -1, bsdS = '', isoT = -1, isoS = '';
+  const bsd = (t: number) => { const s = Math.floor(t / 1000); if (s !== bsdT) { bsdT = s; bsdS = bsdStamp(t); } return bsdS; };
+  const iso = (t: number) => { const s = Math.floor(t / 1000); if (s !== isoT) { isoT = s; isoS = isoSpace(t); } return isoS; };
+
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)];
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  /** Index in [0, n) skewed towards 0 (a few busy users, scanners, names do most of the traffic). */
+  const skewed = (n: number) => Math.floor(n * r() ** 2.5);
+  const hex = (n: number, upper = false) => { let s = ''; for (let i = 0; i < n; i++) s += (upper ? '0123456789ABCDEF' : '0123456789abcdef')[Math.floor(r() * 16)]; return s; };
+  const b64 = (n: number) => { const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'; let s = ''; for (let i = 0; i < n; i++) s += A[Math.floor(r() * 64)]; return s; };
+
+  const users = Array.from({ length: 400 }, (_, i) => `user${i}@example.com`);
+  const extIp = () => (r() < 0.08 ? `2001:db8:${hex(3)}::${hex(2)}` : `${pick(['198.51.100.', '203.0.113.'])}${int(1, 254)}`);
+  const clientIps = Array.from({ length: 300 }, () => extIp());
+  const scanners = Array.from({ length: 2000 }, () => extIp());
+  const resolverClients = Array.from({ length: 250 }, (_, i) => (i < 200 ? `192.0.2.${20 + (i % 200)}` : `2001:db8:1::${(i - 199).toString(16)}`));
+  const relays = [['mx.example.net', '198.51.100.25'], ['mx1.example.org', '203.0.113.25'], ['aspmx.example.com', '198.51.100.26'], ['mx2.example.org', '2001:db8:25::2']];
+  const senders = ['news@example.org', 'billing@example.net', 'noreply@example.org', 'alerts@example.net', 'friend@example.net'];
+  const names = Array.from({ length: 3000 }, (_, i) => `${pick(['www', 'api', 'cdn', 'mail', 'img', 'static', 'login', 'ns'])}${i}.example.${pick(['com', 'net', 'org'])}`);
+  const qtypes = ['A', 'A', 'A', 'A', 'A', 'AAAA', 'AAAA', 'AAAA', 'MX', 'TXT', 'PTR', 'HTTPS', 'SRV', 'ANY'];
+  const dropPorts = [22, 22, 22, 23, 23, 3389, 445, 25, 8080, 80, 443, 5060, 1433, 3306, 6379, 2375];
+  const sched = new Schedule();
+  let pid = 10_000;
+  let vipNext = 0;
+  const vpnActive: Array<{ cn: string; cip: string }> = [];
+
+  const at = (t: number, file: FileKey, source: SourceKey, text: (t: number) => string) => sched.push(t, file, source, text);
+  const mail = (t: number, source: SourceKey, body: string) => at(t, 'mail', source, (tt) => `${bsd(tt)} ${host} ${body}`);
+
+  /** rspamd's result for a message (and the parse line before it). */
+  const rspamdScan = (t: number, q: string, msgId: string, cip: string, user: string | null, from: string, rcpt: string, size: number, spam: boolean) => {
+    const tag = hex(6);
+    mail(t, 'rspamd', `rspamd[2203]: <${tag}>; task; rspamd_message_parse: loaded message; id: <${msgId}>; queue-id: <${q}>; size: ${size}; checksum: <${hex(32)}>`);
+    const verdict = spam ? `T (reject): [${(15 + r() * 10).toFixed(2)}/15.00] [BAYES_SPAM(5.10){99.88%;},RBL_SPAMHAUS_XBL(4.00){${cip}:from;},R_SPF_FAIL(1.00){-all;}]`
+      : `F (no action): [${(r() * 4 - 1).toFixed(2)}/15.00] [MIME_GOOD(-0.10){text/plain;},ARC_NA(0.00){},FROM_EQ_ENVFROM(0.00){},RCPT_COUNT_ONE(0.00){1;}]`;
+    mail(t + 80, 'rspamd', `rspamd[2203]: <${tag}>; task; rspamd_task_write_log: id: <${msgId}>, qid: <${q}>, ip: ${cip}, user: ${user ?? 'undef'}, from: <${from}>, (default: ${verdict}), len: ${size}, time: ${(20 + r() * 400).toFixed(2)}ms, dns req: ${int(0, 30)}, digest: <${hex(32)}>, rcpts: <${rcpt}>, mime_rcpts: <${rcpt}>`);
   };
-  const users = Array.from({ length: 200 }, (_, i) => `user${i}@example.com`);
-  let t = start;
-  let pid = 1000;
-  let total = 0;
-  // Average step so that the data spans about a day whatever the size.
-  const step = Math.max(1, Math.floor(86_400_000 / Math.max(1, o.lines)));
-  while (total < o.lines) {
-    t += Math.floor(r() * step * 2);
-    const roll = r();
-    const s = bsdStamp(t);
-    if (roll < 0.36) {
-      // A submitted message: 8 Postfix lines and an rspamd line.
-      const q = qid(r), u = users[Math.floor(r() * users.length)], cip = ip(r), p = ++pid, rip = ip(r);
-      await emit('mail', `${s} ${host} postfix/submission/smtpd[${p}]: connect from unknown[${cip}]`);
-      await emit('mail', `${s} ${host} postfix/submission/smtpd[${p}]: ${q}: client=unknown[${cip}], sasl_method=PLAIN, sasl_username=${u}`);
-      await emit('mail', `${s} ${host} postfix/cleanup[${p + 1}]: ${q}: message-id=<${q}.${p}@example.com>`);
-      await emit('mail', `${s} ${host} rspamd[812]: <${q.slice(0, 6)}>; task; rspamd_task_write_log: id: <${q}.${p}@example.com>, qid: <${q}>, ip: ${cip}, user: ${u}, from: <${u}>, (default: F (no action): [1.20/15.00] [MIME_GOOD(-0.10){text/plain;}]), len: ${1000 + Math.floor(r() * 90000)}, time: 87.1ms, dns req: 12, digest: <0123456789abcdef0123456789abcdef>, rcpts: <someone@example.net>, mime_rcpts: <someone@example.net>`);
-      await emit('mail', `${s} ${host} postfix/qmgr[900]: ${q}: from=<${u}>, size=${1000 + Math.floor(r() * 90000)}, nrcpt=1 (queue active)`);
-      await emit('mail', `${s} ${host} postfix/submission/smtpd[${p}]: disconnect from unknown[${cip}] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6`);
-      await emit('mail', `${s} ${host} postfix/smtp[${p + 2}]: ${q}: to=<someone@example.net>, relay=mx.example.net[${rip}]:25, delay=0.9, delays=0.1/0.01/0.3/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as ABC123)`);
-      await emit('mail', `${s} ${host} postfix/qmgr[900]: ${q}: removed`);
-      total += 9;
-    } else if (roll < 0.5) {
-      // An IMAP session: login and logout with byte counts.
-      const u = users[Math.floor(r() * users.length)], cip = ip(r), p = ++pid, sid = qid(r);
-      await emit('mail', `${s} ${host} dovecot: imap-login: Login: user=<${u}>, method=PLAIN, rip=${cip}, lip=${SERVER}, mpid=${p}, TLS, session=<${sid}>`);
-      await emit('mail', `${s} ${host} dovecot: imap(${u})<${p}><${sid}>: Logged out in=${Math.floor(r() * 5000)} out=${Math.floor(r() * 5_000_000)} deleted=0 expunged=0 trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0`);
-      total += 2;
-    } else if (roll < 0.53) {
-      const cip = ip(r);
-      await emit('mail', `${s} ${host} dovecot: auth: passwd-file(admin,${cip}): unknown user`);
-      await emit('mail', `${s} ${host} dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<admin>, method=PLAIN, rip=${cip}, lip=${SERVER}, TLS, session=<${qid(r)}>`);
-      total += 2;
-    } else if (roll < 0.56) {
-      const cip = ip(r);
-      await emit('mail', `${s} ${host} postfix/smtpd[${++pid}]: NOQUEUE: reject: RCPT from unknown[${cip}]: 554 5.7.1 <spam@example.org>: Relay access denied; from=<x@example.org> to=<spam@example.org> proto=ESMTP helo=<example.org>`);
-      total += 1;
-    } else if (roll < 0.78) {
-      const src = ip(r), dpt = [22, 23, 3389, 445, 25, 8080][Math.floor(r() * 6)];
-      await emit('kern', `${s} ${host} kernel: [${((t - start) / 1000 + 1000).toFixed(6)}] DROP-IN: IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=${src} DST=${SERVER} LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=${Math.floor(r() * 65535)} DF PROTO=TCP SPT=${1024 + Math.floor(r() * 60000)} DPT=${dpt} WINDOW=64240 RES=0x00 SYN URGP=0`);
-      total += 1;
-    } else if (roll < 0.98) {
-      const cip = ip(r), qt = r() < 0.1 ? 'ANY' : r() < 0.6 ? 'A' : 'AAAA';
-      await emit('named', `${bindStamp(t)} queries: info: client @0x7f65100ee4d8 ${cip}#${1024 + Math.floor(r() * 60000)} (www${Math.floor(r() * 50)}.example.com): query: www${Math.floor(r() * 50)}.example.com IN ${qt} +E(0)K (${SERVER})`);
-      total += 1;
-    } else {
-      const cn = `client${Math.floor(r() * 40)}`, cip = ip(r), port = 1024 + Math.floor(r() * 60000), vip = `198.51.100.${100 + Math.floor(r() * 100)}`;
-      const st = isoSpace(t);
-      await emit('openvpn', `${st} ${cip}:${port} TLS: Initial packet from [AF_INET]${cip}:${port}, sid=1a2b3c4d 5e6f7a8b`);
-      await emit('openvpn', `${st} ${cn}/${cip}:${port} [${cn}] Peer Connection Initiated with [AF_INET]${cip}:${port}`);
-      await emit('openvpn', `${st} ${cn}/${cip}:${port} MULTI_sva: pool returned IPv4=${vip}, IPv6=(Not enabled)`);
-      await emit('openvpn', `${st} ${cn}/${cip}:${port} MULTI: Learn: ${vip} -> ${cn}/${cip}:${port}`);
-      total += 4;
+
+  // ---- scenarios; each returns nothing, lines go through the schedule ----
+
+  /** An inbound message from another MX, scanned and delivered to a mailbox over LMTP. */
+  const inbound = (t: number) => {
+    const p = ++pid, q = hex(11, true), cip = pick(clientIps), from = pick(senders), to = users[skewed(users.length)];
+    const size = int(2000, 200_000), msgId = `${hex(16)}@${from.split('@')[1]}`;
+    const name = r() < 0.6 ? `mail-${hex(4)}.${from.split('@')[1]}` : 'unknown';
+    mail(t, 'postfix', `postfix/smtpd[${p}]: connect from ${name}[${cip}]`);
+    mail(t + 120, 'postfix', `postfix/smtpd[${p}]: Anonymous TLS connection established from ${name}[${cip}]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256`);
+    mail(t + 400, 'postfix', `postfix/smtpd[${p}]: ${q}: client=${name}[${cip}]`);
+    mail(t + 500, 'postfix', `postfix/cleanup[${p + 1}]: ${q}: message-id=<${msgId}>`);
+    rspamdScan(t + 600, q, msgId, cip, null, from, to, size, false);
+    mail(t + 800, 'postfix', `postfix/qmgr[1011]: ${q}: from=<${from}>, size=${size}, nrcpt=1 (queue active)`);
+    mail(t + 900, 'postfix', `postfix/smtpd[${p}]: disconnect from ${name}[${cip}] ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7`);
+    const lp = p + 2;
+    mail(t + 1000, 'dovecot', `dovecot: lmtp(${to})<${lp}><${b64(22)}>: msgid=<${msgId}>: saved mail to INBOX`);
+    mail(t + 1010, 'postfix', `postfix/lmtp[${lp}]: ${q}: to=<${to}>, relay=mail.example.com[private/dovecot-lmtp], delay=1, delays=0.8/0.01/0.01/0.2, dsn=2.0.0, status=sent (250 2.0.0 <${to}> ${b64(22)} Saved)`);
+    mail(t + 1020, 'postfix', `postfix/qmgr[1011]: ${q}: removed`);
+  };
+
+  /** A message submitted by a user and relayed to a remote MX. */
+  const submission = (t: number) => {
+    const p = ++pid, q = hex(11, true), u = users[skewed(users.length)], cip = pick(clientIps), [rname, rip] = pick(relays);
+    const size = int(1000, 5_000_000), to = `someone${int(1, 999)}@example.net`, msgId = `${hex(12)}.${p}@example.com`;
+    mail(t, 'postfix', `postfix/submission/smtpd[${p}]: connect from unknown[${cip}]`);
+    mail(t + 300, 'postfix', `postfix/submission/smtpd[${p}]: ${q}: client=unknown[${cip}], sasl_method=PLAIN, sasl_username=${u}`);
+    mail(t + 400, 'postfix', `postfix/cleanup[${p + 1}]: ${q}: message-id=<${msgId}>`);
+    rspamdScan(t + 500, q, msgId, cip, u, u, to, size, false);
+    mail(t + 700, 'postfix', `postfix/qmgr[1011]: ${q}: from=<${u}>, size=${size}, nrcpt=1 (queue active)`);
+    mail(t + 800, 'postfix', `postfix/submission/smtpd[${p}]: disconnect from unknown[${cip}] ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8`);
+    const sp = p + 2;
+    mail(t + 1500, 'postfix', `postfix/smtp[${sp}]: Verified TLS connection established to ${rname}[${rip}]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)`);
+    const status = r() < 0.93 ? `status=sent (250 2.0.0 Ok: queued as ${hex(10, true)})` : 'status=deferred (host said: 450 4.7.1 Greylisted, try again later (in reply to RCPT TO command))';
+    mail(t + 2300, 'postfix', `postfix/smtp[${sp}]: ${q}: to=<${to}>, relay=${rname}[${rip}]:25, delay=2.3, delays=0.7/0.01/0.6/1, dsn=${status.startsWith('status=sent') ? '2.0.0' : '4.7.1'}, ${status}`);
+    if (status.startsWith('status=sent')) mail(t + 2310, 'postfix', `postfix/qmgr[1011]: ${q}: removed`);
+  };
+
+  /** A spam run rejected by rspamd at end of DATA. */
+  const milterReject = (t: number) => {
+    const p = ++pid, q = hex(11, true), cip = pick(scanners), to = users[skewed(users.length)], msgId = `${hex(20)}@example.org`;
+    mail(t, 'postfix', `postfix/smtpd[${p}]: connect from unknown[${cip}]`);
+    mail(t + 300, 'postfix', `postfix/smtpd[${p}]: ${q}: client=unknown[${cip}]`);
+    mail(t + 400, 'postfix', `postfix/cleanup[${p + 1}]: ${q}: message-id=<${msgId}>`);
+    rspamdScan(t + 500, q, msgId, cip, null, 'promo@example.org', to, int(3000, 30_000), true);
+    mail(t + 700, 'postfix', `postfix/cleanup[${p + 1}]: ${q}: milter-reject: END-OF-MESSAGE from unknown[${cip}]: 5.7.1 Spam message rejected; from=<promo@example.org> to=<${to}> proto=ESMTP helo=<example.org>`);
+    mail(t + 900, 'postfix', `postfix/smtpd[${p}]: disconnect from unknown[${cip}] ehlo=1 mail=1 rcpt=1 data=0/1 quit=1 commands=4/5`);
+  };
+
+  /** A bot rejected at RCPT (relay attempt or unknown user). */
+  const rcptReject = (t: number) => {
+    const p = ++pid, cip = pick(scanners);
+    mail(t, 'postfix', `postfix/smtpd[${p}]: connect from unknown[${cip}]`);
+    const why = r() < 0.5 ? `554 5.7.1 <spam${int(1, 99)}@example.org>: Relay access denied; from=<x@example.org> to=<spam@example.org>`
+      : `550 5.1.1 <nobody${int(1, 999)}@example.com>: Recipient address rejected: User unknown in virtual mailbox table; from=<x@example.org> to=<nobody@example.com>`;
+    mail(t + 600, 'postfix', `postfix/smtpd[${p}]: NOQUEUE: reject: RCPT from unknown[${cip}]: ${why} proto=ESMTP helo=<example.org>`);
+    if (r() < 0.3) mail(t + 800, 'postfix', `postfix/smtpd[${p}]: lost connection after RCPT from unknown[${cip}]`);
+    mail(t + 900, 'postfix', `postfix/smtpd[${p}]: disconnect from unknown[${cip}] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4`);
+  };
+
+  /** SASL password guessing on the submission port. */
+  const saslGuess = (t: number) => {
+    const p = ++pid, cip = pick(scanners);
+    mail(t, 'postfix', `postfix/submission/smtpd[${p}]: connect from unknown[${cip}]`);
+    mail(t + 2000, 'postfix', `postfix/submission/smtpd[${p}]: warning: unknown[${cip}]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=${pick(['admin', 'info', 'test', users[skewed(users.length)]])}`);
+    mail(t + 2100, 'postfix', `postfix/submission/smtpd[${p}]: disconnect from unknown[${cip}] ehlo=1 auth=0/1 quit=1 commands=2/3`);
+  };
+
+  /** An IMAP (or POP3) session: login now, logout with byte counts minutes later. */
+  const mailboxSession = (t: number) => {
+    const u = users[skewed(users.length)], cip = pick(clientIps), p = ++pid, sid = b64(16);
+    const pop = r() < 0.1;
+    const svc = pop ? 'pop3' : 'imap';
+    mail(t, 'dovecot', `dovecot: ${svc}-login: Login: user=<${u}>, method=PLAIN, rip=${cip}, lip=${cip.includes(':') ? SERVER6 : SERVER}, mpid=${p}, TLS, session=<${sid}>`);
+    const end = t + int(2_000, 30 * 60_000);
+    if (pop) mail(end, 'dovecot', `dovecot: pop3(${u})<${p}><${sid}>: Disconnected: Logged out top=0/0, retr=${int(0, 9)}/${int(0, 900_000)}, del=0/${int(0, 20)}, size=${int(0, 9_000_000)}`);
+    else mail(end, 'dovecot', `dovecot: imap(${u})<${p}><${sid}>: Logged out in=${int(100, 9000)} out=${int(1000, 20_000_000)} deleted=${int(0, 3)} expunged=${int(0, 3)} trashed=0 hdr_count=${int(0, 40)} hdr_bytes=${int(0, 40_000)} body_count=${int(0, 10)} body_bytes=${int(0, 9_000_000)}`);
+  };
+
+  /** A failed IMAP login (password guessing). */
+  const dovecotAuthFail = (t: number) => {
+    const cip = pick(scanners), who = pick(['admin', 'info', 'test', 'postmaster', users[skewed(users.length)]]), sid = b64(16);
+    mail(t, 'dovecot', who.includes('@') ? `dovecot: auth: passwd-file(${who},${cip},<${sid}>): Password mismatch` : `dovecot: auth: passwd-file(${who},${cip},<${sid}>): unknown user`);
+    mail(t + 2000, 'dovecot', `dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<${who}>, method=PLAIN, rip=${cip}, lip=${SERVER}, TLS, session=<${sid}>`);
+  };
+
+  const kernUptime = 86_400; // seconds since boot at `start`
+  /** A scanner's burst: brute-force retries on one port, or a sweep over several. */
+  const dropBurst = (t: number, n: number) => {
+    const src = scanners[skewed(scanners.length)];
+    const v6 = src.includes(':');
+    const sweep = r() < 0.3;
+    let dpt = pick(dropPorts);
+    const spt = int(1024, 65000);
+    const proto = dpt === 5060 ? 'UDP' : 'TCP';
+    const prefix = r() < 0.5 ? '[UFW BLOCK]' : 'DROP-IN:';
+    for (let i = 0; i < n; i++) {
+      const tt = t + i * int(5, 800);
+      if (sweep) dpt = int(1, 10_000);
+      const id = int(0, 65535);
+      at(tt, 'kern', 'netfilter', (x) => {
+        const up = (kernUptime + (x - start) / 1000).toFixed(6);
+        const head = `${bsd(x)} ${host} kernel: [${up.padStart(12)}] ${prefix} IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:${v6 ? '86:dd' : '08:00'} SRC=${src} DST=${v6 ? SERVER6 : SERVER}`;
+        const ip = v6 ? `LEN=80 TC=0 HOPLIMIT=${int(40, 64)} FLOWLBL=${int(0, 99999)}` : `LEN=${proto === 'UDP' ? 444 : 60} TOS=0x00 PREC=0x00 TTL=${int(40, 250)} ID=${id}${r() < 0.5 ? ' DF' : ''}`;
+        return proto === 'UDP' ? `${head} ${ip} PROTO=UDP SPT=${spt} DPT=${dpt} LEN=424`
+          : `${head} ${ip} PROTO=TCP SPT=${spt + i} DPT=${dpt} WINDOW=${pick([1024, 29200, 64240, 65535])} RES=0x00 SYN URGP=0`;
+      });
     }
+  };
+
+  /** One DNS query in BIND's query channel. */
+  const query = (t: number) => {
+    const cip = r() < 0.9 ? resolverClients[skewed(resolverClients.length)] : pick(scanners);
+    const name = names[skewed(names.length)], qt = cip.startsWith('192.0.2.') || cip.startsWith('2001:db8:1::') ? pick(qtypes) : pick(['ANY', 'A', 'TXT']);
+    const srv = cip.includes(':') ? SERVER6 : SERVER;
+    const flags = pick(['+E(0)K', '+E(0)DK', '-E(0)K', '+E(0)']);
+    const clientPtr = `0x7f65${hex(8)}`;
+    at(t, 'named', 'bind', (x) => `${bindStamp(x)} queries: info: client @${clientPtr} ${cip}#${int(1024, 65535)} (${name}): query: ${name} IN ${qt} ${flags} (${srv})`);
+  };
+
+  /** An OpenVPN client connecting (with its TLS chatter), and one disconnecting. */
+  const vpn = (t: number) => {
+    const n = int(0, 59);
+    const cn = `client${n}`, cip = clientIps[skewed(clientIps.length)], port = int(1024, 65535), vip = `198.51.100.${100 + (vipNext++ % 150)}`;
+    const o = (dt: number, text: string) => at(t + dt, 'openvpn', 'openvpn', (x) => `${iso(x)} ${text}`);
+    const peer = `${cip.includes(':') ? `[${cip}]` : cip}:${port}`;
+    const af = `[${cip.includes(':') ? 'AF_INET6' : 'AF_INET'}]${cip}:${port}`;
+    o(0, `${peer} TLS: Initial packet from ${af}, sid=${hex(8)} ${hex(8)}`);
+    o(40, `${peer} VERIFY OK: depth=1, CN=Example VPN CA`);
+    o(40, `${peer} VERIFY OK: depth=0, CN=${cn}`);
+    o(60, `${peer} peer info: IV_VER=2.6.8`);
+    o(60, `${peer} peer info: IV_PLAT=${pick(['linux', 'win', 'mac', 'android'])}`);
+    o(200, `${peer} Control Channel: TLSv1.3, cipher TLSv1.3 TLS_AES_256_GCM_SHA384, peer certificate: 2048 bits RSA, signature: RSA-SHA256, peer temporary key: 253 bits X25519`);
+    o(200, `${peer} [${cn}] Peer Connection Initiated with ${af}`);
+    o(210, `${cn}/${peer} MULTI_sva: pool returned IPv4=${vip}, IPv6=(Not enabled)`);
+    o(210, `${cn}/${peer} MULTI: Learn: ${vip} -> ${cn}/${peer}`);
+    o(210, `${cn}/${peer} MULTI: primary virtual IP for ${cn}/${peer}: ${vip}`);
+    o(220, `${cn}/${peer} SENT CONTROL [${cn}]: 'PUSH_REPLY,route-gateway 198.51.100.1,topology subnet,ping 10,ping-restart 120,ifconfig ${vip} 255.255.255.0,peer-id 0,cipher AES-256-GCM' (status=1)`);
+    vpnActive.push({ cn, cip: peer });
+    if (vpnActive.length > 40) {
+      const g = vpnActive.splice(Math.floor(r() * vpnActive.length), 1)[0];
+      if (r() < 0.5) {
+        o(500, `${g.cn}/${g.cip} Inactivity timeout (--ping-restart), restarting`);
+        o(500, `${g.cn}/${g.cip} SIGUSR1[soft,ping-restart] received, client-instance restarting`);
+      } else o(500, `${g.cn}/${g.cip} SIGTERM[soft,remote-exit] received, client-instance exiting`);
+    }
+  };
+
+  // Scenario weights, chosen so that the lines come out near the mix in the header comment.
+  const scenarios: Array<[number, (t: number) => void]> = [
+    [1.0, inbound], [1.0, submission], [0.3, milterReject], [3.6, rcptReject], [0.9, saslGuess],
+    [5.3, mailboxSession], [1.0, dovecotAuthFail],
+    [7.1, (t) => dropBurst(t, r() < 0.6 ? 1 : int(2, 8))],
+    [18.4, query], [0.35, vpn],
+  ];
+  const totalWeight = scenarios.reduce((a, [w]) => a + w, 0);
+  // About 2.35 lines per scenario on average: space them so that the data spans about a day.
+  const step = Math.max(1, Math.floor((86_400_000 * 2.35) / Math.max(1, o.lines)));
+
+  let t = start;
+  let written = 0;
+  const emitDue = async (until: number) => {
+    while (written < o.lines && sched.size && sched.peek()!.t <= until) {
+      const d = sched.pop()!;
+      buffers[d.file].push(d.text(d.t) + '\n');
+      counts[d.file]++;
+      sources[d.source]++;
+      written++;
+      await flush(d.file);
+    }
+  };
+  while (written < o.lines) {
+    t += Math.floor(r() * step * 2);
+    let x = r() * totalWeight;
+    for (const [w, f] of scenarios) { if ((x -= w) < 0) { f(t); break; } }
+    await emitDue(t);
   }
-  for (const k of Object.keys(files) as Array<keyof typeof files>) {
+  await emitDue(Infinity);
+  for (const k of keys) {
     await flush(k, true);
     await new Promise((res) => out[k].end(res));
   }
-  return { files, lines: counts };
+  return { files, lines: counts, sources };
 }

@@ -2,72 +2,146 @@
  * Benchmark phases, each run in its own process (so peak RSS is its own):
  *   node dist/bench/phases.js <phase> <json-args>
  * prints one JSON object on stdout.
+ *
+ * Every phase reports wall time and CPU time: the main thread's, and the whole process's
+ * (parse workers and V8's GC threads included). On a shared machine wall time says more about
+ * the neighbours than about us; CPU time does not.
  */
-import { openSync, readSync, closeSync, rmSync } from 'node:fs';
-import type { ParseContext, Source } from '../events.js';
-import { ingestPaths } from '../ingest/index.js';
-import { parseAny } from '../parsers/index.js';
-import { openStore } from '../store/index.js';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import type { ParseContext } from '../events.js';
 import { flowHandlers } from '../flows/handlers.js';
+import { ingestPaths } from '../ingest/index.js';
+import { LinePipeline, TailWindow } from '../ingest/lines.js';
+import { type ParseSession, ParseWorkerHost } from '../ingest/parse-session.js';
+import { openStore } from '../store/index.js';
 
 type Args = Record<string, unknown>;
 
-function rssMb(): number {
-  return Math.round(process.resourceUsage().maxRSS / 1024);
+const CTX: ParseContext = { tz: 'UTC', refTime: Date.UTC(2026, 10, 22) };
+const CHUNK = 1 << 20;
+const BATCH_LINES = 20_000;
+
+/** CPU seconds of one thread of this process (Linux), or null. */
+function threadCpu(tid: number | string): number | null {
+  try {
+    const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
 }
 
-/** Parse only: read, split into lines, parse. No store. */
-function parseOnly(files: string[]): Record<string, unknown> {
-  const ctx: ParseContext = { tz: 'UTC', refTime: Date.UTC(2026, 10, 22) };
-  let lines = 0, events = 0, unparsed = 0, bytes = 0;
+/** CPU seconds of every live thread of this process, busiest first. */
+function threadsCpu(): number[] {
+  try {
+    return readdirSync('/proc/self/task').map((t) => threadCpu(t) ?? 0).filter((c) => c > 0).sort((a, b) => b - a);
+  } catch {
+    return [];
+  }
+}
+
+interface Clock { wall: () => number; cpu: () => number; mainCpu: () => number | null }
+
+function clock(): Clock {
   const t0 = process.hrtime.bigint();
-  const buf = Buffer.allocUnsafe(4 << 20);
+  const c0 = process.cpuUsage();
+  const m0 = threadCpu(process.pid);
+  return {
+    wall: () => Number(process.hrtime.bigint() - t0) / 1e9,
+    cpu: () => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1e6; },
+    mainCpu: () => { const m = threadCpu(process.pid); return m === null || m0 === null ? null : m - m0; },
+  };
+}
+
+function figures(lines: number, c: Clock, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const wall = c.wall(), cpu = c.cpu(), mainCpu = c.mainCpu();
+  return {
+    lines, wall, cpu, mainCpu, ...extra,
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+}
+
+/** Parse in this thread with the ingest pipeline, and drop the batches. */
+function parseInline(files: string[]): Record<string, unknown> {
+  const c = clock();
+  let lines = 0, events = 0;
+  const buf = Buffer.allocUnsafe(CHUNK);
   for (const f of files) {
+    const pipe = new LinePipeline(CTX, 0, { fileId: 1, tail: new TailWindow(64, Buffer.alloc(0)) });
     const fd = openSync(f, 'r');
-    let carry = '';
-    let hint: Source | null = null;
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n <= 0) break;
-      bytes += n;
-      let text = carry + buf.toString('utf8', 0, n);
-      const last = text.lastIndexOf('\n');
-      carry = text.slice(last + 1);
-      text = text.slice(0, last);
-      let pos = 0;
-      while (pos <= text.length) {
-        let nl = text.indexOf('\n', pos);
-        if (nl < 0) nl = text.length;
-        const line = text.slice(pos, nl);
-        pos = nl + 1;
-        if (!line) continue;
-        lines++;
-        const d = parseAny(line, ctx, hint);
-        if (d.result.type === 'event') { events++; if (d.source !== 'other') hint = d.source; } else if (d.result.type === 'unparsed') unparsed++;
-      }
+      pipe.push(Buffer.from(buf.subarray(0, n)));
+      if (pipe.pendingLines >= BATCH_LINES) { const b = pipe.takeWithTail(); lines += b.lines; events += b.eventRows.length / 17; }
     }
     closeSync(fd);
+    pipe.finish(true);
+    const b = pipe.takeWithTail();
+    lines += b.lines; events += b.eventRows.length / 17;
   }
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { lines, events, unparsed, bytes, seconds: secs, linesPerSec: Math.round(lines / secs), peakRssMb: rssMb() };
+  return figures(lines, c, { events, threads: 1 });
 }
 
+/**
+ * Parse in `n` parse workers, the worker ingest uses, one file per worker at a time (files
+ * split by size); the main thread reads and feeds them, and drops the batches.
+ */
+async function parseWorkers(files: string[], n: number): Promise<Record<string, unknown>> {
+  const c = clock();
+  const hosts = Array.from({ length: n }, () => new ParseWorkerHost());
+  const queues: string[][] = hosts.map(() => []);
+  const load = hosts.map(() => 0);
+  for (const f of [...files].sort((a, b) => statSync(b).size - statSync(a).size)) {
+    const k = load.indexOf(Math.min(...load));
+    queues[k].push(f);
+    load[k] += statSync(f).size;
+  }
+  let lines = 0;
+  const feed = async (host: ParseWorkerHost, queue: string[]) => {
+    for (const f of queue) {
+      const s: ParseSession = host.open({ ctx: CTX, fileId: 1, startLine: 0, batchLines: BATCH_LINES, tail: Buffer.alloc(0), onUnparsed: null }, 64);
+      const fd = openSync(f, 'r');
+      try {
+        for (;;) {
+          const buf = Buffer.allocUnsafe(CHUNK);
+          const r = readSync(fd, buf, 0, buf.length, null);
+          if (r <= 0) break;
+          for (const b of await s.push(buf.subarray(0, r))) lines += b.lines;
+        }
+      } finally {
+        closeSync(fd);
+      }
+      for (const b of await s.finish(true)) lines += b.lines;
+    }
+  };
+  await Promise.all(hosts.map((h, i) => feed(h, queues[i])));
+  const perThread = threadsCpu();
+  const out = figures(lines, c, { threads: n, perThread });
+  await Promise.all(hosts.map((h) => h.close()));
+  return out;
+}
+
+/** The real ingest into a fresh database. */
 async function parseAndStore(files: string[], db: string): Promise<Record<string, unknown>> {
   rmSync(db, { force: true }); rmSync(db + '-wal', { force: true }); rmSync(db + '-shm', { force: true });
   const store = openStore({ path: db });
-  const t0 = process.hrtime.bigint();
+  const c = clock();
   const s = await ingestPaths(store, files, { tz: 'UTC', now: Date.now(), settleMs: 0, handlers: flowHandlers() });
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const out = figures(s.lines, c);
   const counts = store.counts();
   store.close();
-  return { lines: s.lines, seconds: secs, linesPerSec: Math.round(s.lines / secs), rows: counts.events, aggregatedLines: counts.aggregated, peakRssMb: rssMb() };
+  const dbMb = ['', '-wal'].reduce((a, x) => { try { return a + statSync(db + x).size; } catch { return a; } }, 0) / 1e6;
+  return { ...out, rows: counts.events, aggregatedLines: counts.aggregated, dbMb: Math.round(dbMb), errors: s.errors };
 }
 
 async function main(): Promise<void> {
   const [phase, raw] = process.argv.slice(2);
   const args = JSON.parse(raw ?? '{}') as Args;
   let out: Record<string, unknown>;
-  if (phase === 'parse') out = parseOnly(args.files as string[]);
+  if (phase === 'parse-inline') out = parseInline(args.files as string[]);
+  else if (phase === 'parse-workers') out = await parseWorkers(args.files as string[], Number(args.workers ?? 1));
   else if (phase === 'store') out = await parseAndStore(args.files as string[], args.db as string);
   else throw new Error(`unknown phase ${phase}`);
   process.stdout.write(JSON.stringify(out) + '\n');

@@ -13,7 +13,7 @@ import { InputError } from '../errors.js';
 import type { FileKind, FileRecord, Store, UnparsedSample } from '../store/index.js';
 import { FP_MAX, openContent, type OpenedContent, sha1, TAIL_BYTES, TruncatedInputError } from './content.js';
 import { expandInputs } from './inputs.js';
-import { LinePipeline } from './lines.js';
+import { InlineSession, type ParsedBatch, type ParseSession, ParseWorkerHost, type SessionOptions } from './parse-session.js';
 import { sniffContent } from './sniff.js';
 
 export interface IngestOptions {
@@ -28,6 +28,11 @@ export interface IngestOptions {
   onProgress?: ((done: number, total: number) => void) | null;
   /** Lines per committed batch. */
   batchLines?: number;
+  /**
+   * Parse in a worker thread while this one writes: `auto` (default) for inputs of a few MB and
+   * more, `always`, or `never`. What is stored is the same either way.
+   */
+  parseInWorker?: 'auto' | 'always' | 'never';
   /** Read an unterminated last line only when the file has not changed for this long (ms). */
   settleMs?: number;
   /** The server's own addresses, for captures (else inferred from each capture). */
@@ -71,6 +76,10 @@ export interface IngestSummary {
 
 const SAMPLES_PER_SOURCE = 3;
 const MISMATCH = '\0mismatch';
+/** Lines per batch (and per transaction): 20,000 costs no more than 50,000 and holds less in memory. */
+const DEFAULT_BATCH_LINES = 20_000;
+/** Below this much to read, parsing in this thread beats starting a worker. */
+const WORKER_MIN_BYTES = 4 << 20;
 
 /** Find the stored stream this content continues, if any; create one otherwise. */
 function identify(store: Store, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
@@ -128,19 +137,26 @@ export async function ingestPaths(store: Store, args: string[], opts: IngestOpti
   let totalBytes = 0;
   for (const f of files) if (f !== '-') { try { totalBytes += statSync(f).size; } catch { /* reported later */ } }
   let doneBytes = 0;
-  for (const path of files) {
-    const before = doneBytes;
-    try {
-      const rep = await ingestFile(store, path, opts, summary, (n) => { doneBytes = before + n; opts.onProgress?.(doneBytes, totalBytes); });
-      summary.perFile.push(rep);
-      if (rep.kind !== 'error') summary.files++;
-      if (rep.message && rep.kind !== 'error') summary.warnings.push(rep.message);
-    } catch (err) {
-      if (err instanceof InputError) {
-        summary.errors.push(err.message);
-        summary.perFile.push({ path, kind: 'error', lines: 0, events: 0, resumedAt: 0, message: err.message });
-      } else throw err;
+  const untune = store.tuneForBulkWrites();
+  const workers = new ParseWorkerHost();
+  try {
+    for (const path of files) {
+      const before = doneBytes;
+      try {
+        const rep = await ingestFile(store, path, opts, summary, (n) => { doneBytes = before + n; opts.onProgress?.(doneBytes, totalBytes); }, workers);
+        summary.perFile.push(rep);
+        if (rep.kind !== 'error') summary.files++;
+        if (rep.message && rep.kind !== 'error') summary.warnings.push(rep.message);
+      } catch (err) {
+        if (err instanceof InputError) {
+          summary.errors.push(err.message);
+          summary.perFile.push({ path, kind: 'error', lines: 0, events: 0, resumedAt: 0, message: err.message });
+        } else throw err;
+      }
     }
+  } finally {
+    untune();
+    await workers.close();
   }
   summary.durationMs = Date.now() - t0;
   return summary;
@@ -155,13 +171,17 @@ export async function ingestOneFile(store: Store, path: string, opts: IngestOpti
   const t0 = Date.now();
   const summary = emptySummary();
   let report: FileReport;
+  const workers = new ParseWorkerHost();
   try {
-    report = await ingestFile(store, path, opts, summary, () => undefined, shownAs);
+    report = await ingestFile(store, path, opts, summary, () => undefined, workers, shownAs);
     if (report.kind !== 'error') summary.files++;
+    if (report.message && report.kind !== 'error') summary.warnings.push(report.message);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     report = { path: shownAs ?? path, kind: 'error', lines: 0, events: 0, resumedAt: 0, message: err.message };
     summary.errors.push(err.message);
+  } finally {
+    await workers.close();
   }
   summary.perFile.push(report);
   summary.durationMs = Date.now() - t0;
@@ -172,16 +192,16 @@ function add(rec: Record<string, number>, key: string, n: number): void {
   if (n) rec[key] = (rec[key] ?? 0) + n;
 }
 
-async function ingestFile(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, shownAs?: string): Promise<FileReport> {
-  const first = await ingestFileOnce(store, path, opts, summary, progress, false, shownAs);
+async function ingestFile(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, workers: ParseWorkerHost, shownAs?: string): Promise<FileReport> {
+  const first = await ingestFileOnce(store, path, opts, summary, progress, false, workers, shownAs);
   if (first.message !== MISMATCH) return first;
   // Same first bytes as a stream already read, but different content at its resume point:
   // this is another stream (a file rewritten from scratch). Read it from the start as new.
   if (path === '-') return { ...first, message: '(stdin): content resembles an earlier input but differs; not read (save it to a file and ingest that)' };
-  return ingestFileOnce(store, path, opts, summary, progress, true, shownAs);
+  return ingestFileOnce(store, path, opts, summary, progress, true, workers, shownAs);
 }
 
-async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, forceNew: boolean, shownAs?: string): Promise<FileReport> {
+async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, forceNew: boolean, workers: ParseWorkerHost, shownAs?: string): Promise<FileReport> {
   const c = await openContent(path);
   if (shownAs !== undefined) c.path = shownAs;
   const shown = c.stdin ? '(stdin)' : c.path;
@@ -201,44 +221,32 @@ async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, s
       summary.warnings.push(...r.warnings.map((w) => `${shown}: ${w}`));
       return { path: shown, kind: sniffed.kind, lines: 0, events: r.records, resumedAt: file.offset };
     }
-    return await ingestLog(store, c, file, opts, summary, progress);
+    return await ingestLog(store, c, file, opts, summary, progress, workers);
   } finally {
     c.close();
   }
 }
 
-async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void): Promise<FileReport> {
+async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, workers: ParseWorkerHost | null): Promise<FileReport> {
   const shown = c.stdin ? '(stdin)' : c.path;
   const ctx: ParseContext = { tz: opts.tz, refTime: c.stat ? Math.max(c.stat.mtime, 0) : opts.now, bootTime: opts.bootTime ?? null };
-  const batchLines = opts.batchLines ?? 50_000;
+  const batchLines = opts.batchLines ?? DEFAULT_BATCH_LINES;
   let offset = file.offset;
   let lines = file.lines;
-  let tailWindow: Buffer = Buffer.alloc(0);
   let mismatch = false;
   let lost = false;
   let warning: string | undefined;
   const resumedAt = offset;
   let eventsHere = 0;
   const onUnparsed = opts.onUnparsed ? (u: UnparsedSample) => opts.onUnparsed!({ ...u, path: shown }) : null;
-  const pipe = new LinePipeline(ctx, lines, onUnparsed);
 
-  // Bytes consumed by the pipeline are tracked to keep the last TAIL_BYTES for the resume proof.
-  const pendingBytes: Buffer[] = [];
-  const commit = () => {
-    const b = pipe.take();
+  const commit = (b: ParsedBatch) => {
     if (b.bytes === 0 && b.lines === 0) return;
-    // The content consumed by this batch is the first b.bytes of what was pushed since the last commit.
-    const consumed = Buffer.concat(pendingBytes);
-    pendingBytes.length = 0;
-    const used = consumed.subarray(0, b.bytes);
-    const leftover = consumed.subarray(b.bytes);
-    if (leftover.length) pendingBytes.push(Buffer.from(leftover));
-    tailWindow = Buffer.concat([tailWindow, used]);
-    if (tailWindow.length > TAIL_BYTES) tailWindow = Buffer.from(tailWindow.subarray(tailWindow.length - TAIL_BYTES));
     const newOffset = offset + b.bytes;
     const ok = store.commitBatch({
-      fileId: file.id, expectOffset: offset, newOffset, newLines: lines + b.lines, tailHash: sha1(tailWindow),
-      events: b.events, aggs: b.aggs, stats: b.stats, unparsed: b.unparsed,
+      fileId: file.id, expectOffset: offset, newOffset, newLines: lines + b.lines, tailHash: b.tailHash,
+      events: [], aggs: [], eventRows: b.eventRows, aggRows: b.aggRows, eventsPacked: b.eventsPacked, aggsPacked: b.aggsPacked,
+      stats: b.stats, unparsed: b.unparsed,
     });
     if (!ok) { lost = true; return; }
     offset = newOffset;
@@ -251,9 +259,9 @@ async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts:
       add(summary.skipped, st.source, st.skipped);
       eventsHere += st.events;
     }
-    for (const [k, n] of b.kinds) {
-      const [src, kind] = k.split('\t');
-      (summary.kinds[src] ??= {})[kind] = (summary.kinds[src]?.[kind] ?? 0) + n;
+    for (const [src, kinds] of b.kinds) {
+      const into = (summary.kinds[src] ??= {});
+      for (const [kind, n] of kinds) into[kind] = (into[kind] ?? 0) + n;
     }
     for (const u of b.unparsed) {
       const list = (summary.samples[u.source] ??= []);
@@ -261,30 +269,54 @@ async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts:
     }
   };
 
-  // The tail window starts with the verified bytes just before the resume offset.
-  const stream = verifiedFrom(c, offset, file.tailHash, () => { mismatch = true; }, (t) => { tailWindow = t; });
+  // The tail window starts with the verified bytes just before the resume offset, known once
+  // the stream yields (or ends): the parse session opens then.
+  let tail: Buffer = Buffer.alloc(0);
+  const stream = verifiedFrom(c, offset, file.tailHash, () => { mismatch = true; }, (t) => { tail = t; });
+  const mode = opts.parseInWorker ?? 'auto';
+  const big = c.compressed || c.stdin || !c.stat || c.stat.size - offset >= WORKER_MIN_BYTES;
+  const inWorker = workers !== null && ParseWorkerHost.available() && (mode === 'always' || (mode === 'auto' && big));
+  // (A closure assigns it: typed so that the checks after the loop are not narrowed to null.)
+  let session = null as ParseSession | null;
+  const open = (): ParseSession => {
+    if (!session) {
+      const so: SessionOptions = { ctx, fileId: file.id, startLine: lines, batchLines, tail, onUnparsed };
+      session = inWorker ? workers!.open(so, TAIL_BYTES) : new InlineSession(so, TAIL_BYTES);
+    }
+    return session;
+  };
+
   let truncated = false;
   let stopped = false;
-  try {
-    let read = 0;
-    for await (const chunk of stream) {
-      pendingBytes.push(chunk);
-      pipe.push(chunk);
-      read += chunk.length;
-      progress(read);
-      if (pipe.pendingLines >= batchLines) { commit(); if (lost) break; if (opts.signal?.aborted) { stopped = true; break; } }
+  let read = 0;
+  const chunks = stream[Symbol.asyncIterator]();
+  for (;;) {
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await chunks.next();
+    } catch (err) {
+      if (err instanceof TruncatedInputError) { truncated = true; warning = err.message; break; }
+      session?.abort();
+      throw new InputError(`cannot read ${shown}: ${(err as Error).message}`);
     }
-  } catch (err) {
-    if (err instanceof TruncatedInputError) { truncated = true; warning = `${shown}: ${err.message}; kept the ${lines + pipe.pendingLines - file.lines} lines before the cut`; }
-    else throw new InputError(`cannot read ${shown}: ${(err as Error).message}`);
+    if (r.done) break;
+    read += r.value.length;
+    let committed = 0;
+    for (const b of await open().push(r.value)) { commit(b); committed++; if (lost) break; }
+    progress(read);
+    if (lost) break;
+    if (committed && opts.signal?.aborted) { stopped = true; break; }
   }
-  if (mismatch) return { path: shown, kind: 'log', lines: 0, events: 0, resumedAt, message: MISMATCH };
-  if (!lost) {
+  if (mismatch) { session?.abort(); return { path: shown, kind: 'log', lines: 0, events: 0, resumedAt, message: MISMATCH }; }
+  if (lost || stopped) {
+    // A stop leaves the read mid-file: the rest, and what was parsed but not committed, is read next time.
+    session?.abort();
+    await chunks.return(undefined);
+  } else {
     const settled = c.compressed || c.stdin || truncated || !c.stat || opts.now - c.stat.mtime >= (opts.settleMs ?? 2000);
-    // A stop leaves the read mid-file: what is carried is a line cut by the chunk, not the last line.
-    pipe.finish(settled && !truncated && !stopped);
-    commit();
+    for (const b of await open().finish(settled && !truncated)) { commit(b); if (lost) break; }
   }
+  if (truncated) warning = `${shown}: ${warning}; kept the ${lines - file.lines} lines before the cut`;
   if (lost) warning = `${shown}: another bytetrail process is reading this file; left the rest to it`;
   return { path: shown, kind: 'log', lines: lines - file.lines, events: eventsHere, resumedAt, message: warning };
 }

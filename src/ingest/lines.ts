@@ -2,13 +2,21 @@
  * The line pipeline for log content: split bytes into lines, parse each, aggregate the
  * high-volume kinds, count everything per source, and hand out batches that end on a
  * line boundary with the byte offset reached.
+ *
+ * Events leave the pipeline as flat rows of plain values in the store's column order (see
+ * EVENT_ROW_WIDTH), not as objects: a batch is then cheap to hold, cheap to pass from the
+ * parse worker to the thread that writes, and cheap to bind. The parsed event objects die
+ * young, which keeps the garbage collector out of the way.
  */
 import type { LogEvent, ParseContext, Source } from '../events.js';
 import { parseAny } from '../parsers/index.js';
-import type { AggInput, SourceStats, StoredEventInput, UnparsedSample } from '../store/index.js';
+import { AGG_ROW_WIDTH, AGG_TYPES, EVENT_ROW_WIDTH, EVENT_TYPES, type PackedRows, packRows, type RowValue, type SourceStats, type UnparsedSample } from '../store/index.js';
+import { sha1 } from './content.js';
 
 /** Lines longer than this are counted as unparsed without being parsed. */
 export const MAX_LINE_BYTES = 1 << 20;
+/** Content per batch at most (see LinePipeline.due), about 45,000 lines of mail.log. */
+const MAX_BATCH_BYTES = 8 << 20;
 /** Raw text kept as evidence is cut to this many characters. */
 const MAX_RAW_CHARS = 4096;
 const MAX_UNPARSED_SAMPLES_PER_BATCH = 50;
@@ -17,15 +25,68 @@ export interface LineBatch {
   /** Content bytes consumed by this batch (complete lines only). */
   bytes: number;
   lines: number;
-  events: StoredEventInput[];
-  aggs: AggInput[];
+  /** Event rows, EVENT_ROW_WIDTH values each (empty with the `packEvery` option). */
+  eventRows: RowValue[];
+  /** Per-minute aggregate rows, AGG_ROW_WIDTH values each (empty with the `packEvery` option). */
+  aggRows: RowValue[];
+  /** With the `packEvery` option: all event rows, packed (EVENT_TYPES), in order. */
+  eventsPacked: PackedRows[];
+  /** With the `packEvery` option: all aggregate rows, packed (AGG_TYPES). */
+  aggsPacked: PackedRows[];
   stats: SourceStats[];
+  /** Samples of the lines not understood (a bounded number per batch), for the store. */
   unparsed: UnparsedSample[];
+  /** Every line not understood, when the pipeline was asked to collect them (--print-unparsed from a worker). */
+  allUnparsed: UnparsedSample[] | null;
   /** Events by source and kind (aggregated lines included), for the run summary. */
-  kinds: Map<string, number>;
+  kinds: Map<string, Map<string, number>>;
+}
+
+/** A batch with the hash of the content's last bytes before its end (the resume proof). */
+export interface ParsedBatch extends LineBatch {
+  tailHash: string;
 }
 
 export interface UnparsedListener { (u: UnparsedSample): void }
+
+/** The last `size` bytes of the content consumed so far. */
+export class TailWindow {
+  private buf: Buffer;
+  constructor(private readonly size: number, initial: Buffer) {
+    this.buf = initial.length > size ? Buffer.from(initial.subarray(initial.length - size)) : Buffer.from(initial);
+  }
+  add(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (bytes.length >= this.size) { this.buf = Buffer.from(bytes.subarray(bytes.length - this.size)); return; }
+    const joined = Buffer.concat([this.buf, bytes]);
+    this.buf = joined.length > this.size ? joined.subarray(joined.length - this.size) : joined;
+  }
+  hash(): string { return sha1(this.buf); }
+}
+
+export interface PipelineOptions {
+  /** The file's id in the store, written into every row. */
+  fileId: number;
+  /** Called for every line not understood, as it is read. */
+  onUnparsed?: UnparsedListener | null;
+  /** Keep every line not understood in the batch instead (for a caller in another thread). */
+  collectUnparsed?: boolean;
+  /** Tracks the last bytes consumed, for takeWithTail(). */
+  tail?: TailWindow;
+  /**
+   * Hand out rows packed (for a batch that goes to another thread), event rows packed every
+   * this many: their strings then die young instead of being copied by every scavenge until
+   * the batch leaves.
+   */
+  packEvery?: number;
+}
+
+/** A per-minute aggregate while its batch is being built. */
+interface Agg {
+  minute: number; source: string; kind: string; rip: string; lport: number; detail: string;
+  count: number; bytes: number; firstTs: number; lastTs: number; lip: string | null;
+  sampleLine: number; sampleRaw: string;
+}
 
 /** Per-packet drops and per-query DNS lines are stored as per-minute aggregates. */
 function aggregateDetail(ev: LogEvent): string | null {
@@ -39,18 +100,28 @@ export class LinePipeline {
   private overlong = 0;
   private hint: Source | null = null;
   private lineNo: number;
+  private readonly fileId: number;
+  private readonly onUnparsed: UnparsedListener | null;
+  private readonly collectUnparsed: boolean;
+  private readonly tail: TailWindow | null;
+  private readonly packEvery: number;
   private batch!: LineBatch;
-  private aggIndex = new Map<string, AggInput>();
+  private aggIndex = new Map<string, Agg>();
   private statIndex = new Map<string, SourceStats>();
   private samplesThisBatch = 0;
 
-  constructor(private readonly ctx: ParseContext, startLine: number, private readonly onUnparsed: UnparsedListener | null) {
+  constructor(private readonly ctx: ParseContext, startLine: number, opts: PipelineOptions) {
     this.lineNo = startLine;
+    this.fileId = opts.fileId;
+    this.onUnparsed = opts.onUnparsed ?? null;
+    this.collectUnparsed = opts.collectUnparsed ?? false;
+    this.tail = opts.tail ?? null;
+    this.packEvery = (opts.packEvery ?? 0) * EVENT_ROW_WIDTH;
     this.reset();
   }
 
   private reset(): void {
-    this.batch = { bytes: 0, lines: 0, events: [], aggs: [], stats: [], unparsed: [], kinds: new Map() };
+    this.batch = { bytes: 0, lines: 0, eventRows: [], aggRows: [], eventsPacked: [], aggsPacked: [], stats: [], unparsed: [], allUnparsed: this.collectUnparsed ? [] : null, kinds: new Map() };
     this.aggIndex = new Map();
     this.statIndex = new Map();
     this.samplesThisBatch = 0;
@@ -59,13 +130,48 @@ export class LinePipeline {
   /** Lines so far in this batch. */
   get pendingLines(): number { return this.batch.lines; }
 
+  /**
+   * Is the batch due: `batchLines` lines, or MAX_BATCH_BYTES of content, whichever comes first?
+   * The byte bound keeps a batch's memory bounded whatever lines per batch was asked for; where
+   * a batch ends changes nothing that is stored.
+   */
+  due(batchLines: number): boolean {
+    return this.batch.lines >= batchLines || this.batch.bytes >= MAX_BATCH_BYTES;
+  }
+
   /** Take the batch built so far and start a new one. */
   take(): LineBatch {
     const b = this.batch;
-    b.aggs = [...this.aggIndex.values()];
+    const rows: RowValue[] = new Array(this.aggIndex.size * AGG_ROW_WIDTH);
+    let k = 0;
+    for (const a of this.aggIndex.values()) {
+      rows[k++] = a.minute; rows[k++] = a.source; rows[k++] = a.kind; rows[k++] = a.rip; rows[k++] = a.lport; rows[k++] = a.detail;
+      rows[k++] = a.count; rows[k++] = a.bytes; rows[k++] = a.firstTs; rows[k++] = a.lastTs; rows[k++] = a.lip;
+      rows[k++] = this.fileId; rows[k++] = a.sampleLine; rows[k++] = a.sampleRaw;
+    }
+    b.aggRows = rows;
+    if (this.packEvery > 0) {
+      if (b.eventRows.length) b.eventsPacked.push(packRows(b.eventRows, EVENT_TYPES));
+      b.aggsPacked.push(packRows(b.aggRows, AGG_TYPES));
+      b.eventRows = [];
+      b.aggRows = [];
+    }
     b.stats = [...this.statIndex.values()];
     this.reset();
     return b;
+  }
+
+  /** take(), with the hash of the last bytes consumed (needs the `tail` option). */
+  takeWithTail(): ParsedBatch {
+    if (!this.tail) throw new Error('LinePipeline: takeWithTail() without a tail window');
+    const tailHash = this.tail.hash();
+    return Object.assign(this.take(), { tailHash });
+  }
+
+  /** Consume `bytes` (they end a line, or are part of an overlong one). */
+  private consumed(bytes: Buffer): void {
+    this.batch.bytes += bytes.length;
+    this.tail?.add(bytes);
   }
 
   private stat(source: string): SourceStats {
@@ -78,6 +184,7 @@ export class LinePipeline {
     this.stat(source).unparsed++;
     const u: UnparsedSample = { line: this.lineNo, source, reason, text: text.length > 512 ? text.slice(0, 512) + '…' : text };
     if (this.samplesThisBatch < MAX_UNPARSED_SAMPLES_PER_BATCH) { this.batch.unparsed.push(u); this.samplesThisBatch++; }
+    this.batch.allUnparsed?.push(u);
     this.onUnparsed?.(u);
   }
 
@@ -86,9 +193,9 @@ export class LinePipeline {
     let buf = chunk;
     if (this.overlong > 0) {
       const nl = buf.indexOf(10);
-      if (nl < 0) { this.overlong += buf.length; this.batch.bytes += buf.length; return; }
+      if (nl < 0) { this.overlong += buf.length; this.consumed(buf); return; }
       this.overlong += nl + 1;
-      this.batch.bytes += nl + 1;
+      this.consumed(buf.subarray(0, nl + 1));
       this.lineNo++; this.batch.lines++;
       this.miss('other', `line longer than ${MAX_LINE_BYTES} bytes (${this.overlong} bytes); not parsed`, '');
       this.overlong = 0;
@@ -99,14 +206,15 @@ export class LinePipeline {
     if (last < 0) {
       if (buf.length > MAX_LINE_BYTES) {
         this.overlong = buf.length;
-        this.batch.bytes += buf.length;
+        this.consumed(buf);
       } else this.carry = buf;
       return;
     }
     this.processText(buf, 0, last + 1);
+    this.consumed(buf.subarray(0, last + 1));
     if (last + 1 < buf.length) {
       const rest = buf.subarray(last + 1);
-      if (rest.length > MAX_LINE_BYTES) { this.overlong = rest.length; this.batch.bytes += rest.length; }
+      if (rest.length > MAX_LINE_BYTES) { this.overlong = rest.length; this.consumed(rest); }
       else this.carry = Buffer.from(rest);
     }
   }
@@ -124,16 +232,15 @@ export class LinePipeline {
     if (consumePartial && this.carry && this.carry.length) {
       const c = this.carry;
       this.carry = null;
-      const withNl = Buffer.concat([c, Buffer.from('\n')]);
-      this.processText(withNl, 0, withNl.length);
-      this.batch.bytes -= 1; // the newline was ours, not the file's
+      // The newline is ours, not the file's: only the line itself is consumed.
+      this.processText(Buffer.concat([c, Buffer.from('\n')]), 0, c.length + 1);
+      this.consumed(c);
     }
   }
 
   private processText(buf: Buffer, start: number, end: number): void {
     // Lines over MAX_LINE_BYTES that fit in one chunk are handled line by line below.
     const text = buf.toString('utf8', start, end);
-    this.batch.bytes += end - start;
     let pos = 0;
     const n = text.length;
     while (pos < n) {
@@ -153,6 +260,12 @@ export class LinePipeline {
     }
   }
 
+  private countKind(source: string, kind: string): void {
+    let m = this.batch.kinds.get(source);
+    if (!m) { m = new Map(); this.batch.kinds.set(source, m); }
+    m.set(kind, (m.get(kind) ?? 0) + 1);
+  }
+
   private processLine(line: string): void {
     const d = parseAny(line, this.ctx, this.hint);
     const r = d.result;
@@ -160,8 +273,8 @@ export class LinePipeline {
       const ev = r.event;
       if (d.source !== 'other') this.hint = d.source;
       this.stat(ev.source).events++;
-      const kk = ev.source + '\t' + ev.kind;
-      this.batch.kinds.set(kk, (this.batch.kinds.get(kk) ?? 0) + 1);
+      this.countKind(ev.source, ev.kind);
+      const raw = line.length > MAX_RAW_CHARS ? line.slice(0, MAX_RAW_CHARS) : line;
       const detail = aggregateDetail(ev);
       if (detail !== null) {
         const minute = ev.ts - (ev.ts % 60_000);
@@ -177,13 +290,19 @@ export class LinePipeline {
         } else {
           this.aggIndex.set(key, {
             minute, source: ev.source, kind: ev.kind, rip, lport, detail, count: 1, bytes,
-            firstTs: ev.ts, lastTs: ev.ts, lip: ev.lip, sampleLine: this.lineNo,
-            sampleRaw: line.length > MAX_RAW_CHARS ? line.slice(0, MAX_RAW_CHARS) : line,
+            firstTs: ev.ts, lastTs: ev.ts, lip: ev.lip, sampleLine: this.lineNo, sampleRaw: raw,
           });
         }
         return;
       }
-      this.batch.events.push({ ev, line: this.lineNo, raw: line.length > MAX_RAW_CHARS ? line.slice(0, MAX_RAW_CHARS) : line });
+      // The order of EVENT_ROW_WIDTH's columns.
+      const rows = this.batch.eventRows;
+      rows.push(ev.ts, ev.source, ev.host, ev.program, ev.kind, ev.account, ev.rip, ev.rport, ev.lip, ev.lport,
+        ev.session, ev.bytesIn, ev.bytesOut, this.fileId, this.lineNo, ev.attrs ? JSON.stringify(ev.attrs) : null, raw);
+      if (this.packEvery > 0 && rows.length >= this.packEvery) {
+        this.batch.eventsPacked.push(packRows(rows, EVENT_TYPES));
+        this.batch.eventRows = [];
+      }
     } else if (r.type === 'skip') {
       // A deliberate skip still tells which program writes this file (OpenVPN's own log).
       if (d.source !== 'other') this.hint = d.source;

@@ -1,0 +1,56 @@
+/**
+ * The parse worker: runs the LinePipeline for one stream at a time and posts its batches back
+ * to the main thread, which writes them. See parse-session.ts.
+ */
+import { parentPort } from 'node:worker_threads';
+import { LinePipeline, type ParsedBatch, TailWindow } from './lines.js';
+import type { FromWorker, ToWorker } from './parse-session.js';
+
+interface Stream { id: number; pipe: LinePipeline; batchLines: number }
+
+const port = parentPort;
+if (!port) throw new Error('parse-worker.js runs as a worker thread');
+
+let cur: Stream | null = null;
+
+/** Event rows per packed segment: about as many as live between two scavenges of the young generation. */
+const PACK_EVERY = 1000;
+
+function post(m: FromWorker): void {
+  port!.postMessage(m);
+}
+
+/** A batch, its rows packed (see PackedRows): the typed arrays are transferred, not copied. */
+function postBatch(id: number, batch: ParsedBatch): void {
+  const buffers = [...batch.eventsPacked, ...batch.aggsPacked].flatMap((p) => [p.lens.buffer, p.nums.buffer, p.numNull.buffer] as ArrayBuffer[]);
+  port!.postMessage({ type: 'batch', id, batch } satisfies FromWorker, buffers);
+}
+
+port.on('message', (m: ToWorker) => {
+  try {
+    if (m.type === 'start') {
+      const pipe = new LinePipeline(m.ctx, m.startLine, {
+        fileId: m.fileId, collectUnparsed: m.collectUnparsed, tail: new TailWindow(m.tailBytes, Buffer.from(m.tail)), packEvery: PACK_EVERY,
+      });
+      cur = { id: m.id, pipe, batchLines: m.batchLines };
+      return;
+    }
+    if (!cur || cur.id !== m.id) return; // an aborted stream's leftovers
+    if (m.type === 'chunk') {
+      cur.pipe.push(Buffer.from(m.data));
+      if (cur.pipe.due(cur.batchLines)) postBatch(cur.id, cur.pipe.takeWithTail());
+      post({ type: 'ack', id: cur.id, bytes: m.data.byteLength });
+    } else if (m.type === 'finish') {
+      cur.pipe.finish(m.consumePartial);
+      postBatch(cur.id, cur.pipe.takeWithTail());
+      post({ type: 'done', id: cur.id });
+      cur = null;
+    } else if (m.type === 'abort') {
+      cur = null;
+    }
+  } catch (err) {
+    const e = err as Error;
+    post({ type: 'error', id: m.id, message: e.message, stack: e.stack });
+    cur = null;
+  }
+});
