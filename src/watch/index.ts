@@ -1,0 +1,162 @@
+/**
+ * The service behind `bytetrail watch`: follow files into the store, optionally capture, judge
+ * traffic every minute and alert, prune old rows, and keep a small record of all this for
+ * `bytetrail status`. Runs until its signal is aborted (SIGTERM, SIGINT), then finishes the
+ * batch being read, stores the capture's open minute, waits for running hooks, and closes the
+ * database. `kill -9` needs nothing: every batch was committed with its offset.
+ */
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { STANDARD_LOGS } from '../correlate/run.js';
+import { UserError } from '../errors.js';
+import { flowHandlers } from '../flows/handlers.js';
+import { info } from '../output.js';
+import { openStore } from '../store/index.js';
+import { WatchStore } from '../store/watch.js';
+import { AlertEngine } from './alerts.js';
+import { type LiveCapture, startCapture } from './capture.js';
+import { Follower, isRotatedName } from './follow.js';
+import { type RetentionResult, runRetention } from './retention.js';
+import { AlertSinks } from './sinks.js';
+
+/** The standard log locations `investigate` reads, without rotated names, plus OpenVPN's status directories. */
+export const STANDARD_FOLLOW = [
+  ...STANDARD_LOGS.filter((p) => !isRotatedName(p)),
+  '/run/openvpn-server', '/run/openvpn', '/var/lib/bytetrail/conntrack',
+];
+
+export interface WatchOptions {
+  db?: string;
+  paths: string[];
+  tz: string;
+  pollMs: number;
+  readIntervalMs: number;
+  drainMs: number;
+  sweepMs: number;
+  /** How often alerts are judged (windows move by whole minutes). */
+  checkMs: number;
+  windowMs: number;
+  alertAboveBps: number | null;
+  multiple: number;
+  minBps: number;
+  repeatMs: number;
+  clock: 'wall' | 'data';
+  settleMs: number;
+  alertLog?: string;
+  exec?: string;
+  execTimeoutMs: number;
+  keepMs: number | null;
+  capture?: string;
+  captureFilter?: string;
+  captureWith?: 'auto' | 'cap' | 'tcpdump';
+  localIps?: string[];
+  vpnPorts?: number[];
+  batchLines?: number;
+}
+
+export interface WatchSummary {
+  db: string;
+  startedAt: string;
+  stoppedAt: string;
+  followed: number;
+  reads: number;
+  lines: number;
+  events: number;
+  records: number;
+  alerts: number;
+  retention: RetentionResult | null;
+}
+
+const STATE_MS = 2000;
+
+export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<WatchSummary> {
+  const paths = o.paths.length ? o.paths : STANDARD_FOLLOW.filter((p) => existsSync(p));
+  if (!paths.length) throw new UserError('none of the standard log locations exists here', { hint: `name the files or directories to follow: bytetrail watch /var/log/mail.log ... (standard: ${STANDARD_FOLLOW.join(', ')})` });
+  const startedAt = Date.now();
+  const store = openStore({ path: o.db });
+  const ws = new WatchStore(store);
+  const notice = (m: string) => info(m);
+  const timers: NodeJS.Timeout[] = [];
+  let capture: LiveCapture | null = null;
+  let retention: RetentionResult | null = null;
+  let follower: Follower | null = null;
+  const sinks = new AlertSinks(ws, { alertLog: o.alertLog, exec: o.exec, execTimeoutMs: o.execTimeoutMs, notice });
+  const failures = new Set<string>();
+  const guard = (what: string, fn: () => void) => {
+    try { fn(); } catch (err) {
+      const m = `${what}: ${(err as Error).message}`;
+      if (!failures.has(m)) { failures.add(m); notice(m); }
+    }
+  };
+  try {
+    ws.putStates([
+      ['watch:pid', String(process.pid)], ['watch:started-at', String(startedAt)], ['watch:heartbeat', String(startedAt)],
+      ['watch:options', JSON.stringify({ paths, window: o.windowMs, alertAboveBps: o.alertAboveBps, multiple: o.multiple, minBps: o.minBps, keepMs: o.keepMs, clock: o.clock, capture: o.capture ?? null, alertLog: o.alertLog ?? null, exec: Boolean(o.exec) })],
+    ]);
+    ws.deleteState('watch:stopped-at');
+    const engine = new AlertEngine(store, ws, sinks, {
+      windowMs: o.windowMs, alertAboveBps: o.alertAboveBps, multiple: o.multiple, minBps: o.minBps, repeatMs: o.repeatMs,
+      clock: o.clock, settleMs: o.settleMs, host: hostname(), vpnPorts: o.vpnPorts,
+    });
+    const f = new Follower(store, ws, {
+      ingest: { tz: o.tz, handlers: flowHandlers(), localIps: o.localIps, batchLines: o.batchLines },
+      pollMs: o.pollMs, readIntervalMs: o.readIntervalMs, drainMs: o.drainMs, sweepMs: o.sweepMs, signal, notice,
+    });
+    follower = f;
+    notice(`watching ${paths.join(', ')} into ${store.path}${engine.enabled ? '' : ' (no alerts: give --alert-above or keep --baseline-multiple above 0)'}`);
+    await f.start(paths);
+    if (o.capture && !signal.aborted) capture = await startCapture(store, { iface: o.capture, filter: o.captureFilter, localIps: o.localIps, using: o.captureWith, notice });
+
+    let lastRows = '';
+    const flushState = () => guard('cannot record the watch state', () => {
+      const now = Date.now();
+      const rows = f.rows(now);
+      // Rewritten only when something changed: a directory of many files stays cheap.
+      const key = JSON.stringify(rows.map((r) => ({ ...r, updatedAt: 0 })));
+      if (key !== lastRows) { ws.replacePaths(rows); lastRows = key; }
+      ws.putState('watch:heartbeat', String(now), now);
+    });
+    flushState();
+    timers.push(setInterval(flushState, STATE_MS));
+    timers.push(setInterval(() => guard('alerts', () => { engine.tick(Date.now(), f.busy); }), o.checkMs));
+    if (o.keepMs !== null) {
+      const keepMs = o.keepMs;
+      let running = false;
+      const prune = () => {
+        if (running || signal.aborted) return;
+        running = true;
+        runRetention(ws, { keepMs, now: Date.now(), signal })
+          .then((r) => { retention = r; if (r.eventsDeleted + r.minuteRowsDeleted > 0) notice(`pruned ${r.eventsDeleted} events and ${r.minuteRowsDeleted} per-minute rows older than ${r.cutoff}`); })
+          .catch((err: Error) => guard('retention', () => { throw err; }))
+          .finally(() => { running = false; });
+      };
+      // The first pass soon after the files' first reads, then hourly.
+      const first = setTimeout(prune, 1000);
+      timers.push(first, setInterval(prune, 3_600_000));
+    }
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    notice('stopping: finishing the current batch');
+  } finally {
+    for (const t of timers) clearInterval(t);
+    await follower?.close();
+    await capture?.stop();
+    await sinks.drain();
+    if (store.db.open) {
+      guard('cannot record the watch state', () => {
+        const now = Date.now();
+        if (follower) ws.replacePaths(follower.rows(now));
+        ws.putStates([['watch:stopped-at', String(now)], ['watch:heartbeat', String(now)]], now);
+        ws.deleteState('watch:pid');
+      });
+    }
+    store.close();
+  }
+  const t = follower!.totals;
+  return {
+    db: store.path, startedAt: new Date(startedAt).toISOString(), stoppedAt: new Date().toISOString(), followed: follower!.size,
+    reads: t.reads, lines: t.lines, events: t.events, records: t.records, alerts: sinks.emitted, retention,
+  };
+}

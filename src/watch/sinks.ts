@@ -1,0 +1,92 @@
+/**
+ * Where alerts go: one human line on stderr, a JSON line appended to `--alert-log`, a row in
+ * the database (for `status`), and the `--exec` hook, which gets the JSON on stdin. The hook
+ * runs through /bin/sh with a timeout; hooks run one at a time, in order, and never hold up
+ * reading. A failing hook is reported once per incident and never stops `watch`.
+ */
+import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { describeFsError } from '../errors.js';
+import type { WatchStore } from '../store/watch.js';
+import type { Alert } from './alerts.js';
+
+export interface SinkOptions {
+  alertLog?: string;
+  exec?: string;
+  execTimeoutMs: number;
+  notice(message: string): void;
+  /** Where the human line goes (default stderr). */
+  write?: (line: string) => void;
+}
+
+export class AlertSinks {
+  emitted = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly failedIncidents = new Set<string>();
+  private logFailed = false;
+  private readonly children = new Set<number>();
+
+  constructor(private readonly ws: WatchStore, private readonly o: SinkOptions) {}
+
+  emit(alert: Alert): void {
+    this.emitted++;
+    const json = JSON.stringify(alert);
+    (this.o.write ?? ((l: string) => process.stderr.write(l)))(`bytetrail: ${alert.summary}\n`);
+    this.ws.recordAlert({ ts: Date.parse(alert.emittedAt), incident: alert.incident, type: alert.type, summary: alert.summary, json });
+    if (this.o.alertLog) {
+      try {
+        appendFileSync(this.o.alertLog, json + '\n', { mode: 0o640 });
+        this.logFailed = false;
+      } catch (err) {
+        if (!this.logFailed) this.o.notice(`${describeFsError(this.o.alertLog, err, 'write')}; alerts still go to stderr and the database`);
+        this.logFailed = true;
+      }
+    }
+    if (this.o.exec) {
+      const cmd = this.o.exec;
+      this.chain = this.chain.then(() => this.runHook(cmd, alert, json));
+    }
+  }
+
+  /** Wait for hooks still running (each is bounded by its timeout). */
+  async drain(): Promise<void> {
+    await this.chain;
+  }
+
+  private runHook(cmd: string, alert: Alert, json: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let done = false;
+      let stderr = '';
+      const finish = (failure: string | null) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (failure && !this.failedIncidents.has(alert.incident)) {
+          this.failedIncidents.add(alert.incident);
+          this.o.notice(`--exec hook failed for incident ${alert.incident}: ${failure}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()!.slice(0, 200)}` : ''} (further failures for this incident are not reported)`);
+        }
+        resolve();
+      };
+      // Its own process group, so that a timeout ends the hook and whatever it started.
+      const child = spawn('/bin/sh', ['-c', cmd], {
+        stdio: ['pipe', 'ignore', 'pipe'], detached: true,
+        env: { ...process.env, BYTETRAIL_ALERT_TYPE: alert.type, BYTETRAIL_INCIDENT: alert.incident },
+      });
+      const pid = child.pid;
+      if (pid !== undefined) this.children.add(pid);
+      const timer = setTimeout(() => {
+        if (pid !== undefined) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+        finish(`timed out after ${Math.round(this.o.execTimeoutMs / 1000)} s`);
+      }, this.o.execTimeoutMs);
+      child.on('error', (err) => finish(err.message));
+      child.stderr?.on('data', (c: Buffer) => { if (stderr.length < 4096) stderr += c.toString('utf8'); });
+      child.on('close', (code, signal) => {
+        if (pid !== undefined) this.children.delete(pid);
+        finish(code === 0 ? null : signal ? `killed by ${signal}` : `exit status ${code}`);
+      });
+      // A hook that does not read its stdin is fine.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(json + '\n');
+    });
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * `bytetrail status`: what `watch` follows, how far behind each file is, the last alert, and
+ * how big the database is. Reads the database only; works while `watch` runs and after.
+ */
+import { statSync } from 'node:fs';
+import { formatBytes } from '../output.js';
+import { openStore } from '../store/index.js';
+import { WatchStore } from '../store/watch.js';
+import type { Alert } from './alerts.js';
+import { formatDuration } from './units.js';
+
+export interface FileStatus {
+  path: string;
+  kind: string | null;
+  /** following | waiting | unreadable (from watch), or `read` for a file only `ingest` read. */
+  state: string;
+  message: string | null;
+  /** Content bytes stored so far, and the file's size now (null when it cannot be looked at). */
+  offset: number | null;
+  size: number | null;
+  lagBytes: number | null;
+  lines: number | null;
+  lastLineAt: string | null;
+  secondsSinceLastLine: number | null;
+}
+
+export interface WatchStatus {
+  db: { path: string; bytes: number; walBytes: number; totalBytes: number };
+  watch: { running: boolean; pid: number | null; startedAt: string | null; heartbeatAt: string | null; stoppedAt: string | null; options: Record<string, unknown> | null } | null;
+  files: FileStatus[];
+  lastAlert: Alert | null;
+  alerts: number;
+  counts: { events: number; aggregated: number; flows: number; files: number };
+}
+
+/** A heartbeat older than this means the watch is gone (killed, or the machine stopped). */
+const STALE_MS = 30_000;
+
+function sizeOf(p: string): number {
+  try { return statSync(p).size; } catch { return 0; }
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+export function watchStatus(dbPath: string | undefined, now: number): WatchStatus {
+  const store = openStore({ path: dbPath, readonly: true });
+  try {
+    const bytes = sizeOf(store.path), walBytes = sizeOf(store.path + '-wal');
+    const db = { path: store.path, bytes, walBytes, totalBytes: bytes + walBytes };
+    const counts = store.counts();
+    if (!WatchStore.available(store)) {
+      return { db, watch: null, files: [], lastAlert: null, alerts: 0, counts };
+    }
+    const ws = new WatchStore(store);
+    const num = (k: string) => { const v = ws.state(k); return v === null ? null : Number(v); };
+    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    const pid = num('watch:pid'), hb = num('watch:heartbeat'), started = num('watch:started-at'), stopped = num('watch:stopped-at');
+    const opts = ws.state('watch:options');
+    const watch = started === null ? null : {
+      running: pid !== null && hb !== null && now - hb < STALE_MS && alive(pid),
+      pid, startedAt: iso(started), heartbeatAt: iso(hb), stoppedAt: iso(stopped),
+      options: opts ? (JSON.parse(opts) as Record<string, unknown>) : null,
+    };
+    const rows = ws.paths();
+    const files: FileStatus[] = rows.length
+      ? rows.map((r) => {
+        const size = currentSize(r.path, r.size);
+        return {
+          path: r.path, kind: r.kind, state: r.state, message: r.message, offset: r.offset, size,
+          lagBytes: size !== null && r.offset !== null ? Math.max(0, size - r.offset) : null, lines: r.lines,
+          lastLineAt: iso(r.lastLineAt), secondsSinceLastLine: r.lastLineAt === null ? null : Math.round((now - r.lastLineAt) / 1000),
+        };
+      })
+      // Never watched: what ingest read, most recent first.
+      : ws.recentFiles(50).map((f) => {
+        const size = currentSize(f.path, f.size);
+        return {
+          path: f.path, kind: f.kind, state: 'read', message: null, offset: f.offset, size,
+          lagBytes: size !== null ? Math.max(0, size - f.offset) : null, lines: f.lines,
+          lastLineAt: iso(f.lastRead), secondsSinceLastLine: Math.round((now - f.lastRead) / 1000),
+        };
+      });
+    const last = ws.lastAlert();
+    return { db, watch, files, lastAlert: last ? (JSON.parse(last.json) as Alert) : null, alerts: ws.alertCount(), counts };
+  } finally {
+    store.close();
+  }
+}
+
+/** The size of the file at this path now; a compressed file's stored offset counts decompressed bytes, so none then. */
+function currentSize(path: string, fallback: number | null): number | null {
+  if (/\.(gz|xz|bz2|zst)$/.test(path)) return null;
+  try { return statSync(path).size; } catch { return fallback; }
+}
+
+/** The human view (stdout). */
+export function renderStatus(s: WatchStatus, now: number): string {
+  const out: string[] = [];
+  const w = s.watch;
+  if (!w) out.push('watch: has never run on this database');
+  else if (w.running) out.push(`watch: running (pid ${w.pid}) since ${w.startedAt}; last heartbeat ${formatDuration(now - Date.parse(w.heartbeatAt!))} ago`);
+  else out.push(`watch: not running${w.stoppedAt ? ` (stopped ${w.stoppedAt})` : w.heartbeatAt ? ` (last heartbeat ${w.heartbeatAt}; killed?)` : ''}`);
+  out.push(`database: ${s.db.path}, ${formatBytes(s.db.totalBytes)} (${formatBytes(s.db.bytes)} + ${formatBytes(s.db.walBytes)} WAL); ${s.counts.events.toLocaleString('en-US')} events, ${s.counts.aggregated.toLocaleString('en-US')} aggregated lines, ${s.counts.flows.toLocaleString('en-US')} flow records`);
+  out.push('');
+  if (s.files.length) {
+    const head = ['file', 'state', 'offset', 'size', 'lag', 'last line'];
+    const rows = s.files.map((f) => [
+      f.path + (f.kind && f.kind !== 'log' ? ` (${f.kind})` : ''), f.state,
+      f.offset === null ? '-' : formatBytes(f.offset), f.size === null ? '-' : formatBytes(f.size),
+      f.lagBytes === null ? '-' : formatBytes(f.lagBytes),
+      f.secondsSinceLastLine === null ? '-' : `${formatDuration(f.secondsSinceLastLine * 1000)} ago`,
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (r: string[]) => r.map((c, i) => (i === 0 || i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+    out.push(line(head));
+    for (const r of rows) out.push(line(r));
+    for (const f of s.files) if (f.message) out.push(`  ${f.path}: ${f.message}`);
+  } else out.push('no files read yet');
+  out.push('');
+  if (s.lastAlert) out.push(`last alert (${s.alerts} in all): ${s.lastAlert.emittedAt} ${s.lastAlert.summary}`);
+  else out.push('no alerts');
+  return out.join('\n');
+}
