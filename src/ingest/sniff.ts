@@ -2,6 +2,8 @@
 import { isOpenvpnStatus } from '../parsers/openvpn-status.js';
 import type { FileKind } from '../store/index.js';
 
+const CONNTRACK_LINE = /^[ \t]*(?:\[\d+\.\d+\][ \t]+)?(?:\[(?:NEW|UPDATE|DESTROY)\][ \t]+)?(?:ipv[46][ \t]+\d+[ \t]+)?[a-z][a-z0-9]*[ \t]+\d{1,3}[ \t]+(?:\d+[ \t]+)?(?:[A-Z][A-Z_]+[ \t]+)?src=\S/m;
+
 export type Sniffed = { kind: FileKind } | { kind: 'binary'; why: string } | { kind: 'empty' };
 
 const PCAP_MAGICS = new Set([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a]);
@@ -18,7 +20,8 @@ export function sniffContent(head: Buffer): Sniffed {
   const trimmed = text.trimStart();
   if (isOpenvpnStatus(trimmed)) return { kind: 'openvpn-status' };
   if (trimmed.startsWith('{') && /"vnstatversion"\s*:/.test(text)) return { kind: 'vnstat' };
-  if (/^(ipv[46]\s+\d+\s+)?(tcp|udp|icmp|icmpv6|sctp|dccp|gre|unknown)\s+\d+\s+\d+\s/m.test(trimmed.slice(0, 512)) && /\bsrc=/.test(text)) return { kind: 'conntrack' };
+  // conntrack -L / /proc/net/nf_conntrack lines, also offloaded entries (no timeout) and -E events.
+  if (CONNTRACK_LINE.test(trimmed.slice(0, 512))) return { kind: 'conntrack' };
   // Binary: NULs or control bytes in more than a tenth of the first 4 KiB.
   let bad = 0;
   const n = Math.min(head.length, 4096);
