@@ -7,6 +7,7 @@
  * Each of our measurements runs in its own process so that its peak RSS is its own.
  * Figures, not assertions: timings on a shared machine vary.
  */
+import { rng } from './generate.js';
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,17 +15,6 @@ import { aggregateFile, fileChunks } from '../flows/aggregate.js';
 import { readCapture } from '../flows/pcap.js';
 import { IPPROTO, ethernet, ipv4, ipv6, tcp, udp } from '../flows/pcap-write.js';
 
-/** Small, fast, seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SERVER4 = '198.51.100.10';
 const SERVER6 = '2001:db8:100::10';

@@ -125,6 +125,18 @@ export function toPort(s: string): number | null {
   return n <= 65535 ? n : null;
 }
 
+/** Unsigned decimal in s[from, to), or null; allocation-free, for hot paths. */
+export function uintAt(s: string, from: number, to: number): number | null {
+  if (to <= from || to - from > 15) return null;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return null;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
 /** Non-negative integer or null. */
 export function toInt(s: string | undefined | null): number | null {
   if (s == null || s === '') return null;

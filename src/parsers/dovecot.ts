@@ -47,7 +47,7 @@
  */
 import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp } from './common.js';
+import { normalizeIp, uintAt } from './common.js';
 import { lineParser } from './line.js';
 import type { Envelope } from './syslog.js';
 import type { SourceParser } from './types.js';
@@ -141,17 +141,6 @@ function isSessionId(s: string, from: number, to: number): boolean {
   return true;
 }
 
-/** Unsigned decimal in s[from, to), or null. */
-function uintAt(s: string, from: number, to: number): number | null {
-  if (to <= from || to - from > 15) return null;
-  let v = 0;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return null;
-    v = v * 10 + c;
-  }
-  return v;
-}
 
 /** The busiest process names as constants, so the hot lines need no slice or fresh hash for the name. */
 function internName(s: string, i: number, j: number): string {

@@ -13,7 +13,7 @@ import { flowHandlers } from '../flows/handlers.js';
 import { info } from '../output.js';
 import { openStore } from '../store/index.js';
 import { WatchStore } from '../store/watch.js';
-import { AlertEngine } from './alerts.js';
+import { AlertEngine, type AlertOptions } from './alerts.js';
 import { type LiveCapture, startCapture } from './capture.js';
 import { Follower, isRotatedName } from './follow.js';
 import { type RetentionResult, runRetention } from './retention.js';
@@ -25,7 +25,8 @@ export const STANDARD_FOLLOW = [
   '/run/openvpn-server', '/run/openvpn', '/var/lib/bytetrail/conntrack',
 ];
 
-export interface WatchOptions {
+/** The alert settings (window, thresholds, clock) are AlertOptions'; the host is found here. */
+export interface WatchOptions extends Omit<AlertOptions, 'host'> {
   db?: string;
   paths: string[];
   tz: string;
@@ -35,13 +36,6 @@ export interface WatchOptions {
   sweepMs: number;
   /** How often alerts are judged (windows move by whole minutes). */
   checkMs: number;
-  windowMs: number;
-  alertAboveBps: number | null;
-  multiple: number;
-  minBps: number;
-  repeatMs: number;
-  clock: 'wall' | 'data';
-  settleMs: number;
   alertLog?: string;
   exec?: string;
   execTimeoutMs: number;
@@ -50,7 +44,6 @@ export interface WatchOptions {
   captureFilter?: string;
   captureWith?: 'auto' | 'cap' | 'tcpdump';
   localIps?: string[];
-  vpnPorts?: number[];
   batchLines?: number;
 }
 
