@@ -11,13 +11,13 @@ import { resolveZone } from '../zone.js';
 
 export default class Ingest extends BaseCommand {
   static override description = `Read log files, captures and status snapshots into the database.
-Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rotated and gzipped
-files are read too. A second run reads only what is new; nothing is ever counted twice.`;
+
+Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rotated and gzipped files are read too. A second run reads only what is new; nothing is ever counted twice.`;
 
   static override examples = [
     '<%= config.bin %> ingest /var/log/mail.log* /var/log/kern.log /var/log/openvpn/',
     'zcat old/mail.log.*.gz | <%= config.bin %> ingest -',
-    '<%= config.bin %> ingest --json --print-unparsed fixtures/demo/',
+    '<%= config.bin %> ingest --json --print-unparsed fixtures/logs/',
   ];
 
   static override strict = false;

@@ -8,9 +8,8 @@ import { resolveZone } from '../zone.js';
 
 export default class Investigate extends BaseCommand {
   static override description = `Name the account behind the bytes in a time window.
-By default first reads new lines from the standard log locations (/var/log/mail.log, syslog,
-kern.log, openvpn/, named/ ...; change with --logs, skip with --no-ingest), then joins flows to
-logins, VPN sessions and mail deliveries by IP, port and time, and ranks the suspects.`;
+
+By default first reads new lines from the standard log locations (/var/log/mail.log, syslog, kern.log, openvpn/, named/ ...; change with --logs, skip with --no-ingest), then joins flows to logins, VPN sessions and mail deliveries by IP, port and time, and ranks the suspects.`;
 
   static override examples = [
     '<%= config.bin %> investigate --demo',

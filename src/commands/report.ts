@@ -11,8 +11,8 @@ import { resolveZone } from '../zone.js';
 
 export default class Report extends BaseCommand {
   static override description = `A ticket-ready incident report, with the same numbers as investigate.
-Markdown (the default) pastes into a ticket; --html is one self-contained page with a traffic
-chart of the window; --json is the investigation object itself.`;
+
+Markdown (the default) pastes into a ticket; --html is one self-contained page with a traffic chart of the window; --json is the investigation object itself.`;
 
   static override examples = [
     '<%= config.bin %> report --since 2h --markdown > incident.md',

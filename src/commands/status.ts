@@ -3,6 +3,7 @@ import { renderStatus, watchStatus, type WatchStatus } from '../watch/status.js'
 
 export default class Status extends BaseCommand {
   static override description = `Show what watch follows, each file's offset and lag, the last alert, and the database size.
+
 Reads the database only; run it while watch runs or after.`;
 
   static override examples = [

@@ -6,8 +6,8 @@ import { resolveZone } from '../zone.js';
 
 export default class Watch extends BaseCommand {
   static override description = `Follow logs, OpenVPN status files and conntrack snapshots into the database, and alert when traffic turns abnormal.
-Survives log rotation (rename and copytruncate) and restarts: it shares ingest's offsets, so nothing is read twice.
-An alert runs the correlation over the window and names the top suspect: on stderr, in --alert-log, and to --exec on stdin.`;
+
+Survives log rotation (rename and copytruncate) and restarts: it shares ingest's offsets, so nothing is read twice. An alert runs the correlation over the window and names the top suspect: on stderr, in --alert-log, and to --exec on stdin.`;
 
   static override examples = [
     '<%= config.bin %> watch',
