@@ -2,7 +2,7 @@
  * The service behind `investigate` and `report`: optionally ingest new lines first, then
  * investigate a window. Commands stay thin; this is where the steps are put together.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INCIDENTS } from '../demo/incidents.js';
@@ -37,13 +37,13 @@ export interface RunOptions {
 export interface RunResult { investigation: Investigation; ingest: IngestSummary | null; dbPath: string }
 
 /** The bundled demo: the scenario written to a temporary folder and ingested into a fresh database. */
-async function demoStore(tz: string): Promise<{ store: Store; ingest: IngestSummary; from: number; to: number }> {
+async function demoStore(tz: string): Promise<{ store: Store; ingest: IngestSummary; from: number; to: number; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'bytetrail-demo-'));
   const inc = INCIDENTS.demo();
   const { files } = inc.writer.write(join(dir, 'logs'), { gzipCapture: true });
   const store = openStore({ path: join(dir, 'demo.db') });
   const ingest = await ingestPaths(store, files, { tz, now: Date.now(), settleMs: 0, handlers: flowHandlers(), localIps: ['192.0.2.10'] });
-  return { store, ingest, from: inc.from, to: inc.to };
+  return { store, ingest, from: inc.from, to: inc.to, dir };
 }
 
 export async function runInvestigation(o: RunOptions): Promise<RunResult> {
@@ -53,7 +53,9 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
       const inv = investigate(d.store, { from: d.from, to: d.to, vpnPorts: o.vpnPorts });
       return { investigation: inv, ingest: d.ingest, dbPath: d.store.path };
     } finally {
+      // The demo's files and database were only there for this run.
       d.store.close();
+      rmSync(d.dir, { recursive: true, force: true });
     }
   }
   const store = openStore({ path: o.db });
