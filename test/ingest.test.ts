@@ -7,6 +7,7 @@ import { generateLogs } from '../src/bench/generate.js';
 import { ingestPaths, type IngestSummary } from '../src/ingest/index.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { runCli, spawnCli, spawnCliAsync, tempDir } from './helpers/cli.js';
+import { validate } from './render/json-schema.js';
 
 const OPTS = { tz: 'UTC', now: Date.UTC(2026, 10, 21), settleMs: 0 };
 
@@ -159,6 +160,8 @@ describe('ingest command', () => {
     expect(typeof j.events).toBe('object');
     // A line without a timestamp is counted against the source of the line before it.
     expect(total(j.unparsed)).toBe(1);
+    const schema = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'schemas', 'ingest.json'), 'utf8'));
+    expect(validate(schema, j)).toEqual([]);
     const again = JSON.parse((await runCli(['ingest', '--db', db, '--json', f])).stdout) as IngestSummary;
     expect(again.lines).toBe(0);
     expect(total(again.events)).toBe(0);
