@@ -4,9 +4,12 @@
  * object that every renderer draws from.
  */
 import { formatBytes } from '../output.js';
+import { chooseFlowSource, WIRE_SOURCES } from '../flows/query.js';
+import type { FlowSource } from '../flows/query.js';
 import type { FlowRow, Store, StoredEvent } from '../store/index.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
 import { buildIdentities, type Identities, type Lease, type MailSession } from './identities.js';
+import { SERVICE_LABEL } from './types.js';
 import type {
   Confidence, Evidence, EvidenceLine, Finding, FindingKind, FlowSourceName, Investigation, ServiceGroup, Suspect, ThrottleProposal, UnattributedBucket,
 } from './types.js';
@@ -23,7 +26,6 @@ export interface InvestigateOptions {
   source?: string;
 }
 
-const WIRE_SOURCES = ['pcap', 'capture', 'conntrack'];
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
@@ -53,13 +55,11 @@ function sampleLines(events: StoredEvent[], n = 4): EvidenceLine[] {
 
 /** The flow source to read (never two added together) and its name in the result. */
 function chooseSource(store: Store, from: number, to: number, forced?: string): { name: FlowSourceName; table: string | null } {
-  if (forced) return { name: forced as FlowSourceName, table: forced };
-  const sources = store.flowSources(from, to);
-  // The most complete wire source: the one with the most bytes.
-  const wire = sources.filter((s) => WIRE_SOURCES.includes(s.source)).sort((a, b) => (b.bytesIn + b.bytesOut) - (a.bytesIn + a.bytesOut));
-  if (wire.length) return { name: wire[0].source as FlowSourceName, table: wire[0].source };
-  if (sources.some((s) => s.source === 'openvpn-status')) return { name: 'log-counters', table: 'openvpn-status' };
-  return { name: 'log-counters', table: null };
+  const { source, reason } = chooseFlowSource(store.flowSources(from, to), forced as FlowSource | undefined);
+  if (reason === 'chosen') return { name: forced as FlowSourceName, table: forced! };
+  // OpenVPN status deltas alone are the VPN's own counters, not the wire.
+  if (source === null || source === 'openvpn-status') return { name: 'log-counters', table: source };
+  return { name: source, table: source };
 }
 
 function* noFlows(): Generator<FlowRow> { /* nothing */ }
@@ -127,7 +127,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   }
 
   const { name: flowSource, table } = chooseSource(store, from, to, opts.source);
-  const wire = WIRE_SOURCES.includes(flowSource);
+  const wire = (WIRE_SOURCES as readonly string[]).includes(flowSource);
   const rows = () => (table ? store.iterateFlows(table, from, to) : noFlows());
   let flowCount = 0;
 
@@ -311,7 +311,6 @@ function humanDuration(ms: number): string {
   return `${Math.round(ms / MINUTE)}m`;
 }
 
-const SERVICE_LABEL: Record<ServiceGroup, string> = { imap: 'IMAP', pop3: 'POP3', smtp: 'SMTP', submission: 'submission', vpn: 'VPN', dns: 'DNS', other: 'other' };
 
 function verdictLine(top: Suspect | null, totalIn: number, totalOut: number, span: number): string {
   if (!top) return totalIn + totalOut > 0 ? `No account or known cause explains the ${formatBytes(totalIn + totalOut)} in this window.` : 'No traffic recorded in this window.';

@@ -11,7 +11,7 @@ import type { FlowTotals, Store } from '../store/index.js';
 export const FLOW_SOURCES = ['pcap', 'capture', 'conntrack', 'openvpn-status'] as const;
 export type FlowSource = (typeof FLOW_SOURCES)[number];
 /** Sources that count packets on the wire (or in the kernel): preferred, the largest first. */
-const WIRE_SOURCES: readonly FlowSource[] = ['pcap', 'capture', 'conntrack'];
+export const WIRE_SOURCES: readonly FlowSource[] = ['pcap', 'capture', 'conntrack'];
 
 export const FLOWS_BY = ['remote', 'service', 'local-port', 'minute'] as const;
 export type FlowsBy = (typeof FLOWS_BY)[number];

@@ -7,9 +7,7 @@ import { formatBytes } from '../output.js';
 
 export { formatBytes };
 
-export const SERVICE_LABEL: Record<ServiceGroup, string> = {
-  imap: 'IMAP', pop3: 'POP3', smtp: 'SMTP', submission: 'submission', vpn: 'VPN', dns: 'DNS', other: 'other',
-};
+export { SERVICE_LABEL } from '../correlate/types.js';
 
 export const FLOW_SOURCE_LABEL: Record<FlowSourceName, string> = {
   pcap: 'a packet capture (pcap)',

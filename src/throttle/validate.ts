@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { InputError } from '../errors.js';
+import { RATE_UNITS } from '../rates.js';
 
 export type Family = 4 | 6;
 
@@ -133,11 +134,6 @@ function formatBytes(b: number[], family: Family): string {
 
 // ---- rates ----
 
-const RATE_UNITS: Record<string, number> = {
-  bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, tbit: 1e12,
-  // tc reads "bps" as bytes per second, not bits: 250kbps is 2mbit.
-  bps: 8, kbps: 8e3, mbps: 8e6, gbps: 8e9, tbps: 8e12,
-};
 
 export const MIN_RATE = 8_000;
 export const MAX_RATE = 1e12;

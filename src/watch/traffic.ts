@@ -12,6 +12,7 @@
  * days. Hours not pruned yet are read from the raw rows, older ones from the hourly roll-ups.
  */
 import type { Store } from '../store/index.js';
+import { chooseFlowSource, WIRE_SOURCES } from '../flows/query.js';
 import { HOUR_MS, type IfaceBytes, type WatchStore } from '../store/watch.js';
 
 export type Direction = 'in' | 'out';
@@ -28,7 +29,6 @@ export interface Signal {
 
 export interface Baseline { bps: number; points: number; basis: 'hour-of-week' | 'hour-of-day' }
 
-const WIRE = ['pcap', 'capture', 'conntrack'];
 const DAY_MS = 24 * HOUR_MS;
 export const ROLLED_KEY = 'retention:rolled-through';
 
@@ -52,10 +52,8 @@ export class TrafficMeter {
   /** Traffic in [from, to) per interface and direction, from the best source that has data. */
   measure(from: number, to: number): { source: string; signals: Signal[] } {
     const seconds = (to - from) / 1000;
-    const wire = this.store.flowSources(from, to).filter((s) => WIRE.includes(s.source))
-      .sort((a, b) => (b.bytesIn + b.bytesOut) - (a.bytesIn + a.bytesOut));
-    if (wire.length) {
-      const source = wire[0].source;
+    const { source } = chooseFlowSource(this.store.flowSources(from, to));
+    if (source !== null && WIRE_SOURCES.includes(source)) {
       return { source, signals: signalsOf(source, this.ws.flowTraffic(source, from, to), seconds) };
     }
     return { source: 'log-counters', signals: this.counterSignals(from, to, seconds) };

@@ -1,12 +1,8 @@
 /** Rates and durations as admins write them on the command line: `50mbit`, `5m`, `30d`. */
 import { parseDuration } from '../correlate/window.js';
 import { UserError } from '../errors.js';
+import { RATE_UNITS } from '../rates.js';
 
-// tc's spelling: "bit" units are bits per second; "bps" units are bytes per second (250kbps = 2mbit).
-const RATE_UNITS: Record<string, number> = {
-  bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, tbit: 1e12,
-  bps: 8, kbps: 8e3, mbps: 8e6, gbps: 8e9, tbps: 8e12,
-};
 
 /** `50mbit`, `500kbit`, `1gbit`, `2mbps` (bytes per second, as tc reads it) → bits per second. */
 export function parseRateFlag(raw: string, flag: string): number {
