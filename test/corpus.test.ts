@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ParseContext, Source } from '../src/events.js';
 import { normalizeIp } from '../src/parsers/common.js';
-import { parseAny } from '../src/parsers/index.js';
+import { nextHint, parseAny } from '../src/parsers/index.js';
 import { CORPUS } from './helpers/golden.js';
 
 const COUNTS = join(import.meta.dirname, 'corpus-counts.json');
@@ -42,14 +42,13 @@ describe.skipIf(!existsSync(CORPUS))('shared corpus conformance', () => {
         const line = raw.replace(/\r$/, '');
         c.lines++;
         const d = parseAny(line, ctx, hint);
+        hint = nextHint(d, hint);
         const r = d.result;
         if (r.type === 'event') {
-          hint = d.source === 'other' ? hint : d.source;
           c.events++;
           expect(Number.isFinite(r.event.ts), line).toBe(true);
           for (const ip of [r.event.rip, r.event.lip]) if (ip !== null) expect(normalizeIp(ip), line).toBe(ip);
         } else {
-          if (r.type === 'skip' && d.source !== 'other') hint = d.source;
           expect(r.reason.length, line).toBeGreaterThan(0);
           c[r.type === 'skip' ? 'skipped' : 'unparsed']++;
         }

@@ -9,7 +9,7 @@
  * young, which keeps the garbage collector out of the way.
  */
 import type { LogEvent, ParseContext, Source } from '../events.js';
-import { parseAny } from '../parsers/index.js';
+import { parseAny, nextHint } from '../parsers/index.js';
 import { AGG_ROW_WIDTH, AGG_TYPES, EVENT_ROW_WIDTH, EVENT_TYPES, type PackedRows, packRows, type RowValue, type SourceStats, type UnparsedSample } from '../store/index.js';
 import { sha1 } from './content.js';
 
@@ -268,10 +268,10 @@ export class LinePipeline {
 
   private processLine(line: string): void {
     const d = parseAny(line, this.ctx, this.hint);
+    this.hint = nextHint(d, this.hint);
     const r = d.result;
     if (r.type === 'event') {
       const ev = r.event;
-      if (d.source !== 'other') this.hint = d.source;
       this.stat(ev.source).events++;
       this.countKind(ev.source, ev.kind);
       const raw = line.length > MAX_RAW_CHARS ? line.slice(0, MAX_RAW_CHARS) : line;
@@ -304,8 +304,6 @@ export class LinePipeline {
         this.batch.eventRows = [];
       }
     } else if (r.type === 'skip') {
-      // A deliberate skip still tells which program writes this file (OpenVPN's own log).
-      if (d.source !== 'other') this.hint = d.source;
       this.stat(d.source).skipped++;
     } else {
       this.miss(d.source, r.reason, line);

@@ -57,3 +57,12 @@ export function parseAny(line: string, ctx: ParseContext, hint?: Source | null):
   }
   return { source: 'other', result: unparsed('no program tag and no source recognised the message') };
 }
+
+/**
+ * The hint for the next line of the same file: the source that took this line, whether it
+ * made an event or a deliberate skip (OpenVPN's own log has lines that only make sense in
+ * context); a line that no source understood leaves the hint as it was.
+ */
+export function nextHint(d: Dispatched, hint: Source | null): Source | null {
+  return d.source !== 'other' && d.result.type !== 'unparsed' ? d.source : hint;
+}

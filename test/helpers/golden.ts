@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParseContext, Source } from '../../src/events.js';
-import { parseAny } from '../../src/parsers/index.js';
+import { nextHint, parseAny } from '../../src/parsers/index.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'logs');
 export const CORPUS = join(import.meta.dirname, '..', '..', '..', 'shared', 'corpus');
@@ -31,7 +31,7 @@ export function goldenRows(text: string, ctx: ParseContext): string[] {
   let hint: Source | null = null;
   return lines.map((line, i) => {
     const d = parseAny(line.replace(/\r$/, ''), ctx, hint);
-    if (d.source !== 'other' && d.result.type !== 'unparsed') hint = d.source;
+    hint = nextHint(d, hint);
     const r = d.result;
     const row = r.type === 'event'
       ? { line: i + 1, source: d.source, type: r.type, event: { ...r.event, ts: new Date(r.event.ts).toISOString() } }
