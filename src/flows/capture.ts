@@ -155,6 +155,16 @@ export async function openCapture(o: Pick<CaptureOptions, 'iface' | 'filter'>): 
   return { handle, buffer, linkType, linkName, addresses };
 }
 
+/** Resolve once no packet has arrived for QUIET_MS (at most DRAIN_MAX_MS after the stop). */
+const QUIET_MS = 150, DRAIN_MAX_MS = 2000;
+async function drainUntilQuiet(lastPacketAt: () => number): Promise<void> {
+  const until = Date.now() + DRAIN_MAX_MS;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, QUIET_MS / 3));
+    if (Date.now() - lastPacketAt() >= QUIET_MS || Date.now() >= until) return;
+  }
+}
+
 export type OpenedCapture = Awaited<ReturnType<typeof openCapture>>;
 
 /**
@@ -185,8 +195,10 @@ export async function runCapture(store: Store, o: CaptureOptions, opened?: Opene
   const ifaceHandle = agg.iface({ section: 0, index: 0, linkType, snaplen: SNAPLEN, name: o.iface, tsUnitsPerSecond: 1e9, addresses: o.localIps?.length ? [] : addresses });
   const started = now();
   o.notice?.(`capturing on ${o.iface} (link type ${linkName}${o.filter ? `, filter ${JSON.stringify(o.filter)}` : ''})${o.durationMs !== null ? ` for ${Math.round(o.durationMs / 1000)} s` : ''}; Ctrl-C stores what was captured and stops`);
+  let lastPacketAt = 0;
   handle.on('packet', (nbytes) => {
     const t = now();
+    lastPacketAt = Date.now();
     const sec = Math.floor(t / 1000);
     agg.packet(ifaceHandle, linkType, sec, Math.round((t - sec * 1000) * 1e6), buffer, 0, nbytes, wireLength(linkType, buffer, nbytes));
   });
@@ -207,6 +219,9 @@ export async function runCapture(store: Store, o: CaptureOptions, opened?: Opene
     if (o.signal?.aborted) finish('signal');
     else o.signal?.addEventListener('abort', onAbort, { once: true });
   });
+  // Frames already in the kernel's ring when the stop came were on the wire before it: read
+  // them until the ring is quiet, so that a busy host does not lose its last moments.
+  await drainUntilQuiet(() => lastPacketAt);
   handle.close();
   agg.finish();
   if (storeError) throw storeError;
