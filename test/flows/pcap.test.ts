@@ -774,7 +774,16 @@ describe.skipIf(liveWhy !== null)(`live captures on a veth pair${liveWhy ? ` (sk
   it('a capture cut mid-record keeps every complete packet, as tshark does', async () => {
     const whole = readFileSync(files.usec);
     const cutPath = join(dir, 'cut.pcap');
-    writeFileSync(cutPath, whole.subarray(0, Math.floor(whole.length * 0.6) + 3));
+    // Cut 8 bytes into the record that holds the 60% mark (a cut at a fixed fraction of the
+    // file may fall on a record boundary by chance, and then nothing is cut short).
+    const le = whole.readUInt32LE(0) === 0xa1b2c3d4;
+    let at = 24;
+    while (at + 16 <= whole.length) {
+      const next = at + 16 + (le ? whole.readUInt32LE(at + 8) : whole.readUInt32BE(at + 8));
+      if (next > whole.length * 0.6) break;
+      at = next;
+    }
+    writeFileSync(cutPath, whole.subarray(0, at + 8));
     const r = await aggregateFile(cutPath, { localIps: local() });
     expect(r.truncated).toBe(true);
     expect(r.warnings[0]).toMatch(/^capture ends inside a packet record at byte \d+/);
