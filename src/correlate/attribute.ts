@@ -80,6 +80,8 @@ function memoShares(ctx: AttributionContext, sessions: MailSession[]): Share[] {
 }
 
 function accountVerdict(group: ServiceGroup, shares: Share[], exactConfidence: Confidence, duplicate = false): Attribution {
+  // One share needs no merging (most flows: one session on the IP).
+  if (shares.length === 1) return { kind: 'account', group, confidence: exactConfidence, shares, duplicate };
   const merged = new Map<string, number>();
   for (const s of shares) merged.set(s.account, (merged.get(s.account) ?? 0) + s.weight);
   const list = [...merged.entries()].map(([account, weight]) => ({ account, weight }));
@@ -105,8 +107,8 @@ export function attributeFlow(f: FlowRow, ctx: AttributionContext): Verdict {
   const from = f.minute, to = f.minute + MINUTE;
 
   // Traffic to or from a VPN client's virtual address (tun0, or forwarded before NAT).
-  for (const ip of [f.rip, f.lip]) {
-    const leases = leaseAt(ids, ip, from, to);
+  for (let side = 0; side < 2; side++) {
+    const leases = leaseAt(ids, side === 0 ? f.rip : f.lip, from, to);
     if (leases.length) {
       const accounts = leases.map((l) => ({ account: l.account, weight: 1 }));
       const dup = leases.some((l) => ctx.tunnelAccounts.has(l.account));

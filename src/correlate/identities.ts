@@ -177,8 +177,47 @@ export function buildIdentities(events: StoredEvent[], dataEnd: number, extraLea
   return id;
 }
 
-/** Sessions on an IP whose time span overlaps [from, to), with a margin for clock skew. */
+/** What overlapping() knows of a list: its length then, whether it is sorted by start, its longest span. */
+interface SpanIndex { length: number; sorted: boolean; maxSpan: number }
+const spanIndexes = new WeakMap<object, SpanIndex>();
+
+function spanIndex(list: ReadonlyArray<{ start: number; end: number }>): SpanIndex {
+  let ix = spanIndexes.get(list);
+  if (ix && ix.length === list.length) return ix;
+  let sorted = true, maxSpan = 0;
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0 && list[i].start < list[i - 1].start) sorted = false;
+    maxSpan = Math.max(maxSpan, list[i].end - list[i].start);
+  }
+  ix = { length: list.length, sorted, maxSpan };
+  spanIndexes.set(list, ix);
+  return ix;
+}
+
+/** The first index in a start-sorted list whose start is >= t. */
+function firstStartAtOrAfter(list: ReadonlyArray<{ start: number }>, t: number): number {
+  let lo = 0, hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid].start < t) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Sessions on an IP whose time span overlaps [from, to), with a margin for clock skew. A list
+ * sorted by start (as built) is searched, not scanned: only sessions that start late enough to
+ * reach `from`, given the list's longest span, and early enough to begin before `to`.
+ */
 export function overlapping<T extends { start: number; end: number }>(list: T[] | undefined, from: number, to: number, margin = 60_000): T[] {
   if (!list) return [];
-  return list.filter((s) => s.start - margin < to && s.end + margin > from);
+  const ix = spanIndex(list);
+  if (!ix.sorted) return list.filter((s) => s.start - margin < to && s.end + margin > from);
+  const out: T[] = [];
+  const end = firstStartAtOrAfter(list, to + margin);
+  for (let i = firstStartAtOrAfter(list, from - margin - ix.maxSpan); i < end; i++) {
+    const s = list[i];
+    if (s.end + margin > from) out.push(s);
+  }
+  return out;
 }

@@ -68,12 +68,12 @@ function newBucket(account: string | null, group: ServiceGroup, reason: string |
   return { account, group, reason, bytesIn: 0, bytesOut: 0, dupBytes: 0, ips: new Map(), remotes: new Map(), confidences: new Set(), split: false, minutes: new Map(), groups: new Map() };
 }
 
-function addTo(b: Bucket, f: { bytesIn: number; bytesOut: number; rip: string; rport: number | null; minute: number; group: ServiceGroup }, frac: number, dup: boolean): void {
+function addTo(b: Bucket, f: { bytesIn: number; bytesOut: number; rip: string; rport: number | null; minute: number }, group: ServiceGroup, frac: number, dup: boolean): void {
   const bi = f.bytesIn * frac, bo = f.bytesOut * frac;
   if (dup) { b.dupBytes += bi + bo; return; }
   b.bytesIn += bi; b.bytesOut += bo;
   b.ips.set(f.rip, (b.ips.get(f.rip) ?? 0) + bi + bo);
-  b.groups.set(f.group, (b.groups.get(f.group) ?? 0) + bi + bo);
+  b.groups.set(group, (b.groups.get(group) ?? 0) + bi + bo);
   b.minutes.set(f.minute, (b.minutes.get(f.minute) ?? 0) + bi + bo);
   // Remote ports are only listed for traffic no account explains.
   if (b.account !== null) return;
@@ -180,11 +180,11 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
         const b = bucketFor(`a|${s.account}|${v.group}`, s.account, v.group, null);
         b.confidences.add(v.confidence);
         if (v.shares.length > 1) b.split = true;
-        addTo(b, { ...f, group: v.group }, v.shares.length > 1 ? s.weight / sum : 1, v.duplicate);
+        addTo(b, f, v.group, v.shares.length > 1 ? s.weight / sum : 1, v.duplicate);
       }
       if (v.duplicate) vpnDup += f.bytesIn + f.bytesOut;
     } else {
-      addTo(bucketFor(`u|${v.reason}`, null, v.group, v.reason), { ...f, group: v.group }, 1, false);
+      addTo(bucketFor(`u|${v.reason}`, null, v.group, v.reason), f, v.group, 1, false);
     }
   }
 
@@ -199,8 +199,8 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
       const frac = s.end === s.start ? 1 : overlap / span;
       const b = bucketFor(`a|${s.account}|${s.service}`, s.account, s.service, null);
       b.confidences.add('log-counters');
-      const f = { bytesIn: s.bytesIn ?? 0, bytesOut: s.bytesOut ?? 0, rip: s.rip, rport: s.rport, minute: s.end - (s.end % MINUTE), group: s.service };
-      addTo(b, f, frac, false);
+      const f = { bytesIn: s.bytesIn ?? 0, bytesOut: s.bytesOut ?? 0, rip: s.rip, rport: s.rport, minute: s.end - (s.end % MINUTE) };
+      addTo(b, f, s.service, frac, false);
       totalIn += f.bytesIn * frac; totalOut += f.bytesOut * frac;
       const mt = minuteTotals.get(f.minute) ?? { bytesIn: 0, bytesOut: 0 };
       mt.bytesIn += f.bytesIn * frac; mt.bytesOut += f.bytesOut * frac;
