@@ -310,31 +310,33 @@ export class Store {
       otherAccountsOnIp: db.prepare(`SELECT DISTINCT account FROM events WHERE rip = ? AND ts >= ? AND ts < ? AND account IS NOT NULL AND account != ? ORDER BY account`),
       unparsedSamples: db.prepare(`SELECT u.line, u.source, u.reason, u.text, f.path FROM unparsed u JOIN files f ON f.id = u.file_id
         WHERE u.file_id IN (SELECT value FROM json_each(?)) ORDER BY u.file_id, u.line`),
-      eventsInRange: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id WHERE e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id`),
-      eventsOfKindsInRange: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id
-        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN (SELECT value FROM json_each(?)) ORDER BY e.ts, e.id`),
+      eventsInRange: db.prepare(`SELECT ${eventColumns('e.raw')} FROM events e LEFT JOIN files f ON f.id = e.file_id WHERE e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id`).raw(),
+      eventsOfKindsInRange: db.prepare(`SELECT ${eventColumns('e.raw')} FROM events e LEFT JOIN files f ON f.id = e.file_id
+        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN (SELECT value FROM json_each(?)) ORDER BY e.ts, e.id`).raw(),
       // Identities from before a window need no raw text (evidence is quoted from the window).
-      identityEvents: db.prepare(`SELECT e.id, e.ts, e.source, e.host, e.program, e.kind, e.account, e.rip, e.rport, e.lip, e.lport, e.session,
-          e.bytes_in, e.bytes_out, e.file_id, e.line, e.attrs, NULL AS raw, f.path AS path
+      identityEvents: db.prepare(`SELECT ${eventColumns('NULL')}
         FROM events e LEFT JOIN files f ON f.id = e.file_id
-        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN ('login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login') ORDER BY e.ts, e.id`),
-      vpnIdentityEvents: db.prepare(`SELECT e.id, e.ts, e.source, e.host, e.program, e.kind, e.account, e.rip, e.rport, e.lip, e.lport, e.session,
-          e.bytes_in, e.bytes_out, e.file_id, e.line, e.attrs, NULL AS raw, f.path AS path
+        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN ('login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login') ORDER BY e.ts, e.id`).raw(),
+      vpnIdentityEvents: db.prepare(`SELECT ${eventColumns('NULL')}
         FROM events e LEFT JOIN files f ON f.id = e.file_id
-        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN ('login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login') AND e.source = 'openvpn' ORDER BY e.ts, e.id`),
-      lastMailLogin: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id
-        WHERE e.rip = ? AND e.ts < ? AND e.ts >= ? AND e.kind = 'login' AND e.source = 'dovecot' ORDER BY e.ts DESC LIMIT 1`),
+        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN ('login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login') AND e.source = 'openvpn' ORDER BY e.ts, e.id`).raw(),
+      lastMailLogin: db.prepare(`SELECT ${eventColumns('e.raw')} FROM events e LEFT JOIN files f ON f.id = e.file_id
+        WHERE e.rip = ? AND e.ts < ? AND e.ts >= ? AND e.kind = 'login' AND e.source = 'dovecot' ORDER BY e.ts DESC LIMIT 1`).raw(),
       sessionEnded: db.prepare(`SELECT 1 FROM events WHERE account = ? AND ts >= ? AND ts < ? AND session = ? AND kind IN ('logout', 'disconnect') LIMIT 1`),
-      eventsForIp: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id WHERE e.rip = ? AND e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id`),
-      eventsForSessions: db.prepare(`SELECT e.*, f.path AS path FROM events e LEFT JOIN files f ON f.id = e.file_id
-        WHERE e.source = ? AND e.session IN (SELECT value FROM json_each(?)) ORDER BY e.ts, e.id`),
+      eventsForIp: db.prepare(`SELECT ${eventColumns('e.raw')} FROM events e LEFT JOIN files f ON f.id = e.file_id WHERE e.rip = ? AND e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id`).raw(),
+      eventsForSessions: db.prepare(`SELECT ${eventColumns('e.raw')} FROM events e LEFT JOIN files f ON f.id = e.file_id
+        WHERE e.source = ? AND e.session IN (SELECT value FROM json_each(?)) ORDER BY e.ts, e.id`).raw(),
       aggInRange: db.prepare(`SELECT a.*, f.path AS path FROM event_agg a LEFT JOIN files f ON f.id = a.sample_file_id WHERE a.minute >= ? AND a.minute < ?`),
       // Named as FlowRow's fields: rows come out of SQLite ready to use, without a copy each.
       flowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ?`),
       vpnFlowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ? AND (service = 'openvpn'
         OR lport IN (SELECT value FROM json_each(?)) OR rip IN (SELECT value FROM json_each(?)) OR lip IN (SELECT value FROM json_each(?)))`),
-      flowTotalsBySource: db.prepare(`SELECT source, sum(bytes_in) AS bytesIn, sum(bytes_out) AS bytesOut, min(minute) AS first, max(minute) AS last
-        FROM flows WHERE minute >= ? AND minute < ? GROUP BY source`),
+      // The distinct sources by walking the primary key (one seek each), then each source's window
+      // as a primary-key range: far cheaper than the minute index plus a key lookup per row.
+      flowSourceNames: db.prepare(`WITH RECURSIVE s(x) AS (SELECT min(source) FROM flows
+        UNION ALL SELECT (SELECT min(source) FROM flows WHERE source > x) FROM s WHERE x IS NOT NULL) SELECT x FROM s WHERE x IS NOT NULL`).pluck(),
+      flowTotalsOfSource: db.prepare(`SELECT count(*) AS n, sum(bytes_in) AS bytesIn, sum(bytes_out) AS bytesOut, min(minute) AS first, max(minute) AS last
+        FROM flows WHERE source = ? AND minute >= ? AND minute < ?`),
       flowBytesBetween: db.prepare('SELECT coalesce(sum(bytes_in + bytes_out), 0) AS bytes, count(*) AS n FROM flows WHERE source = ? AND minute >= ? AND minute < ?'),
       flowExtent: db.prepare('SELECT min(minute) AS first, max(minute) AS last FROM flows WHERE source = ?'),
       leasesInRange: db.prepare('SELECT * FROM vpn_leases WHERE last_ts >= ? AND first_ts < ?'),
@@ -501,17 +503,17 @@ export class Store {
   /** Events with ts in [from, to), optionally only of some kinds, oldest first. */
   eventsInRange(fromMs: number, toMs: number, kinds?: string[]): StoredEvent[] {
     const rows = kinds ? this.stmts.eventsOfKindsInRange.all(fromMs, toMs, JSON.stringify(kinds)) : this.stmts.eventsInRange.all(fromMs, toMs);
-    return (rows as RawEvent[]).map(toEvent);
+    return (rows as EventTuple[]).map(toEvent);
   }
 
   /** Logins and logouts, VPN connects, leases and disconnects, SASL logins in [from, to): the events that make identities. */
   identityEvents(fromMs: number, toMs: number): StoredEvent[] {
-    return (this.stmts.identityEvents.all(fromMs, toMs) as RawEvent[]).map(toEvent);
+    return (this.stmts.identityEvents.all(fromMs, toMs) as EventTuple[]).map(toEvent);
   }
 
   /** OpenVPN connects, leases and disconnects in [from, to): VPN sessions last days. */
   vpnIdentityEvents(fromMs: number, toMs: number): StoredEvent[] {
-    return (this.stmts.vpnIdentityEvents.all(fromMs, toMs) as RawEvent[]).map(toEvent);
+    return (this.stmts.vpnIdentityEvents.all(fromMs, toMs) as EventTuple[]).map(toEvent);
   }
 
   /**
@@ -519,7 +521,7 @@ export class Store {
    * `before`, or null: who was most likely behind a long-lived connection with no login in view.
    */
   openMailLoginBefore(ip: string, before: number, since: number): StoredEvent | null {
-    const r = this.stmts.lastMailLogin.get(ip, before, since) as RawEvent | undefined;
+    const r = this.stmts.lastMailLogin.get(ip, before, since) as EventTuple | undefined;
     if (!r) return null;
     const ev = toEvent(r);
     if (ev.session && ev.account && this.stmts.sessionEnded.get(ev.account, ev.ts, before, ev.session)) return null;
@@ -527,7 +529,7 @@ export class Store {
   }
 
   eventsForIp(ip: string, fromMs: number, toMs: number): StoredEvent[] {
-    return (this.stmts.eventsForIp.all(ip, fromMs, toMs) as RawEvent[]).map(toEvent);
+    return (this.stmts.eventsForIp.all(ip, fromMs, toMs) as EventTuple[]).map(toEvent);
   }
 
   aggregatesInRange(fromMs: number, toMs: number): AggRow[] {
@@ -539,7 +541,12 @@ export class Store {
 
   /** Which flow sources hold data in [from, to), with their byte totals. */
   flowSources(fromMs: number, toMs: number): Array<{ source: string; bytesIn: number; bytesOut: number; first: number; last: number }> {
-    return this.stmts.flowTotalsBySource.all(fromMs, toMs) as Array<{ source: string; bytesIn: number; bytesOut: number; first: number; last: number }>;
+    const out: Array<{ source: string; bytesIn: number; bytesOut: number; first: number; last: number }> = [];
+    for (const source of this.stmts.flowSourceNames.all() as string[]) {
+      const t = this.stmts.flowTotalsOfSource.get(source, fromMs, toMs) as { n: number; bytesIn: number; bytesOut: number; first: number; last: number };
+      if (t.n > 0) out.push({ source, bytesIn: t.bytesIn, bytesOut: t.bytesOut, first: t.first, last: t.last });
+    }
+    return out;
   }
 
   flowsInRange(source: string, fromMs: number, toMs: number): FlowRow[] {
@@ -591,7 +598,7 @@ export class Store {
   /** Events of one source with any of these session keys, at any time, oldest first (a Dovecot logout has no rip: it joins its login by session). */
   eventsForSessions(source: string, sessions: string[]): StoredEvent[] {
     if (!sessions.length) return [];
-    return (this.stmts.eventsForSessions.all(source, JSON.stringify(sessions)) as RawEvent[]).map(toEvent);
+    return (this.stmts.eventsForSessions.all(source, JSON.stringify(sessions)) as EventTuple[]).map(toEvent);
   }
 
   // ---- counter snapshots and the flows view (flows stage) ----
@@ -675,10 +682,20 @@ export class Store {
 
 export interface FlowTotals { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }
 
-interface RawEvent {
-  id: number; ts: number; source: string; host: string | null; program: string | null; kind: string; account: string | null;
-  rip: string | null; rport: number | null; lip: string | null; lport: number | null; session: string | null;
-  bytes_in: number | null; bytes_out: number | null; file_id: number | null; line: number | null; attrs: string | null; raw: string | null; path: string | null;
+/**
+ * An event row as SQLite hands it out in raw mode, in eventColumns() order: an array, which
+ * better-sqlite3 builds several times faster than an object with named fields.
+ */
+type EventTuple = [
+  id: number, ts: number, source: string, host: string | null, program: string | null, kind: string, account: string | null,
+  rip: string | null, rport: number | null, lip: string | null, lport: number | null, session: string | null,
+  bytesIn: number | null, bytesOut: number | null, fileId: number | null, line: number | null, attrs: string | null, raw: string | null, path: string | null,
+];
+
+/** The columns of an EventTuple, from `events e` joined to `files f`; `raw`: the raw text's expression (NULL when not needed). */
+function eventColumns(raw: 'e.raw' | 'NULL'): string {
+  return `e.id, e.ts, e.source, e.host, e.program, e.kind, e.account, e.rip, e.rport, e.lip, e.lport, e.session,
+    e.bytes_in, e.bytes_out, e.file_id, e.line, e.attrs, ${raw} AS raw, f.path AS path`;
 }
 
 interface RawAgg {
@@ -690,11 +707,11 @@ interface RawAgg {
 const FLOW_ROW_COLUMNS = `source, minute, iface, proto, lip, lport, rip, rport, service,
   bytes_in AS bytesIn, bytes_out AS bytesOut, packets_in AS packetsIn, packets_out AS packetsOut`;
 
-function toEvent(r: RawEvent): StoredEvent {
+function toEvent(r: EventTuple): StoredEvent {
   return {
-    id: r.id, ts: r.ts, source: r.source as LogEvent['source'], host: r.host, program: r.program, kind: r.kind, account: r.account,
-    rip: r.rip, rport: r.rport, lip: r.lip, lport: r.lport, session: r.session, bytesIn: r.bytes_in, bytesOut: r.bytes_out,
-    attrs: r.attrs ? (JSON.parse(r.attrs) as LogEvent['attrs']) : null, fileId: r.file_id, line: r.line, raw: r.raw, path: r.path,
+    id: r[0], ts: r[1], source: r[2] as LogEvent['source'], host: r[3], program: r[4], kind: r[5], account: r[6],
+    rip: r[7], rport: r[8], lip: r[9], lport: r[10], session: r[11], bytesIn: r[12], bytesOut: r[13],
+    attrs: r[16] ? (JSON.parse(r[16]) as LogEvent['attrs']) : null, fileId: r[14], line: r[15], raw: r[17], path: r[18],
   };
 }
 
