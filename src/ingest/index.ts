@@ -75,6 +75,7 @@ export interface IngestSummary {
 }
 
 const SAMPLES_PER_SOURCE = 3;
+const SNAPSHOT_KINDS: ReadonlySet<FileKind> = new Set(['openvpn-status', 'conntrack', 'vnstat']);
 const MISMATCH = '\0mismatch';
 /** Lines per batch (and per transaction): 20,000 costs no more than 50,000 and holds less in memory. */
 const DEFAULT_BATCH_LINES = 20_000;
@@ -92,6 +93,16 @@ function identify(store: Store, c: OpenedContent, kind: FileKind, forceNew: bool
   candidates.sort((a, b) => b.offset - a.offset);
   const stat = c.stat;
   const path = c.stdin ? '(stdin)' : c.path;
+  // A counter snapshot (status file, conntrack listing, vnstat export) is rewritten in place
+  // every few seconds, first line included: it is one stream per path, not a new file each
+  // time. (Snapshots are known by their content hash; the row only says where they came from.)
+  if (SNAPSHOT_KINDS.has(kind) && !c.stdin) {
+    const f = store.latestFileAt(path, kind);
+    if (f) {
+      store.touchFile({ id: f.id, path, dev: stat?.dev ?? null, ino: stat?.ino ?? null, fpHash, fpLen, size: stat?.size ?? null, mtime: stat?.mtime ?? null });
+      return { file: { ...f, fpHash, fpLen }, fresh: false };
+    }
+  }
   for (const f of candidates) {
     if (forceNew || f.kind !== kind) continue;
     // A plain file shorter than what was read cannot be the same stream (copytruncate rewrote it).

@@ -276,6 +276,7 @@ export class Store {
     const db = this.db;
     return {
       fileByFp: db.prepare('SELECT * FROM files WHERE fp_hash = ? AND fp_len = ? ORDER BY offset DESC'),
+      latestFileAt: db.prepare('SELECT * FROM files WHERE path = ? AND kind = ? ORDER BY id DESC LIMIT 1'),
       fileById: db.prepare('SELECT * FROM files WHERE id = ?'),
       smallFpLens: db.prepare('SELECT fp_len FROM fp_lengths WHERE fp_len < ? AND kind = ?'),
       noteFpLen: db.prepare('INSERT OR IGNORE INTO fp_lengths (kind, fp_len) VALUES (?, ?)'),
@@ -352,6 +353,12 @@ export class Store {
 
   filesByFingerprint(fpHash: string, fpLen: number): FileRecord[] {
     return (this.stmts.fileByFp.all(fpHash, fpLen) as RawFile[]).map(toFile);
+  }
+
+  /** The newest stored stream of this kind read from this path, or null. */
+  latestFileAt(path: string, kind: FileKind): FileRecord | null {
+    const r = this.stmts.latestFileAt.get(path, kind) as RawFile | undefined;
+    return r ? toFile(r) : null;
   }
 
   fileById(id: number): FileRecord | null {

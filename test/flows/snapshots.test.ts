@@ -3,7 +3,7 @@
  * listings and vnstat exports. Exact deltas, where they land in time, leases, interface totals,
  * and the idempotence of reading a snapshot twice.
  */
-import { copyFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { flowHandlers } from '../../src/flows/handlers.js';
@@ -116,6 +116,23 @@ describe('OpenVPN status files', () => {
     expect(again.records).toEqual({});
     expect(store.counts()).toEqual(before);
     expect(store.leasesInRange(DAY.from, DAY.to)).toHaveLength(5);
+  });
+
+  it('a status file rewritten in place stays one stored file, and each rewrite adds its growth', async () => {
+    const v1 = readFileSync(join(FIXTURES, 'openvpn-status', 'v1.status'), 'utf8');
+    const at = (minute: number, received: number) => v1
+      .replace('Updated,Fri Nov 20 09:20:02 2026', `Updated,Fri Nov 20 09:${minute}:02 2026`)
+      .replace('client1,203.0.113.5:51234,1048576,', `client1,203.0.113.5:51234,${received},`);
+    const path = place('openvpn-status.log', { text: at(20, 1048576) });
+    await ingest([path]);
+    const first = store.counts();
+    for (const [minute, received] of [[21, 2097152], [22, 3145728]]) {
+      writeFileSync(path, at(minute, received));
+      expect((await ingest([path])).records).not.toEqual({});
+    }
+    expect(store.counts().files).toBe(first.files);
+    // client1's bytes received by the server, 09:00 to 09:23: all of the last listing's counter.
+    expect(sum(store.flowsInRange('openvpn-status', T(8, 0), T(9, 23)), '203.0.113.5')[0]).toBe(3145728);
   });
 
   it('v2 and v3 (tab) files read the same way; the OpenVPN port comes from servicePorts', async () => {
