@@ -24,7 +24,7 @@ export default class Throttle extends BaseCommand {
     direction: Flags.string({ options: [...DIRECTIONS], default: 'out', description: 'out: downloads (egress to the client); in: uploads (via IFB); both' }),
     ports: Flags.string({ description: 'only these server-side ports: imap,imaps,pop3s or 993,995' }),
     backend: Flags.string({ options: [...BACKENDS], default: 'nft', description: 'how packets are put in the class' }),
-    since: Flags.string({ default: '24h', description: 'for an account: the window its addresses are taken from (24h, 7d, or an ISO time)' }),
+    since: Flags.string({ default: '24h', description: 'for an account: the window its addresses are taken from (24h, 1d12h, or a date, as investigate takes it)' }),
     'default-rate': Flags.string({ default: '10gbit', description: 'rate of the default class that carries all other traffic' }),
     out: Flags.string({ description: 'write the script to this file (mode 0755) instead of stdout' }),
     undo: Flags.boolean({ default: false, description: 'the script that removes the plan, instead of the one that applies it' }),

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { InputError } from '../errors.js';
 import { RATE_UNITS } from '../rates.js';
+import { resolveWindow } from '../correlate/window.js';
 
 export type Family = 4 | 6;
 
@@ -208,17 +209,17 @@ export function parseIface(raw: string, what = 'interface'): string {
 
 // ---- durations ----
 
-const DURATION_UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
-
-/** `--since`: a duration back from `nowMs` (`90m`, `24h`, `7d`) or an ISO 8601 instant with an offset. */
+/**
+ * `--since`: the same windows as investigate and report accept (resolveWindow): a duration
+ * back from `nowMs` (`90m`, `24h`, `1d12h`) or a date, so that a suspect's window can be
+ * pasted from one command to the other. Refused in throttle's own words.
+ */
 export function parseSince(raw: string, nowMs: number): number {
-  const m = /^([0-9]+)([smhdw])$/.exec(raw.trim());
-  if (m) return nowMs - Number(m[1]) * DURATION_UNITS[m[2]];
-  if (/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/.test(raw)) {
-    const t = Date.parse(raw);
-    if (Number.isFinite(t)) return t;
+  try {
+    return resolveWindow(raw, undefined, nowMs).from;
+  } catch {
+    throw new InputError(`bad --since ${quoteForMessage(raw)}`, { hint: 'a duration such as 24h, 7d, 1d12h, 90m, or an instant such as 2024-05-01T00:00:00Z' });
   }
-  throw new InputError(`bad --since ${quoteForMessage(raw)}`, { hint: 'a duration such as 24h, 7d, 90m, or an instant such as 2024-05-01T00:00:00Z' });
 }
 
 // ---- names from logs ----

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { contains, formatRate, humanRate, looksLikeAddress, parseAddress, parseIface, parsePorts, parseRate, parseSince, safeLabel } from '../../src/throttle/validate.js';
+import { resolveWindow } from '../../src/correlate/window.js';
 
 function message(fn: () => unknown): string {
   try {
@@ -158,10 +159,13 @@ describe('parseSince', () => {
     expect(parseSince('90m', now)).toBe(now - 90 * 60e3);
     expect(parseSince('2026-11-20T00:00:00Z', now)).toBe(Date.UTC(2026, 10, 20));
     expect(parseSince('2026-11-20T01:00:00+01:00', now)).toBe(Date.UTC(2026, 10, 20));
+    // What investigate accepts, throttle accepts: compound durations and plain dates too.
+    expect(parseSince('1d12h', now)).toBe(now - 36 * 3600e3);
+    expect(parseSince('2026-11-20', now)).toBe(resolveWindow('2026-11-20', undefined, now).from);
   });
   it('refuses the rest', () => {
     expect(message(() => parseSince('yesterday', now))).toMatch(/bad --since "yesterday" \| a duration such as 24h/);
-    expect(message(() => parseSince('2026-11-20', now))).toMatch(/bad --since/);
+    expect(message(() => parseSince('2026-11-22T00:00:00Z', now))).toMatch(/bad --since/);
   });
 });
 
