@@ -4,7 +4,7 @@
  * Joins on the documented keys only: the remote IP, then the session key (a Dovecot logout names
  * no IP; it carries the session's in=/out= and joins its login by `<mpid><session>`).
  */
-import type { StoredEvent } from '../store/index.js';
+import type { SessionKeys, StoredEvent } from '../store/index.js';
 
 export interface WhoisAccount {
   account: string;
@@ -142,9 +142,16 @@ export function whoisIp(events: StoredEvent[], ip: string): WhoisResult {
   };
 }
 
-/** The Dovecot session keys of logins from the IP: the store's `eventsForSessions` finds their logouts. */
-export function mailSessionKeys(events: StoredEvent[], ip: string): string[] {
-  const keys = new Set<string>();
-  for (const ev of events) if (ev.source === 'dovecot' && ev.kind === 'login' && ev.rip === ip && ev.session) keys.add(ev.session);
-  return [...keys];
+/** The Dovecot sessions of logins from the IP: the store's `eventsForSessions` finds their logouts. */
+export function mailSessionKeys(events: StoredEvent[], ip: string): SessionKeys {
+  const sessions = new Set<string>(), accounts = new Set<string>();
+  let sinceMs = Infinity;
+  for (const ev of events) {
+    if (ev.source !== 'dovecot' || ev.kind !== 'login' || ev.rip !== ip || !ev.session || !ev.account) continue;
+    sessions.add(ev.session);
+    // Dovecot may lower-case the user between the login line and the session (%Lu).
+    accounts.add(ev.account).add(ev.account.toLowerCase());
+    sinceMs = Math.min(sinceMs, ev.ts);
+  }
+  return { sessions: [...sessions], accounts: [...accounts], sinceMs: Number.isFinite(sinceMs) ? sinceMs : 0 };
 }

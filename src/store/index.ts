@@ -121,6 +121,9 @@ export interface AggInput {
   sampleLine: number; sampleRaw: string;
 }
 
+/** Sessions to follow (eventsForSessions): their keys, their accounts, and the earliest login. */
+export interface SessionKeys { sessions: string[]; accounts: string[]; sinceMs: number }
+
 export interface SourceStats { source: string; events: number; skipped: number; unparsed: number }
 
 export interface UnparsedSample { line: number; source: string; reason: string; text: string }
@@ -325,8 +328,10 @@ export class Store {
         WHERE e.rip = ? AND e.ts < ? AND e.ts >= ? AND e.kind = 'login' AND e.source = 'dovecot' ORDER BY e.ts DESC LIMIT 1`).raw(),
       sessionEnded: db.prepare(`SELECT 1 FROM events WHERE account = ? AND ts >= ? AND ts < ? AND session = ? AND kind IN ('logout', 'disconnect') LIMIT 1`),
       eventsForIp: db.prepare(`SELECT ${eventColumns('e.raw')} FROM events e LEFT JOIN files f ON f.id = e.file_id WHERE e.rip = ? AND e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id`).raw(),
+      // Through the account index: a session's events carry its account, and none precede its login.
       eventsForSessions: db.prepare(`SELECT ${eventColumns('e.raw')} FROM events e LEFT JOIN files f ON f.id = e.file_id
-        WHERE e.source = ? AND e.session IN (SELECT value FROM json_each(?)) ORDER BY e.ts, e.id`).raw(),
+        WHERE e.account IN (SELECT value FROM json_each(?)) AND e.ts >= ? AND e.source = ? AND e.session IN (SELECT value FROM json_each(?))
+        ORDER BY e.ts, e.id`).raw(),
       aggInRange: db.prepare(`SELECT a.*, f.path AS path FROM event_agg a LEFT JOIN files f ON f.id = a.sample_file_id WHERE a.minute >= ? AND a.minute < ?`),
       // Named as FlowRow's fields: rows come out of SQLite ready to use, without a copy each.
       flowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ?`),
@@ -602,10 +607,13 @@ export class Store {
     if (this.db.open) this.db.close();
   }
 
-  /** Events of one source with any of these session keys, at any time, oldest first (a Dovecot logout has no rip: it joins its login by session). */
-  eventsForSessions(source: string, sessions: string[]): StoredEvent[] {
-    if (!sessions.length) return [];
-    return (this.stmts.eventsForSessions.all(source, JSON.stringify(sessions)) as EventTuple[]).map(toEvent);
+  /**
+   * Events of one source with any of these session keys, of these accounts, from `sinceMs` on,
+   * oldest first (a Dovecot logout has no rip: it joins its login by session).
+   */
+  eventsForSessions(source: string, keys: SessionKeys): StoredEvent[] {
+    if (!keys.sessions.length) return [];
+    return (this.stmts.eventsForSessions.all(JSON.stringify(keys.accounts), keys.sinceMs, source, JSON.stringify(keys.sessions)) as EventTuple[]).map(toEvent);
   }
 
   // ---- counter snapshots and the flows view (flows stage) ----
