@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { overlapping } from '../src/correlate/identities.js';
 import { investigate } from '../src/correlate/investigate.js';
 import { resolveWindow, parseDuration } from '../src/correlate/window.js';
 import { flowHandlers } from '../src/flows/handlers.js';
@@ -69,5 +70,36 @@ describe('windows', () => {
     expect(resolveWindow('2026-11-20T09:00:00Z', '2026-11-20T09:30:00Z', now)).toEqual({ from: T('2026-11-20T09:00:00Z'), to: T('2026-11-20T09:30:00Z') });
     expect(() => resolveWindow('yesterday', undefined, now)).toThrow(/neither a duration/);
     expect(() => resolveWindow('2026-11-20T11:00:00Z', undefined, now)).toThrow(/empty/);
+  });
+});
+
+describe('overlapping', () => {
+  // A small deterministic generator: the same lists on every run.
+  let seed = 7;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+  const brute = (list: Array<{ start: number; end: number }>, from: number, to: number, margin: number) =>
+    list.filter((s) => s.start - margin < to && s.end + margin > from);
+
+  it('finds exactly the sessions a full scan finds, sorted or not, short and long', () => {
+    for (let round = 0; round < 200; round++) {
+      const list = Array.from({ length: rnd(40) }, () => {
+        const start = rnd(100_000);
+        // Mostly short sessions, now and then one open for most of the range.
+        return { start, end: start + (rnd(10) === 0 ? rnd(90_000) : rnd(3_000)) };
+      });
+      if (round % 2 === 0) list.sort((a, b) => a.start - b.start);
+      for (let q = 0; q < 20; q++) {
+        const from = rnd(100_000), to = from + rnd(5_000), margin = [0, 60_000, 300][q % 3];
+        expect(overlapping(list, from, to, margin)).toEqual(brute(list, from, to, margin));
+      }
+    }
+    expect(overlapping(undefined, 0, 1)).toEqual([]);
+  });
+
+  it('sees sessions added to a list after it was first searched', () => {
+    const list = [{ start: 0, end: 10 }];
+    expect(overlapping(list, 100_000, 100_001, 0)).toEqual([]);
+    list.push({ start: 1, end: 200_000 });
+    expect(overlapping(list, 100_000, 100_001, 0)).toEqual([{ start: 1, end: 200_000 }]);
   });
 });
