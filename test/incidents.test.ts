@@ -2,11 +2,14 @@
  * End-to-end incidents: logs plus a capture, ingested and investigated through the CLI.
  * Each test asserts the top suspect, its service, the direction, and its bytes against the
  * capture's own totals as tshark reads them (within 2%) — never against bytetrail's numbers.
+ * Incidents seen only through conntrack are checked against the counters in the listings.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Investigation } from '../src/correlate/types.js';
+import type { IngestSummary } from '../src/ingest/index.js';
 import { INCIDENTS, type Incident } from '../src/demo/incidents.js';
 import { SERVER } from '../src/demo/scenario.js';
 import { runCli, tempDir } from './helpers/cli.js';
@@ -38,17 +41,18 @@ function bytesWith(frames: Pkt[], peer: (ip: string, port: number) => boolean, s
 const dirs: Array<() => void> = [];
 afterAll(() => { for (const d of dirs) d(); });
 
-async function run(inc: Incident, extra: string[] = []): Promise<{ inv: Investigation; frames: Pkt[] }> {
+/** Write the incident (its capture, or its conntrack listings and no capture), ingest it and investigate its window. */
+async function run(inc: Incident, extra: string[] = []): Promise<{ inv: Investigation; frames: Pkt[]; ingest: IngestSummary; listings: string[] }> {
   const { dir, cleanup } = tempDir('bytetrail-incident-');
   dirs.push(cleanup);
-  const { files, capture } = inc.writer.write(join(dir, 'logs'));
+  const { files, capture, listings } = inc.writer.write(join(dir, 'logs'), { capture: !inc.listings, listings: inc.listings });
   const db = join(dir, 'bt.db');
-  const ing = await runCli(['ingest', '--db', db, ...extra, ...files]);
+  const ing = await runCli<IngestSummary>(['ingest', '--db', db, ...extra, ...files]);
   expect(ing.error?.message).toBeUndefined();
   const r = await runCli<Investigation>(['investigate', '--db', db, '--no-ingest', '--json', '--since', new Date(inc.from).toISOString(), '--until', new Date(inc.to).toISOString()]);
   expect(r.error?.message).toBeUndefined();
   const inv = JSON.parse(r.stdout) as Investigation;
-  return { inv, frames: haveTshark ? tsharkFrames(capture) : [] };
+  return { inv, frames: haveTshark && capture ? tsharkFrames(capture) : [], ingest: ing.result!, listings };
 }
 
 function within2pct(actual: number, expected: number): void {
@@ -138,6 +142,74 @@ describe.skipIf(!haveTshark)('incidents, end to end (tshark as the reference)', 
     const inc = INCIDENTS.imapResync(31);
     const { inv } = await run(inc, ['--local', SERVER]);
     expect(inv.suspects[0]).toMatchObject({ account: 'jan@example.com', finding: 'imap-resync' });
+  });
+});
+
+/**
+ * One conntrack entry's bytes (both directions) in each listing that shows it, read with a
+ * plain match on its original tuple: `src=... dst=... sport=... dport=... packets=N bytes=N
+ * src=... packets=N bytes=N`. Listings that do not show it are left out.
+ */
+function entryBytes(listings: string[], orig: string): Array<{ listing: string; bytes: number }> {
+  const out: Array<{ listing: string; bytes: number }> = [];
+  for (const listing of listings) {
+    const line = readFileSync(listing, 'utf8').split('\n').find((l) => l.includes(` ${orig} `));
+    if (!line) continue;
+    const counters = [...line.matchAll(/ bytes=(\d+)/g)].map((m) => Number(m[1]));
+    expect(counters, line).toHaveLength(2);
+    out.push({ listing, bytes: counters[0] + counters[1] });
+  }
+  return out;
+}
+
+describe('incidents seen only through conntrack listings (no capture)', () => {
+  const TUNNEL = 'src=203.0.113.77 dst=192.0.2.10 sport=51820 dport=1194';
+  const FORWARDED = 'src=198.51.100.66 dst=203.0.113.200 sport=40123 dport=443';
+
+  /**
+   * The account's bytes are compared with the tunnel entry's own counters: bytetrail spreads
+   * each listing's growth over minutes in whole bytes with exact sums, and every listing lies in
+   * the window, so the only slack is rounding each of bytesIn and bytesOut once (2 bytes).
+   */
+  const ROUNDING = 2;
+
+  it('vpn-heavy, kernel timestamps on: the tunnel counted once from its start, the forwarded copy reported as a double count', async () => {
+    const inc = INCIDENTS.vpnHeavyConntrack(13, { timestamps: true });
+    const { inv, ingest, listings } = await run(inc);
+    expect(ingest.unparsed).toEqual({});
+    expect(inv.flowSource).toBe('conntrack');
+    const top = inv.suspects[0];
+    expect(top).toMatchObject({ account: 'alice', service: 'vpn', direction: 'out', finding: 'vpn-heavy', confidence: 'exact', ips: ['203.0.113.77'] });
+    expect(inv.findings.map((f) => f.kind)).toContain('vpn-heavy');
+    // delta-time= dates the tunnel's start (08:02), before the first listing (08:05): all of its bytes are known.
+    const tunnel = entryBytes(listings, TUNNEL);
+    expect(tunnel[0].listing).toBe(listings[0]);
+    const tunnelBytes = tunnel[tunnel.length - 1].bytes;
+    expect(Math.abs(top.bytesIn + top.bytesOut - tunnelBytes), `${top.bytesIn + top.bytesOut} vs ${tunnelBytes}`).toBeLessThanOrEqual(ROUNDING);
+    // The video after NAT: one conntrack entry, all of it seen again.
+    const forwarded = entryBytes(listings, FORWARDED);
+    const forwardedBytes = forwarded[forwarded.length - 1].bytes;
+    expect(Math.abs(top.doubleCountedBytes - forwardedBytes), `${top.doubleCountedBytes} vs ${forwardedBytes}`).toBeLessThanOrEqual(ROUNDING);
+    expect(inv.notes.join(' ')).toMatch(/counted twice/);
+  });
+
+  it('vpn-heavy, no kernel timestamps: the first listing is a baseline, and only what came after it is counted', async () => {
+    const inc = INCIDENTS.vpnHeavyConntrack(13, { timestamps: false });
+    const { inv, ingest, listings } = await run(inc);
+    expect(ingest.unparsed).toEqual({});
+    expect(ingest.warnings.join('\n')).toMatch(/first listing: \d+ connection\(s\) without a start time \([\d,]+ bytes so far\) taken as the baseline, not counted/);
+    const top = inv.suspects[0];
+    expect(top).toMatchObject({ account: 'alice', service: 'vpn', direction: 'out', finding: 'vpn-heavy', ips: ['203.0.113.77'] });
+    // Without a start time, what the tunnel moved before 08:05 (since 08:02) cannot be placed in time.
+    const tunnel = entryBytes(listings, TUNNEL);
+    expect(tunnel[0].listing).toBe(listings[0]);
+    expect(tunnel[0].bytes).toBeGreaterThan(0);
+    const knowable = tunnel[tunnel.length - 1].bytes - tunnel[0].bytes;
+    expect(Math.abs(top.bytesIn + top.bytesOut - knowable), `${top.bytesIn + top.bytesOut} vs ${knowable}`).toBeLessThanOrEqual(ROUNDING);
+    const forwarded = entryBytes(listings, FORWARDED);
+    const forwardedKnowable = forwarded[forwarded.length - 1].bytes - forwarded[0].bytes;
+    expect(Math.abs(top.doubleCountedBytes - forwardedKnowable), `${top.doubleCountedBytes} vs ${forwardedKnowable}`).toBeLessThanOrEqual(ROUNDING);
+    expect(inv.notes.join(' ')).toMatch(/counted twice/);
   });
 });
 

@@ -1,8 +1,10 @@
 /**
  * The incidents bytetrail must solve, as scenarios with background traffic. Each returns the
  * window to investigate and what an admin would conclude; tests check bytetrail's answer
- * against the capture itself (tshark), not against these numbers.
+ * against the capture itself (tshark), or against the conntrack listings' own counters, not
+ * against these numbers.
  */
+import { ConntrackTable } from './conntrack-table.js';
 import { SERVER, ScenarioWriter, TUN_SERVER } from './scenario.js';
 
 export interface Incident {
@@ -11,6 +13,8 @@ export interface Incident {
   from: number;
   to: number;
   expect: { account: string | null; service: string; direction: 'in' | 'out'; finding: string; peer: string };
+  /** When the traffic is known only from conntrack listings: when they were taken (write them with these). */
+  listings?: { times: number[]; timestamps: boolean };
 }
 
 const MIN = 60_000;
@@ -99,21 +103,46 @@ export function vpnHeavy(seed = 13): Incident {
   const w = new ScenarioWriter(seed);
   background(w, T0, T1, 0.5);
   w.usesTun = true;
+  return { name: 'vpn-heavy', writer: w, from: T0, to: T1, expect: vpnStreaming(w) };
+}
+
+/**
+ * vpnHeavy with no capture: only `conntrack -L -o extended`, saved by cron every 5 minutes
+ * from 08:05 on. The tunnel (opened by the client to UDP 1194) and the forwarded, masqueraded
+ * connection to the video server are two entries; each packet is counted once in its entry.
+ * `timestamps` false is a kernel without nf_conntrack_timestamp: no `delta-time=`, so the
+ * first listing is only a baseline and the tunnel's first 3 minutes are not knowable.
+ */
+export function vpnHeavyConntrack(seed = 13, o: { timestamps?: boolean } = {}): Incident {
+  const w = new ScenarioWriter(seed);
+  w.conntrack = new ConntrackTable();
+  background(w, T0, T1, 0.5);
+  const expect = vpnStreaming(w);
+  const times = Array.from({ length: (T1 - T0) / (5 * MIN) }, (_, i) => T0 + (i + 1) * 5 * MIN);
+  return { name: 'vpn-heavy-conntrack', writer: w, from: T0, to: T1, expect, listings: { times, timestamps: o.timestamps ?? true } };
+}
+
+/** Alice streams video through the VPN from 08:02 to 09:50; Bob uses it lightly. */
+function vpnStreaming(w: ScenarioWriter): Incident['expect'] {
   const cn = 'alice', rip = '203.0.113.77', rport = 51820, vip = '198.51.100.66', video = '203.0.113.200';
   w.vpnConnect(T0 + MIN, cn, rip, rport, vip);
+  // The client opened the tunnel: it is conntrack's originator, whoever sends first below.
+  w.conntrack?.open(17, rip, rport, SERVER, 1194);
   const start = T0 + 2 * MIN, end = T0 + 110 * MIN;
   const n = 90_000; // 1400-byte datagrams through the tunnel
   w.udp({ t0: start, t1: end, a: SERVER, aport: 1194, b: rip, bport: rport, count: n, fromA: 1400, fromB: 0 });
   w.udp({ t0: start, t1: end, a: SERVER, aport: 1194, b: rip, bport: rport, count: n / 20, fromA: 0, fromB: 120 });
-  // Inside the tunnel (tun0) and after NAT (eth0): the same video stream.
-  w.tcp({ t0: start, t1: end, client: vip, cport: 40123, server: video, sport: 443, down: n * 1340, up: 2e6, seg: 64000, iface: 1 });
-  w.tcp({ t0: start, t1: end, client: SERVER, cport: 40123, server: video, sport: 443, down: n * 1340, up: 2e6, seg: 64000, iface: 0 });
+  // Inside the tunnel (tun0) and after NAT (eth0): the same video stream. Conntrack counts each
+  // packet once, in one entry from the virtual address, masqueraded to the server's.
+  w.tcp({ t0: start, t1: end, client: vip, cport: 40123, server: video, sport: 443, down: n * 1340, up: 2e6, seg: 64000, iface: 1, snat: SERVER });
+  if (!w.conntrack) w.tcp({ t0: start, t1: end, client: SERVER, cport: 40123, server: video, sport: 443, down: n * 1340, up: 2e6, seg: 64000, iface: 0 });
   // Another VPN user, lightly.
   w.vpnConnect(T0 + 5 * MIN, 'bob', '198.51.100.88', 41000, '198.51.100.67');
+  w.conntrack?.open(17, '198.51.100.88', 41000, SERVER, 1194);
   w.udp({ t0: T0 + 6 * MIN, t1: T0 + 60 * MIN, a: SERVER, aport: 1194, b: '198.51.100.88', bport: 41000, count: 3000, fromA: 900, fromB: 300 });
   w.vpnDisconnect(T0 + 61 * MIN, 'bob', '198.51.100.88', 41000);
   void TUN_SERVER;
-  return { name: 'vpn-heavy', writer: w, from: T0, to: T1, expect: { account: cn, service: 'vpn', direction: 'out', finding: 'vpn-heavy', peer: rip } };
+  return { account: cn, service: 'vpn', direction: 'out', finding: 'vpn-heavy', peer: rip };
 }
 
 /** An open resolver abused for amplification: spoofed ANY queries from the victim's address. */
@@ -174,4 +203,4 @@ export function demo(): Incident {
   return { ...inc, name: 'demo' };
 }
 
-export const INCIDENTS = { imapResync, spamRelay, vpnHeavy, dnsAmplification, scanAndBruteforce, sharedIp, demo };
+export const INCIDENTS = { imapResync, spamRelay, vpnHeavy, vpnHeavyConntrack, dnsAmplification, scanAndBruteforce, sharedIp, demo };

@@ -1,6 +1,6 @@
 /**
- * Incident scenarios: realistic logs plus the capture of the same traffic, written to a
- * directory. Used by the end-to-end tests, the bundled demo and the benchmark. Frames are
+ * Incident scenarios: realistic logs plus the capture of the same traffic (or the conntrack
+ * listings of it: conntrack-table.ts), written to a directory. Used by the end-to-end tests, the bundled demo and the benchmark. Frames are
  * cut at a 96-byte snaplen, as admins capture, and carry their full original length, so a
  * gigabyte costs kilobytes. Large segments stand for the TSO/GRO super-frames a capture on
  * the server itself records. Documentation address ranges only.
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PcapngWriter, PcapWriter } from '../flows/pcap-write.js';
 import { rng } from '../bench/generate.js';
+import { ConntrackTable, type TrackedConnection } from './conntrack-table.js';
 
 export const SERVER = '192.0.2.10';
 export const TUN_SERVER = '198.51.100.1';
@@ -64,6 +65,10 @@ function frame4(src: string, dst: string, proto: 6 | 17, sport: number, dport: n
 
 const SYN = 2, ACK = 16, PSH = 8, FIN = 1;
 
+function originates(c: TrackedConnection, ip: string, port: number): boolean {
+  return c.src === ip && c.sport === port;
+}
+
 export class ScenarioWriter {
   readonly mail: Array<[number, string]> = [];
   readonly kern: Array<[number, string]> = [];
@@ -74,6 +79,8 @@ export class ScenarioWriter {
   private pid = 20000;
   /** Interfaces of the capture: 0 = eth0 (Ethernet); 1 = tun0 (raw IP) when used. */
   usesTun = false;
+  /** When set, every connection is also tracked here, for conntrack listings (see write). */
+  conntrack: ConntrackTable | null = null;
   constructor(seed = 1, readonly host = 'mx1') { this.r = rng(seed); }
 
   rand(): number { return this.r(); }
@@ -116,17 +123,21 @@ export class ScenarioWriter {
    * A TCP connection: handshake, `down` bytes from server to client and `up` bytes back in
    * segments of `seg` bytes, one ACK per segment, spread evenly over [t0, t1], then FIN.
    * `server` is the side that listens on `sport`. Returns the exact wire bytes written.
+   * `snat`: for conntrack, the address the kernel masquerades the client to (a VPN client's
+   * connection forwarded to the internet).
    */
-  tcp(o: { t0: number; t1: number; client: string; cport: number; server: string; sport: number; down: number; up?: number; seg?: number; iface?: number }): { toClient: number; toServer: number; packets: number } {
+  tcp(o: { t0: number; t1: number; client: string; cport: number; server: string; sport: number; down: number; up?: number; seg?: number; iface?: number; snat?: string }): { toClient: number; toServer: number; packets: number } {
     const eth = (o.iface ?? 0) === 0;
     const iface = o.iface ?? 0;
     const seg = o.seg ?? 64000;
+    const ct = this.conntrack?.open(6, o.client, o.cport, o.server, o.sport, o.snat);
     let toClient = 0, toServer = 0, packets = 0;
     const emit = (t: number, fromServer: boolean, ipLen: number, flags: number) => {
       const f = fromServer
         ? frame4(o.server, o.client, 6, o.sport, o.cport, ipLen, flags, eth)
         : frame4(o.client, o.server, 6, o.cport, o.sport, ipLen, flags, eth);
       this.push(t, iface, f);
+      if (ct) ct.count(t, !originates(ct, fromServer ? o.server : o.client, fromServer ? o.sport : o.cport), ipLen);
       if (fromServer) toClient += f.orig; else toServer += f.orig;
       packets++;
     };
@@ -156,18 +167,21 @@ export class ScenarioWriter {
     emit(o.t1 - 2, false, 52, FIN | ACK);
     emit(o.t1 - 1, true, 52, FIN | ACK);
     emit(o.t1, false, 52, ACK);
+    if (ct) ct.finAt = o.t1 - 2;
     return { toClient, toServer, packets };
   }
 
   /** UDP datagrams between two ends; `fromA`/`fromB` are payload sizes per datagram, repeated over [t0, t1]. */
   udp(o: { t0: number; t1: number; a: string; aport: number; b: string; bport: number; count: number; fromA: number; fromB: number; iface?: number }): { fromA: number; fromB: number } {
     const eth = (o.iface ?? 0) === 0;
+    const ct = this.conntrack?.open(17, o.a, o.aport, o.b, o.bport);
+    const aReplies = ct ? !originates(ct, o.a, o.aport) : false;
     let sa = 0, sb = 0;
     const step = (o.t1 - o.t0) / Math.max(1, o.count);
     for (let i = 0; i < o.count; i++) {
       const t = o.t0 + i * step;
-      if (o.fromA > 0) { const f = frame4(o.a, o.b, 17, o.aport, o.bport, 28 + o.fromA, 0, eth); this.push(t, o.iface ?? 0, f); sa += f.orig; }
-      if (o.fromB > 0) { const f = frame4(o.b, o.a, 17, o.bport, o.aport, 28 + o.fromB, 0, eth); this.push(t + 1, o.iface ?? 0, f); sb += f.orig; }
+      if (o.fromA > 0) { const f = frame4(o.a, o.b, 17, o.aport, o.bport, 28 + o.fromA, 0, eth); this.push(t, o.iface ?? 0, f); sa += f.orig; ct?.count(t, aReplies, 28 + o.fromA); }
+      if (o.fromB > 0) { const f = frame4(o.b, o.a, 17, o.bport, o.aport, 28 + o.fromB, 0, eth); this.push(t + 1, o.iface ?? 0, f); sb += f.orig; ct?.count(t + 1, !aReplies, 28 + o.fromB); }
     }
     return { fromA: sa, fromB: sb };
   }
@@ -235,8 +249,13 @@ export class ScenarioWriter {
     this.bind(t, `queries: info: client @0x7f3a5c0a1b28 ${client}#${cport} (${qname}): query: ${qname} IN ${qtype} +${edns ? 'E(0)' : ''} (${SERVER})`);
   }
 
-  /** Write logs and the capture. Returns the paths. */
-  write(dir: string, o: { gzipCapture?: boolean; captureName?: string } = {}): { files: string[]; capture: string } {
+  /**
+   * Write the logs, the capture unless `capture` is false, and, with `listings`, the conntrack
+   * table (see `conntrack`) as listed at each of `times`: one file per listing, dated at its
+   * time, which is when ingest takes a listing to have been taken. Returns the paths, listings
+   * last and oldest first, the order they must be ingested in.
+   */
+  write(dir: string, o: { gzipCapture?: boolean; captureName?: string; capture?: boolean; listings?: { times: number[]; timestamps: boolean } } = {}): { files: string[]; capture: string | null; listings: string[] } {
     mkdirSync(dir, { recursive: true });
     const files: string[] = [];
     const names: Record<'mail' | 'kern' | 'named' | 'openvpn', string> = { mail: 'mail.log', kern: 'kern.log', named: 'named-queries.log', openvpn: 'openvpn.log' };
@@ -250,25 +269,44 @@ export class ScenarioWriter {
       files.push(p);
     }
     const frames = this.frames.sort((a, b) => a.ts - b.ts);
-    let buf: Buffer;
+    let capture: string | null = null;
+    if (o.capture !== false) {
+      capture = join(dir, (o.captureName ?? (this.usesTun ? 'capture.pcapng' : 'capture.pcap')) + (o.gzipCapture ? '.gz' : ''));
+      const buf = this.captureBytes(frames);
+      writeFileSync(capture, o.gzipCapture ? gzipSync(buf, { level: 9 }) : buf);
+      files.push(capture);
+      if (frames.length) last = Math.max(last, frames[frames.length - 1].ts);
+    }
+    // Files dated at their last line, as a server writes them: year-less stamps read right.
+    const when = new Date(last + 1000);
+    for (const f of files) utimesSync(f, when, when);
+    const listings: string[] = [];
+    if (o.listings) {
+      if (!this.conntrack) throw new Error('conntrack listings need a ScenarioWriter with a conntrack table');
+      const p2 = (n: number) => String(n).padStart(2, '0');
+      for (const t of [...o.listings.times].sort((a, b) => a - b)) {
+        const d = new Date(t);
+        const p = join(dir, `conntrack-${d.getUTCFullYear()}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}-${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}.txt`);
+        writeFileSync(p, this.conntrack.listing(t, { timestamps: o.listings.timestamps }));
+        utimesSync(p, d, d);
+        listings.push(p);
+      }
+    }
+    return { files: [...files, ...listings], capture, listings };
+  }
+
+  /** The capture: pcapng with eth0 and tun0 when the tunnel interface is used, else classic pcap. */
+  private captureBytes(frames: Frame[]): Buffer {
     const ns = (t: number) => BigInt(Math.round(t)) * 1_000_000n;
     if (this.usesTun) {
       const w = new PcapngWriter();
       const parts = [w.section(false), w.interface({ linkType: LINKTYPE_ETHERNET, snaplen: SNAP, name: 'eth0', ipv4: [SERVER] }), w.interface({ linkType: LINKTYPE_RAW, snaplen: SNAP, name: 'tun0', ipv4: [TUN_SERVER] })];
       for (const f of frames) parts.push(w.packet(f.iface, ns(f.ts), f.data, f.orig));
-      buf = Buffer.concat(parts);
-    } else {
-      const w = new PcapWriter({ linkType: LINKTYPE_ETHERNET, snaplen: SNAP });
-      const parts = [w.header()];
-      for (const f of frames) parts.push(w.record(ns(f.ts), f.data, f.orig));
-      buf = Buffer.concat(parts);
+      return Buffer.concat(parts);
     }
-    const capture = join(dir, (o.captureName ?? (this.usesTun ? 'capture.pcapng' : 'capture.pcap')) + (o.gzipCapture ? '.gz' : ''));
-    writeFileSync(capture, o.gzipCapture ? gzipSync(buf, { level: 9 }) : buf);
-    files.push(capture);
-    // Files dated at their last line, as a server writes them: year-less stamps read right.
-    const when = new Date(Math.max(last, frames.length ? frames[frames.length - 1].ts : 0) + 1000);
-    for (const f of files) utimesSync(f, when, when);
-    return { files, capture };
+    const w = new PcapWriter({ linkType: LINKTYPE_ETHERNET, snaplen: SNAP });
+    const parts = [w.header()];
+    for (const f of frames) parts.push(w.record(ns(f.ts), f.data, f.orig));
+    return Buffer.concat(parts);
   }
 }

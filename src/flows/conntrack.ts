@@ -208,7 +208,7 @@ export interface ConntrackSnapshot {
 }
 
 /** `conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.` (stderr, often captured with 2>&1) */
-const TRAILER = /^conntrack v[\d.]+ \(conntrack-tools\): \d+ flow entr(?:y has|ies have) been shown\.$/;
+export const CONNTRACK_TRAILER = /^conntrack v[\d.]+ \(conntrack-tools\): \d+ flow entr(?:y has|ies have) been shown\.$/;
 
 /** A whole listing: one entry per line. */
 export function parseConntrackSnapshot(text: string, opts: ConntrackParseOptions = {}): ConntrackSnapshot {
@@ -218,7 +218,7 @@ export function parseConntrackSnapshot(text: string, opts: ConntrackParseOptions
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n];
-    if (TRAILER.test(line.trim())) continue;
+    if (CONNTRACK_TRAILER.test(line.trim())) continue;
     const r = parseConntrackLine(line, opts);
     if (r === null) continue;
     if ('error' in r) {

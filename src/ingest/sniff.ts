@@ -1,4 +1,5 @@
 /** Recognise what a file holds from its first bytes, never from its name. */
+import { CONNTRACK_TRAILER } from '../flows/conntrack.js';
 import { isOpenvpnStatus } from '../parsers/openvpn-status.js';
 import type { FileKind } from '../store/index.js';
 
@@ -22,6 +23,9 @@ export function sniffContent(head: Buffer): Sniffed {
   if (trimmed.startsWith('{') && /"vnstatversion"\s*:/.test(text)) return { kind: 'vnstat' };
   // conntrack -L / /proc/net/nf_conntrack lines, also offloaded entries (no timeout) and -E events.
   if (CONNTRACK_LINE.test(trimmed.slice(0, 512))) return { kind: 'conntrack' };
+  // A listing of an empty table saved with 2>&1 is only the trailer; it still dates an instant
+  // with no connection (new ones began after it), so it is a listing, not a log line.
+  if (CONNTRACK_TRAILER.test(trimmed.split('\n', 1)[0].trimEnd())) return { kind: 'conntrack' };
   // Binary: NULs or control bytes in more than a tenth of the first 4 KiB.
   let bad = 0;
   const n = Math.min(head.length, 4096);

@@ -302,6 +302,25 @@ describe('conntrack listings', () => {
     expect(conns[K.imaps]).toMatchObject({ rows: 5, first: '09:00', last: '09:04' });
   });
 
+  it('a listing of an empty table (only conntrack\'s trailer) is a listing: a connection first seen after it began after it', async () => {
+    const imaps = 'ipv4     2 tcp      6 431999 ESTABLISHED src=203.0.113.5 dst=192.0.2.10 sport=51234 dport=993 packets=120 bytes=9800 ' +
+      'src=192.0.2.10 dst=203.0.113.5 sport=993 dport=51234 packets=200 bytes=2400000 [ASSURED] mark=0 use=1\n';
+    const smtp = 'ipv4     2 tcp      6 431999 ESTABLISHED src=192.0.2.10 dst=198.51.100.25 sport=40000 dport=25 packets=40 bytes=52000000 ' +
+      'src=198.51.100.25 dst=192.0.2.10 sport=25 dport=40000 packets=30 bytes=2000 [ASSURED] mark=0 use=1\n';
+    const empty = 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n';
+    // One entry is too few to tell the server's address from: it is given.
+    const local = { localIps: ['192.0.2.10'] };
+    await ingest([place('ct-0900.txt', { text: imaps }, T(9, 0))], local);
+    const r = await ingest([place('ct-0905.txt', { text: empty }, T(9, 5))], local);
+    expect(r.unparsed).toEqual({});
+    expect(store.counts().events).toBe(0);
+    await ingest([place('ct-0910.txt', { text: smtp }, T(9, 10))], local);
+    // Not in the table at 09:05: its bytes belong to 09:05-09:10, not to the ten minutes since 09:00.
+    const conns = byConnection('conntrack');
+    expect(counters(conns)).toEqual({ [K.smtpOut]: [2000, 52_000_000, 30, 40] });
+    expect(conns[K.smtpOut]).toMatchObject({ rows: 5, first: '09:05', last: '09:09' });
+  });
+
   it('says when accounting is off, and counts entries whose start delta-time gives', async () => {
     const r = await ingest([place('proc.txt', { fixture: 'conntrack/proc-nf_conntrack.txt' }, T(9, 0) + 0.5)]);
     const w = r.warnings.join('\n');
