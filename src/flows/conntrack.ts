@@ -289,6 +289,11 @@ export interface ConntrackState {
   /** Time of the latest snapshot ingested, UTC ms. */
   lastSnapshot: number | null;
   conns: Record<string, ConntrackConnState>;
+  /**
+   * The server's addresses as inferred from earlier listings (when none were given): a listing
+   * of one or two entries cannot tell which end is the server, the history can.
+   */
+  inferredLocal?: string[];
 }
 
 export interface ConntrackDeltaOptions {

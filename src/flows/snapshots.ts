@@ -123,18 +123,25 @@ export interface ConntrackSnapshotOptions {
   servicePorts?: ServicePorts;
 }
 
+/** Entries an address must be in before a listing alone is trusted to name the server. */
+const SURE_AFTER_ENTRIES = 3;
+
 /**
  * The server's own addresses as a listing shows them, for when none are given: per address
- * family, the address in the most entries (the server is one end of nearly every connection
- * it tracks), ties broken by which end has the service port; plus every address the kernel
- * masqueraded to (a reply addressed elsewhere than the originator is ours).
+ * family, an address inferred from earlier listings (`known`) if the listing has one, else the
+ * address in the most entries (the server is one end of nearly every connection it tracks),
+ * ties broken by which end has the service port; plus every address the kernel masqueraded to
+ * (a reply addressed elsewhere than the originator is ours). `sure`: the addresses worth
+ * remembering for later listings (a lone outbound SMTP connection would name the remote MTA).
  */
-export function inferConntrackLocal(entries: ConntrackEntry[], services: ServiceTable = DEFAULT_SERVICES): Set<string> {
+export function inferConntrackLocal(entries: ConntrackEntry[], services: ServiceTable = DEFAULT_SERVICES, known: readonly string[] = []):
+  { local: Set<string>; sure: Set<string> } {
   const score = new Map<string, number>();
+  const entriesOf = new Map<string, number>();
   const sure = new Set<string>();
   const bump = (ip: string, by: number) => score.set(ip, (score.get(ip) ?? 0) + by);
   for (const e of entries) {
-    for (const ip of new Set([e.orig.src, e.orig.dst, e.reply.src, e.reply.dst])) bump(ip, 1);
+    for (const ip of new Set([e.orig.src, e.orig.dst, e.reply.src, e.reply.dst])) { bump(ip, 1); entriesOf.set(ip, (entriesOf.get(ip) ?? 0) + 1); }
     if (e.reply.dst !== e.orig.src) sure.add(e.reply.dst);
     const o = e.orig;
     if (o.dport !== null && o.sport !== null) {
@@ -143,12 +150,21 @@ export function inferConntrackLocal(entries: ConntrackEntry[], services: Service
       else if (ss && !sd) bump(o.src, 0.5);
     }
   }
-  const out = new Set(sure);
+  const local = new Set(sure);
+  const famOf = (ip: string) => (ip.includes(':') ? 6 : 4);
   for (const fam of [4, 6]) {
-    const ranked = [...score.entries()].filter(([ip]) => (ip.includes(':') ? 6 : 4) === fam).sort((a, b) => b[1] - a[1]);
-    if (ranked.length && (ranked.length === 1 || ranked[0][1] > ranked[1][1])) out.add(ranked[0][0]);
+    const seenBefore = known.filter((ip) => famOf(ip) === fam && score.has(ip));
+    if (seenBefore.length) {
+      for (const ip of seenBefore) { local.add(ip); sure.add(ip); }
+      continue;
+    }
+    const ranked = [...score.entries()].filter(([ip]) => famOf(ip) === fam).sort((a, b) => b[1] - a[1]);
+    if (ranked.length && (ranked.length === 1 || ranked[0][1] > ranked[1][1])) {
+      local.add(ranked[0][0]);
+      if ((entriesOf.get(ranked[0][0]) ?? 0) >= SURE_AFTER_ENTRIES) sure.add(ranked[0][0]);
+    }
   }
-  return out;
+  return { local, sure };
 }
 
 /**
@@ -170,7 +186,6 @@ export function conntrackSnapshot(text: string, prevState: string | null, o: Con
     warnings.push('event lines ([NEW]/[UPDATE]/[DESTROY], from conntrack -E) were read as one listing taken at the file\'s time; use `conntrack -L -o extended` snapshots');
   }
   const services = o.servicePorts ? new ServiceTable(o.servicePorts) : DEFAULT_SERVICES;
-  const local = o.localIps?.length ? new Set(o.localIps) : inferConntrackLocal(snap.entries, services);
   let parsed: ConntrackState | null = null;
   if (prevState !== null) {
     try {
@@ -179,6 +194,10 @@ export function conntrackSnapshot(text: string, prevState: string | null, o: Con
       warnings.push('the stored conntrack delta state is unreadable: started afresh (this listing is a baseline)');
     }
   }
+  const given = Boolean(o.localIps?.length);
+  const known = Array.isArray(parsed?.inferredLocal) ? parsed.inferredLocal.filter((ip) => typeof ip === 'string') : [];
+  const inferred = given ? null : inferConntrackLocal(snap.entries, services, known);
+  const local = inferred ? inferred.local : new Set(o.localIps);
   const prevLast = parsed?.lastSnapshot ?? null;
   // Remember a vanished connection for three snapshot intervals (at least 15 minutes), so that
   // one left out of a listing or two and seen again counts only its growth.
@@ -224,8 +243,11 @@ export function conntrackSnapshot(text: string, prevState: string | null, o: Con
     warnings.push(`first listing: ${fmt(baseline)} connection(s) without a start time (${fmt(baselineBytes)} bytes so far) taken as the baseline, not counted; ` +
       'later listings count their growth (sysctl -w net.netfilter.nf_conntrack_timestamp=1 gives start times)');
   }
+  // Remember the addresses inferred with confidence (and those of earlier listings this one did not show).
+  const state: ConntrackState = engine.toJSON();
+  if (inferred) state.inferredLocal = [...new Set([...known, ...inferred.sure])];
   return {
-    ts: o.ts, flows: mergeFlows(flows), leases: [], ifaceTotals: [], state: JSON.stringify(engine.toJSON()),
+    ts: o.ts, flows: mergeFlows(flows), leases: [], ifaceTotals: [], state: JSON.stringify(state),
     warnings, unparsed, unparsedCount: snap.errors, entries: snap.entries.length,
   };
 }

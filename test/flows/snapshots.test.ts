@@ -321,6 +321,20 @@ describe('conntrack listings', () => {
     expect(conns[K.smtpOut]).toMatchObject({ rows: 5, first: '09:05', last: '09:09' });
   });
 
+  it('a listing too small to tell the server apart uses the address earlier listings showed', async () => {
+    const imaps = (client: string, port: number) => `ipv4     2 tcp      6 431999 ESTABLISHED src=${client} dst=192.0.2.10 sport=${port} dport=993 packets=10 bytes=1000 ` +
+      `src=192.0.2.10 dst=${client} sport=993 dport=${port} packets=20 bytes=200000 [ASSURED] mark=0 delta-time=60 use=1\n`;
+    const busy = imaps('203.0.113.5', 51234) + imaps('203.0.113.6', 51235) + imaps('203.0.113.7', 51236);
+    // Alone, this entry looks like a client talking to our port 25: the remote MTA would be taken for the server.
+    const smtp = 'ipv4     2 tcp      6 431999 ESTABLISHED src=192.0.2.10 dst=198.51.100.25 sport=40000 dport=25 packets=40 bytes=52000000 ' +
+      'src=198.51.100.25 dst=192.0.2.10 sport=25 dport=40000 packets=30 bytes=2000 [ASSURED] mark=0 delta-time=240 use=1\n';
+    await ingest([place('ct-0900.txt', { text: busy }, T(9, 0))]);
+    await ingest([place('ct-0905.txt', { text: smtp }, T(9, 5))]);
+    const conns = byConnection('conntrack');
+    expect(counters(conns)[K.smtpOut]).toEqual([2000, 52_000_000, 30, 40]);
+    expect(Object.keys(conns).every((k) => k.endsWith(' 192.0.2.10:993') || k === K.smtpOut)).toBe(true);
+  });
+
   it('says when accounting is off, and counts entries whose start delta-time gives', async () => {
     const r = await ingest([place('proc.txt', { fixture: 'conntrack/proc-nf_conntrack.txt' }, T(9, 0) + 0.5)]);
     const w = r.warnings.join('\n');
