@@ -13,9 +13,6 @@ if (!port) throw new Error('parse-worker.js runs as a worker thread');
 
 let cur: Stream | null = null;
 
-/** Event rows per packed segment: about as many as live between two scavenges of the young generation. */
-const PACK_EVERY = 1000;
-
 function post(m: FromWorker): void {
   port!.postMessage(m);
 }
@@ -30,7 +27,7 @@ port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'start') {
       const pipe = new LinePipeline(m.ctx, m.startLine, {
-        fileId: m.fileId, collectUnparsed: m.collectUnparsed, tail: new TailWindow(m.tailBytes, Buffer.from(m.tail)), packEvery: PACK_EVERY,
+        fileId: m.fileId, collectUnparsed: m.collectUnparsed, tail: new TailWindow(m.tailBytes, Buffer.from(m.tail)),
       });
       cur = { id: m.id, pipe, batchLines: m.batchLines };
       return;
