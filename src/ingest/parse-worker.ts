@@ -3,6 +3,7 @@
  * to the main thread, which writes them. See parse-session.ts.
  */
 import { parentPort } from 'node:worker_threads';
+import { forTransfer } from '../store/index.js';
 import { LinePipeline, type ParsedBatch, TailWindow } from './lines.js';
 import type { FromWorker, ToWorker } from './parse-session.js';
 
@@ -17,9 +18,11 @@ function post(m: FromWorker): void {
   port!.postMessage(m);
 }
 
-/** A batch, its rows packed (see PackedRows): the typed arrays are transferred, not copied. */
+/** A batch, its rows packed (see PackedRows): the strings' bytes and the typed arrays are transferred, not copied. */
 function postBatch(id: number, batch: ParsedBatch): void {
-  const buffers = [...batch.eventsPacked, ...batch.aggsPacked].flatMap((p) => [p.lens.buffer, p.nums.buffer, p.numNull.buffer] as ArrayBuffer[]);
+  batch.eventsPacked = batch.eventsPacked.map(forTransfer);
+  batch.aggsPacked = batch.aggsPacked.map(forTransfer);
+  const buffers = [...batch.eventsPacked, ...batch.aggsPacked].flatMap((p) => [p.utf8!.buffer, p.lens.buffer, p.nums.buffer, p.numNull.buffer] as ArrayBuffer[]);
   port!.postMessage({ type: 'batch', id, batch } satisfies FromWorker, buffers);
 }
 
