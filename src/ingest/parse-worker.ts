@@ -22,7 +22,7 @@ function post(m: FromWorker): void {
 function postBatch(id: number, batch: ParsedBatch): void {
   batch.eventsPacked = batch.eventsPacked.map(forTransfer);
   batch.aggsPacked = batch.aggsPacked.map(forTransfer);
-  const buffers = [...batch.eventsPacked, ...batch.aggsPacked].flatMap((p) => [p.utf8!.buffer, p.lens.buffer, p.nums.buffer, p.numNull.buffer] as ArrayBuffer[]);
+  const buffers = [...batch.eventsPacked, ...batch.aggsPacked].flatMap((p) => [p.utf8?.buffer, p.lens.buffer, p.nums.buffer, p.numNull.buffer].filter((b) => b !== undefined) as ArrayBuffer[]);
   port!.postMessage({ type: 'batch', id, batch } satisfies FromWorker, buffers);
 }
 

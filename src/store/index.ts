@@ -47,28 +47,32 @@ export interface PackedRows {
 }
 
 const UTF8 = new TextEncoder();
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * Packed rows with their strings as UTF-8 bytes, to transfer to the thread that writes rather
- * than copy (`p` is spent: its lengths are turned into byte lengths in place). Received as
- * strings, the batches' text lands in the writer's large-object space and stays there until a
- * full collection: 70-140 MB of that thread's peak heap on the benchmark, against about 25 MB
- * this way. Bytes are freed as soon as their small wrapper dies, and every value is cut out of
- * them as a short-lived string.
+ * than copy. Received as strings, the batches' text lands in the writer's large-object space
+ * and stays there until a full collection: 70-140 MB of that thread's peak heap on the
+ * benchmark, against about 25 MB this way. Bytes are freed as soon as their small wrapper
+ * dies, and every value is cut out of them as a short-lived string. Rows with a lone surrogate
+ * (a raw line cut inside an emoji) stay text: SQLite stores such a string bound as it is
+ * differently from its UTF-8 encoding, and what is stored must not depend on the thread.
  */
 export function forTransfer(p: PackedRows): PackedRows {
-  if (p.text === null) return p;
-  const utf8 = UTF8.encode(p.text);
-  const lens = p.lens;
-  if (utf8.length !== p.text.length) {
-    // Not all ASCII: lengths in characters become lengths in bytes.
-    let pos = 0;
-    for (let i = 0; i < lens.length; i++) {
-      const n = lens[i];
-      if (n < 0) continue;
-      lens[i] = Buffer.byteLength(p.text.slice(pos, pos + n));
-      pos += n;
-    }
+  const text = p.text;
+  if (text === null) return p;
+  const utf8 = UTF8.encode(text);
+  if (utf8.length === text.length) return { ...p, text: null, utf8 };
+  // Not all ASCII: lengths in characters become lengths in bytes.
+  const lens = p.lens.slice();
+  let pos = 0;
+  for (let i = 0; i < lens.length; i++) {
+    const n = lens[i];
+    if (n < 0) continue;
+    const v = text.slice(pos, pos + n);
+    if (LONE_SURROGATE.test(v)) return p;
+    lens[i] = Buffer.byteLength(v);
+    pos += n;
   }
   return { ...p, text: null, utf8, lens };
 }
