@@ -74,12 +74,12 @@ function parseInline(files: string[]): Record<string, unknown> {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n <= 0) break;
       pipe.push(Buffer.from(buf.subarray(0, n)));
-      if (pipe.pendingLines >= BATCH_LINES) { const b = pipe.takeWithTail(); lines += b.lines; events += b.eventRows.length / 17; }
+      if (pipe.pendingLines >= BATCH_LINES) { const b = pipe.takeWithTail(); lines += b.lines; events += b.eventsPacked.reduce((n, p) => n + p.rows, 0); }
     }
     closeSync(fd);
     pipe.finish(true);
     const b = pipe.takeWithTail();
-    lines += b.lines; events += b.eventRows.length / 17;
+    lines += b.lines; events += b.eventsPacked.reduce((n, p) => n + p.rows, 0);
   }
   return figures(lines, c, { events, threads: 1 });
 }

@@ -256,7 +256,7 @@ async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts:
     const newOffset = offset + b.bytes;
     const ok = store.commitBatch({
       fileId: file.id, expectOffset: offset, newOffset, newLines: lines + b.lines, tailHash: b.tailHash,
-      events: [], aggs: [], eventRows: b.eventRows, aggRows: b.aggRows, eventsPacked: b.eventsPacked, aggsPacked: b.aggsPacked,
+      events: [], aggs: [], eventsPacked: b.eventsPacked, aggsPacked: b.aggsPacked,
       stats: b.stats, unparsed: b.unparsed,
     });
     if (!ok) { lost = true; return; }

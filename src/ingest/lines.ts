@@ -3,14 +3,14 @@
  * high-volume kinds, count everything per source, and hand out batches that end on a
  * line boundary with the byte offset reached.
  *
- * Events leave the pipeline as flat rows of plain values in the store's column order (see
- * EVENT_ROW_WIDTH), not as objects: a batch is then cheap to hold, cheap to pass from the
- * parse worker to the thread that writes, and cheap to bind. The parsed event objects die
- * young, which keeps the garbage collector out of the way.
+ * Events leave the pipeline packed in the store's column order (see EVENT_TYPES and RowPacker),
+ * a value at a time as each line is parsed, not as objects: a batch is then cheap to hold,
+ * cheap to pass from the parse worker to the thread that writes, and cheap to bind. The parsed
+ * event objects die young, which keeps the garbage collector out of the way.
  */
 import type { LogEvent, ParseContext, Source } from '../events.js';
 import { parseAny, nextHint } from '../parsers/index.js';
-import { AGG_ROW_WIDTH, AGG_TYPES, EVENT_ROW_WIDTH, EVENT_TYPES, type PackedRows, packRows, type RowValue, type SourceStats, type UnparsedSample } from '../store/index.js';
+import { AGG_TYPES, EVENT_TYPES, type PackedRows, RowPacker, type SourceStats, type UnparsedSample } from '../store/index.js';
 import { sha1 } from './content.js';
 
 /** Lines longer than this are counted as unparsed without being parsed. */
@@ -20,18 +20,19 @@ const MAX_BATCH_BYTES = 8 << 20;
 /** Raw text kept as evidence is cut to this many characters. */
 const MAX_RAW_CHARS = 4096;
 const MAX_UNPARSED_SAMPLES_PER_BATCH = 50;
+/**
+ * Event rows per packed segment: about as many as live between two scavenges of the young
+ * generation, so that their strings are joined before the collector has to copy them.
+ */
+const PACK_EVERY = 1000;
 
 export interface LineBatch {
   /** Content bytes consumed by this batch (complete lines only). */
   bytes: number;
   lines: number;
-  /** Event rows, EVENT_ROW_WIDTH values each (empty with the `packEvery` option). */
-  eventRows: RowValue[];
-  /** Per-minute aggregate rows, AGG_ROW_WIDTH values each (empty with the `packEvery` option). */
-  aggRows: RowValue[];
-  /** With the `packEvery` option: all event rows, packed (EVENT_TYPES), in order. */
+  /** The event rows, packed (EVENT_TYPES), in order. */
   eventsPacked: PackedRows[];
-  /** With the `packEvery` option: all aggregate rows, packed (AGG_TYPES). */
+  /** The per-minute aggregate rows, packed (AGG_TYPES). */
   aggsPacked: PackedRows[];
   stats: SourceStats[];
   /** Samples of the lines not understood (a bounded number per batch), for the store. */
@@ -73,12 +74,6 @@ export interface PipelineOptions {
   collectUnparsed?: boolean;
   /** Tracks the last bytes consumed, for takeWithTail(). */
   tail?: TailWindow;
-  /**
-   * Hand out rows packed (for a batch that goes to another thread), event rows packed every
-   * this many: their strings then die young instead of being copied by every scavenge until
-   * the batch leaves.
-   */
-  packEvery?: number;
 }
 
 /** A per-minute aggregate while its batch is being built. */
@@ -104,8 +99,8 @@ export class LinePipeline {
   private readonly onUnparsed: UnparsedListener | null;
   private readonly collectUnparsed: boolean;
   private readonly tail: TailWindow | null;
-  private readonly packEvery: number;
   private batch!: LineBatch;
+  private events!: RowPacker;
   private aggIndex = new Map<string, Agg>();
   private statIndex = new Map<string, SourceStats>();
   private samplesThisBatch = 0;
@@ -116,12 +111,12 @@ export class LinePipeline {
     this.onUnparsed = opts.onUnparsed ?? null;
     this.collectUnparsed = opts.collectUnparsed ?? false;
     this.tail = opts.tail ?? null;
-    this.packEvery = (opts.packEvery ?? 0) * EVENT_ROW_WIDTH;
     this.reset();
   }
 
   private reset(): void {
-    this.batch = { bytes: 0, lines: 0, eventRows: [], aggRows: [], eventsPacked: [], aggsPacked: [], stats: [], unparsed: [], allUnparsed: this.collectUnparsed ? [] : null, kinds: new Map() };
+    this.batch = { bytes: 0, lines: 0, eventsPacked: [], aggsPacked: [], stats: [], unparsed: [], allUnparsed: this.collectUnparsed ? [] : null, kinds: new Map() };
+    this.events = new RowPacker(EVENT_TYPES, PACK_EVERY);
     this.aggIndex = new Map();
     this.statIndex = new Map();
     this.samplesThisBatch = 0;
@@ -142,19 +137,17 @@ export class LinePipeline {
   /** Take the batch built so far and start a new one. */
   take(): LineBatch {
     const b = this.batch;
-    const rows: RowValue[] = new Array(this.aggIndex.size * AGG_ROW_WIDTH);
-    let k = 0;
-    for (const a of this.aggIndex.values()) {
-      rows[k++] = a.minute; rows[k++] = a.source; rows[k++] = a.kind; rows[k++] = a.rip; rows[k++] = a.lport; rows[k++] = a.detail;
-      rows[k++] = a.count; rows[k++] = a.bytes; rows[k++] = a.firstTs; rows[k++] = a.lastTs; rows[k++] = a.lip;
-      rows[k++] = this.fileId; rows[k++] = a.sampleLine; rows[k++] = a.sampleRaw;
-    }
-    b.aggRows = rows;
-    if (this.packEvery > 0) {
-      if (b.eventRows.length) b.eventsPacked.push(packRows(b.eventRows, EVENT_TYPES));
-      b.aggsPacked.push(packRows(b.aggRows, AGG_TYPES));
-      b.eventRows = [];
-      b.aggRows = [];
+    if (this.events.rows) b.eventsPacked.push(this.events.done());
+    if (this.aggIndex.size) {
+      // The order of AGG_TYPES's columns.
+      const p = new RowPacker(AGG_TYPES, this.aggIndex.size);
+      for (const a of this.aggIndex.values()) {
+        p.num(a.minute); p.str(a.source); p.str(a.kind); p.str(a.rip); p.num(a.lport); p.str(a.detail);
+        p.num(a.count); p.num(a.bytes); p.num(a.firstTs); p.num(a.lastTs); p.str(a.lip);
+        p.num(this.fileId); p.num(a.sampleLine); p.str(a.sampleRaw);
+        p.endRow();
+      }
+      b.aggsPacked.push(p.done());
     }
     b.stats = [...this.statIndex.values()];
     this.reset();
@@ -295,13 +288,14 @@ export class LinePipeline {
         }
         return;
       }
-      // The order of EVENT_ROW_WIDTH's columns.
-      const rows = this.batch.eventRows;
-      rows.push(ev.ts, ev.source, ev.host, ev.program, ev.kind, ev.account, ev.rip, ev.rport, ev.lip, ev.lport,
-        ev.session, ev.bytesIn, ev.bytesOut, this.fileId, this.lineNo, ev.attrs ? JSON.stringify(ev.attrs) : null, raw);
-      if (this.packEvery > 0 && rows.length >= this.packEvery) {
-        this.batch.eventsPacked.push(packRows(rows, EVENT_TYPES));
-        this.batch.eventRows = [];
+      // The order of EVENT_TYPES's columns.
+      const p = this.events;
+      p.num(ev.ts); p.str(ev.source); p.str(ev.host); p.str(ev.program); p.str(ev.kind); p.str(ev.account); p.str(ev.rip);
+      p.num(ev.rport); p.str(ev.lip); p.num(ev.lport); p.str(ev.session); p.num(ev.bytesIn); p.num(ev.bytesOut);
+      p.num(this.fileId); p.num(this.lineNo); p.str(ev.attrs ? JSON.stringify(ev.attrs) : null); p.str(raw);
+      if (p.endRow()) {
+        this.batch.eventsPacked.push(p.done());
+        this.events = new RowPacker(EVENT_TYPES, PACK_EVERY);
       }
     } else if (r.type === 'skip') {
       this.stat(d.source).skipped++;

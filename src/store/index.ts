@@ -23,22 +23,8 @@ export interface FileRecord {
 
 export interface StoredEventInput { ev: LogEvent; line: number; raw: string }
 
-/** One column value of a row handed to commitBatch as plain values. */
+/** One column value of a packed row, as read back for binding. */
 export type RowValue = string | number | null;
-
-/**
- * Values per event row in Batch.eventRows, in this order: ts, source, host, program, kind,
- * account, rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs (JSON
- * text or null), raw. The ingest pipeline hands events over flat like this: cheap to build,
- * to pass between threads and to bind.
- */
-export const EVENT_ROW_WIDTH = 17;
-
-/**
- * Values per aggregate row in Batch.aggRows: minute, source, kind, rip, lport, detail, count,
- * bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw.
- */
-export const AGG_ROW_WIDTH = 14;
 
 /**
  * Flat rows packed for passing between threads: the strings joined into one, their lengths
@@ -51,39 +37,122 @@ export interface PackedRows {
   /** Column types, `n` (number or null) or `s` (string or null), one letter per column. */
   types: string;
   rows: number;
-  text: string;
+  /** The strings joined, or null when they travel as `utf8` (see forTransfer). */
+  text: string | null;
+  /** The strings joined and encoded, with `lens` in bytes (see forTransfer). */
+  utf8: Uint8Array | null;
   lens: Int32Array;
   nums: Float64Array;
   numNull: Uint8Array;
 }
 
-/** Column types of event rows and of aggregate rows, in the orders of EVENT_ROW_WIDTH and AGG_ROW_WIDTH. */
+const UTF8 = new TextEncoder();
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Packed rows with their strings as UTF-8 bytes, to transfer to the thread that writes rather
+ * than copy. Received as strings, the batches' text lands in the writer's large-object space
+ * and stays there until a full collection: 70-140 MB of that thread's peak heap on the
+ * benchmark, against about 25 MB this way. Bytes are freed as soon as their small wrapper
+ * dies, and every value is cut out of them as a short-lived string. Rows with a lone surrogate
+ * (a raw line cut inside an emoji) stay text: SQLite stores such a string bound as it is
+ * differently from its UTF-8 encoding, and what is stored must not depend on the thread.
+ */
+export function forTransfer(p: PackedRows): PackedRows {
+  const text = p.text;
+  if (text === null) return p;
+  const utf8 = UTF8.encode(text);
+  if (utf8.length === text.length) return { ...p, text: null, utf8 };
+  // Not all ASCII: lengths in characters become lengths in bytes.
+  const lens = p.lens.slice();
+  let pos = 0;
+  for (let i = 0; i < lens.length; i++) {
+    const n = lens[i];
+    if (n < 0) continue;
+    const v = text.slice(pos, pos + n);
+    if (LONE_SURROGATE.test(v)) return p;
+    lens[i] = Buffer.byteLength(v);
+    pos += n;
+  }
+  return { ...p, text: null, utf8, lens };
+}
+
+/**
+ * Column types of an event row, in this order: ts, source, host, program, kind, account, rip,
+ * rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs (JSON text or null), raw.
+ */
 export const EVENT_TYPES = 'nssssssnsnsnnnnss';
+/**
+ * Column types of an aggregate row, in this order: minute, source, kind, rip, lport, detail,
+ * count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw.
+ */
 export const AGG_TYPES = 'nsssnsnnnnsnns';
 
-export function packRows(values: RowValue[], types: string): PackedRows {
-  const width = types.length;
-  const rows = values.length / width;
-  let ns = 0;
-  for (let c = 0; c < width; c++) if (types.charCodeAt(c) === 115) ns++;
-  const lens = new Int32Array(rows * ns);
-  const nums = new Float64Array(rows * (width - ns));
-  const numNull = new Uint8Array(rows * (width - ns));
-  const parts: string[] = [];
-  let si = 0, ni = 0, k = 0;
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < width; c++, k++) {
-      const v = values[k];
-      if (types.charCodeAt(c) === 115) {
-        if (v === null) lens[si++] = -1;
-        else if (typeof v === 'string') { lens[si++] = v.length; parts.push(v); }
-        else throw new TypeError(`packRows: column ${c} holds a ${typeof v}, not a string`);
-      } else if (v === null) numNull[ni++] = 1;
-      else if (typeof v === 'number') nums[ni++] = v;
-      else throw new TypeError(`packRows: column ${c} holds a ${typeof v}, not a number`);
-    }
+/**
+ * Packs rows as they are made, a value at a time in column order, up to `capacity` rows. No
+ * array of row values stands in between: its slots, boxed numbers and strings would live until
+ * the rows were packed, and the young-generation collector copies everything that lives.
+ */
+export class RowPacker {
+  private readonly strCols: number;
+  private parts: string[] = [];
+  private lens: Int32Array;
+  private nums: Float64Array;
+  private numNull: Uint8Array;
+  private si = 0;
+  private ni = 0;
+  /** Rows ended so far. */
+  rows = 0;
+
+  constructor(readonly types: string, readonly capacity: number) {
+    let ns = 0;
+    for (let c = 0; c < types.length; c++) if (types.charCodeAt(c) === 115) ns++;
+    this.strCols = ns;
+    this.lens = new Int32Array(capacity * ns);
+    this.nums = new Float64Array(capacity * (types.length - ns));
+    this.numNull = new Uint8Array(capacity * (types.length - ns));
   }
-  return { types, rows, text: parts.join(''), lens, nums, numNull };
+
+  str(v: string | null): void {
+    if (v === null) this.lens[this.si++] = -1;
+    else { this.lens[this.si++] = v.length; this.parts.push(v); }
+  }
+
+  num(v: number | null): void {
+    if (v === null) this.numNull[this.ni++] = 1;
+    else this.nums[this.ni++] = v;
+  }
+
+  /** End a row; true when `capacity` rows are in. */
+  endRow(): boolean {
+    return ++this.rows === this.capacity;
+  }
+
+  /** The rows packed (the packer is spent). Throws if a row had the wrong number of values of a type. */
+  done(): PackedRows {
+    const { rows, strCols } = this;
+    const numCols = this.types.length - strCols;
+    if (this.si !== rows * strCols || this.ni !== rows * numCols) {
+      throw new Error(`RowPacker(${this.types}): ${rows} rows, but ${this.si} strings and ${this.ni} numbers`);
+    }
+    return {
+      types: this.types, rows, text: this.parts.join(''), utf8: null,
+      lens: this.lens.subarray(0, this.si), nums: this.nums.subarray(0, this.ni), numNull: this.numNull.subarray(0, this.ni),
+    };
+  }
+}
+
+interface Utf8Slice { utf8Slice(start: number, end: number): string }
+
+/**
+ * `buf` with utf8Slice: Node's own decoder behind toString('utf8', start, end), without its
+ * argument checks, which cost as much as the decoding of a short value (the writing thread
+ * decodes millions). Not in Node's typings; toString stands in should it ever go.
+ */
+function withUtf8Slice(buf: Buffer): Buffer & Utf8Slice {
+  const b = buf as Buffer & Partial<Utf8Slice>;
+  if (typeof b.utf8Slice !== 'function') b.utf8Slice = (start: number, end: number) => buf.toString('utf8', start, end);
+  return b as Buffer & Utf8Slice;
 }
 
 /** Reads packed rows back, one row at a time into `row`. */
@@ -92,18 +161,24 @@ class PackedReader {
   private ni = 0;
   private pos = 0;
   private readonly isStr: boolean[];
+  private readonly utf8: (Buffer & Utf8Slice) | null;
   constructor(private readonly p: PackedRows) {
     this.isStr = Array.from(p.types, (t) => t === 's');
+    this.utf8 = p.utf8 ? withUtf8Slice(Buffer.from(p.utf8.buffer, p.utf8.byteOffset, p.utf8.byteLength)) : null;
   }
   /** Row values into `into` from index `at`. */
   next(into: RowValue[], at: number): void {
     const { text, lens, nums, numNull } = this.p;
+    const utf8 = this.utf8;
     const isStr = this.isStr;
     for (let c = 0; c < isStr.length; c++) {
       if (isStr[c]) {
         const n = lens[this.si++];
         if (n < 0) into[at++] = null;
-        else { into[at++] = text.slice(this.pos, this.pos + n); this.pos += n; }
+        else {
+          into[at++] = utf8 ? utf8.utf8Slice(this.pos, this.pos + n) : text!.slice(this.pos, this.pos + n);
+          this.pos += n;
+        }
       } else {
         into[at++] = numNull[this.ni] ? null : nums[this.ni];
         this.ni++;
@@ -112,7 +187,7 @@ class PackedReader {
   }
 }
 
-/** Rows bound per multi-row INSERT (see writeRows). */
+/** Rows bound per multi-row INSERT (see writePacked). */
 const ROWS_PER_STATEMENT = 32;
 
 export interface AggInput {
@@ -142,13 +217,9 @@ export interface Batch {
   tailHash: string | null;
   events: StoredEventInput[];
   aggs: AggInput[];
-  /** More events as flat rows (EVENT_ROW_WIDTH values each), written after `events`. */
-  eventRows?: RowValue[];
-  /** More aggregates as flat rows (AGG_ROW_WIDTH values each), merged after `aggs`. */
-  aggRows?: RowValue[];
-  /** More events, packed (EVENT_TYPES), written after `eventRows`. */
+  /** More events, packed (EVENT_TYPES), written after `events`. */
   eventsPacked?: PackedRows[];
-  /** More aggregates, packed (AGG_TYPES), merged after `aggRows`. */
+  /** More aggregates, packed (AGG_TYPES), merged after `aggs`. */
   aggsPacked?: PackedRows[];
   stats: SourceStats[];
   unparsed: UnparsedSample[];
@@ -202,19 +273,11 @@ function rowsOf(width: number, rows: number): string {
 }
 
 /**
- * Write flat rows: ROWS_PER_STATEMENT at a time through `many`, the rest one by one. Values go
- * in as arguments, not as one array: better-sqlite3 reads an array element by element through
- * the V8 API, which costs more than the spread (about 8% of the write, measured).
+ * Write packed rows: ROWS_PER_STATEMENT at a time through `many`, the rest one by one,
+ * unpacking one statement's rows at a time into one array. Values go in as arguments, not as
+ * one array: better-sqlite3 reads an array element by element through the V8 API, which costs
+ * more than the spread (about 8% of the write, measured).
  */
-function writeRows(values: RowValue[], width: number, many: Database.Statement, one: Database.Statement): void {
-  if (values.length % width !== 0) throw new Error(`flat rows of ${width} values: got ${values.length} values`);
-  const chunk = width * ROWS_PER_STATEMENT;
-  let k = 0;
-  for (; k + chunk <= values.length; k += chunk) many.run(...values.slice(k, k + chunk));
-  for (; k < values.length; k += width) one.run(...values.slice(k, k + width));
-}
-
-/** Write packed rows like writeRows, unpacking one statement's rows at a time into one array. */
 function writePacked(p: PackedRows, types: string, many: Database.Statement, one: Database.Statement): void {
   if (p.types !== types) throw new Error(`packed rows of types ${p.types}, expected ${types}`);
   const w = types.length;
@@ -288,10 +351,10 @@ export class Store {
       touchFile: db.prepare('UPDATE files SET path = @path, dev = @dev, ino = @ino, fp_hash = @fpHash, fp_len = @fpLen, size = @size, mtime = @mtime, last_read = @now WHERE id = @id'),
       fileOffset: db.prepare('SELECT offset FROM files WHERE id = ?'),
       advanceFile: db.prepare('UPDATE files SET offset = ?, lines = ?, tail_hash = ?, last_read = ? WHERE id = ?'),
-      insertEvent: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_ROW_WIDTH, 1)}`),
-      insertEvents: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_ROW_WIDTH, ROWS_PER_STATEMENT)}`),
-      upsertAgg: db.prepare(`${INSERT_AGG} VALUES ${rowsOf(AGG_ROW_WIDTH, 1)} ${ON_AGG_CONFLICT}`),
-      upsertAggs: db.prepare(`${INSERT_AGG} VALUES ${rowsOf(AGG_ROW_WIDTH, ROWS_PER_STATEMENT)} ${ON_AGG_CONFLICT}`),
+      insertEvent: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_TYPES.length, 1)}`),
+      insertEvents: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_TYPES.length, ROWS_PER_STATEMENT)}`),
+      upsertAgg: db.prepare(`${INSERT_AGG} VALUES ${rowsOf(AGG_TYPES.length, 1)} ${ON_AGG_CONFLICT}`),
+      upsertAggs: db.prepare(`${INSERT_AGG} VALUES ${rowsOf(AGG_TYPES.length, ROWS_PER_STATEMENT)} ${ON_AGG_CONFLICT}`),
       upsertStats: db.prepare(`INSERT INTO file_stats (file_id, source, events, skipped, unparsed) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (file_id, source) DO UPDATE SET events = events + excluded.events, skipped = skipped + excluded.skipped, unparsed = unparsed + excluded.unparsed`),
       countUnparsedSamples: db.prepare('SELECT count(*) AS n FROM unparsed WHERE file_id = ? AND source = ?'),
@@ -429,12 +492,10 @@ export class Store {
         s.insertEvent.run(ev.ts, ev.source, ev.host, ev.program, ev.kind, ev.account, ev.rip, ev.rport, ev.lip, ev.lport, ev.session,
           ev.bytesIn, ev.bytesOut, b.fileId, line, ev.attrs ? JSON.stringify(ev.attrs) : null, raw);
       }
-      if (b.eventRows) writeRows(b.eventRows, EVENT_ROW_WIDTH, s.insertEvents, s.insertEvent);
       for (const p of b.eventsPacked ?? []) writePacked(p, EVENT_TYPES, s.insertEvents, s.insertEvent);
       for (const a of b.aggs) {
         s.upsertAgg.run(a.minute, a.source, a.kind, a.rip, a.lport, a.detail, a.count, a.bytes, a.firstTs, a.lastTs, a.lip, b.fileId, a.sampleLine, a.sampleRaw);
       }
-      if (b.aggRows) writeRows(b.aggRows, AGG_ROW_WIDTH, s.upsertAggs, s.upsertAgg);
       for (const p of b.aggsPacked ?? []) writePacked(p, AGG_TYPES, s.upsertAggs, s.upsertAgg);
       for (const st of b.stats) s.upsertStats.run(b.fileId, st.source, st.events, st.skipped, st.unparsed);
       if (b.unparsed.length) {
