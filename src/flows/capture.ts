@@ -155,10 +155,13 @@ export async function openCapture(o: Pick<CaptureOptions, 'iface' | 'filter'>): 
   return { handle, buffer, linkType, linkName, addresses };
 }
 
-/** Resolve once no packet has arrived for QUIET_MS (at most DRAIN_MAX_MS after the stop). */
-const QUIET_MS = 150, DRAIN_MAX_MS = 2000;
-async function drainUntilQuiet(lastPacketAt: () => number): Promise<void> {
-  const until = Date.now() + DRAIN_MAX_MS;
+/**
+ * Resolve once no packet has arrived for QUIET_MS (at most `maxMs` after the call): what was
+ * in the kernel's buffers when a capture was told to stop was on the wire before the stop.
+ */
+const QUIET_MS = 150;
+export async function drainUntilQuiet(lastPacketAt: () => number, maxMs = 2000): Promise<void> {
+  const until = Date.now() + maxMs;
   for (;;) {
     await new Promise((r) => setTimeout(r, QUIET_MS / 3));
     if (Date.now() - lastPacketAt() >= QUIET_MS || Date.now() >= until) return;

@@ -13,8 +13,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { FlowAggregator } from '../flows/aggregate.js';
-import { openCapture, runCapture } from '../flows/capture.js';
-import { readCapture } from '../flows/pcap.js';
+import { drainUntilQuiet, openCapture, runCapture } from '../flows/capture.js';
+import { type CaptureSink, readCapture } from '../flows/pcap.js';
 import { BytetrailError } from '../errors.js';
 import type { Store } from '../store/index.js';
 
@@ -92,7 +92,15 @@ function startTcpdump(store: Store, o: CaptureOptions): LiveCapture {
   });
   // Minutes without packets are closed by the clock.
   const tick = setInterval(() => agg.advance(Date.now()), 1000);
-  const reading = readCapture(child.stdout!, agg).then(
+  let lastPacketAt = 0;
+  const sink: CaptureSink = {
+    iface: (d) => agg.iface(d),
+    packet(handle, linkType, tsSec, tsNsec, buf, off, capLen, origLen) {
+      lastPacketAt = Date.now();
+      agg.packet(handle, linkType, tsSec, tsNsec, buf, off, capLen, origLen);
+    },
+  };
+  const reading = readCapture(child.stdout!, sink).then(
     () => undefined,
     (err: Error) => { if (!stopping && !failed) o.notice(`capture on ${o.iface}: ${err.message}`); },
   );
@@ -102,8 +110,10 @@ function startTcpdump(store: Store, o: CaptureOptions): LiveCapture {
       clearInterval(tick);
       if (child.exitCode === null && child.signalCode === null) {
         // libpcap hands packets over in blocks retired after up to a second, and tcpdump drops
-        // what is still in the kernel's ring when it is signalled: let one more block through.
+        // what is still in the kernel's ring when it is signalled: let one more block through,
+        // then wait until tcpdump has caught up (a loaded host lags).
         await new Promise((r) => setTimeout(r, 1100));
+        await drainUntilQuiet(() => lastPacketAt, 3000);
         stopping = true;
         child.kill('SIGTERM');
       }
