@@ -62,3 +62,15 @@ export function checkGolden(c: GoldenCase): { actual: string; expected: string |
   const expected = existsSync(c.expectedPath) ? readFileSync(c.expectedPath, 'utf8') : null;
   return { actual, expected };
 }
+
+/**
+ * A line cut short, its tail alone, and a NUL in place of one character, at every `step`th
+ * position: what a truncated or damaged log hands a parser.
+ */
+export function* mangledVariants(line: string, step = 4): Generator<string> {
+  for (let cut = 0; cut <= line.length; cut += step) {
+    yield line.slice(0, cut);
+    yield line.slice(cut);
+    yield line.slice(0, cut) + '\u0000' + line.slice(cut + 1);
+  }
+}
