@@ -86,32 +86,32 @@ const WORKER_MIN_BYTES = 4 << 20;
 function identify(store: Store, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
   const fpLen = Math.min(c.head.length, FP_MAX);
   const fpHash = sha1(c.head.subarray(0, fpLen));
-  const candidates = store.filesByFingerprint(fpHash, fpLen);
-  for (const len of store.smallFingerprintLengths(fpLen, kind)) {
-    candidates.push(...store.filesByFingerprint(sha1(c.head.subarray(0, len)), len));
-  }
-  candidates.sort((a, b) => b.offset - a.offset);
   const stat = c.stat;
   const path = c.stdin ? '(stdin)' : c.path;
+  const seenAs = { path, dev: stat?.dev ?? null, ino: stat?.ino ?? null, fpHash, fpLen, size: stat?.size ?? null, mtime: stat?.mtime ?? null };
+  const reuse = (f: FileRecord) => {
+    store.touchFile({ id: f.id, ...seenAs });
+    return { file: { ...f, fpHash, fpLen }, fresh: false };
+  };
   // A counter snapshot (status file, conntrack listing, vnstat export) is rewritten in place
   // every few seconds, first line included: it is one stream per path, not a new file each
   // time. (Snapshots are known by their content hash; the row only says where they came from.)
   if (SNAPSHOT_KINDS.has(kind) && !c.stdin) {
     const f = store.latestFileAt(path, kind);
-    if (f) {
-      store.touchFile({ id: f.id, path, dev: stat?.dev ?? null, ino: stat?.ino ?? null, fpHash, fpLen, size: stat?.size ?? null, mtime: stat?.mtime ?? null });
-      return { file: { ...f, fpHash, fpLen }, fresh: false };
-    }
+    if (f) return reuse(f);
   }
+  const candidates = store.filesByFingerprint(fpHash, fpLen);
+  for (const len of store.smallFingerprintLengths(fpLen, kind)) {
+    candidates.push(...store.filesByFingerprint(sha1(c.head.subarray(0, len)), len));
+  }
+  candidates.sort((a, b) => b.offset - a.offset);
   for (const f of candidates) {
     if (forceNew || f.kind !== kind) continue;
     // A plain file shorter than what was read cannot be the same stream (copytruncate rewrote it).
     if (stat && !c.compressed && stat.size < f.offset) continue;
-    store.touchFile({ id: f.id, path, dev: stat?.dev ?? null, ino: stat?.ino ?? null, fpHash, fpLen, size: stat?.size ?? null, mtime: stat?.mtime ?? null });
-    return { file: { ...f, fpHash, fpLen }, fresh: false };
+    return reuse(f);
   }
-  const file = store.createFile({ path, dev: stat?.dev ?? null, ino: stat?.ino ?? null, fpHash, fpLen, kind, size: stat?.size ?? null, mtime: stat?.mtime ?? null });
-  return { file, fresh: true };
+  return { file: store.createFile({ ...seenAs, kind }), fresh: true };
 }
 
 /** Yield content from `offset`, first proving that the TAIL_BYTES before it hash to `tailHash`. */
