@@ -3,9 +3,9 @@
  * with its first bytes available for sniffing and fingerprinting.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { describeFsError, InputError } from '../errors.js';
 import { isGzip } from './sniff.js';
 
@@ -24,7 +24,8 @@ export interface OpenedContent {
   head: Buffer;
   /** Content from byte `offset` on, decompressed. Call once. Errors carry a `truncated` flag for cut gzip streams. */
   from(offset: number): AsyncGenerator<Buffer>;
-  close(): void;
+  /** Close the file once any read still pending has finished. */
+  close(): Promise<void>;
 }
 
 export function sha1(buf: Buffer): string {
@@ -51,53 +52,84 @@ async function* chunksOf(stream: Readable, compressed: boolean): AsyncGenerator<
   }
 }
 
+/**
+ * Raw bytes of an open file from `start` on (null: from where the descriptor is, for a pipe).
+ * Every read names its position, and the file is read through a FileHandle, whose close()
+ * waits for a read still pending: a read left behind by a file given up early (binary, or
+ * whose head was enough) can neither move the position of the next file opened under the
+ * same descriptor number nor read from it. A read stream on a bare descriptor did both.
+ */
+async function* readAt(fh: FileHandle, start: number | null, chunk: number): AsyncGenerator<Buffer> {
+  let pos = start;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(chunk);
+    const { bytesRead } = await fh.read(buf, 0, chunk, pos);
+    if (bytesRead === 0) return;
+    if (pos !== null) pos += bytesRead;
+    yield bytesRead === chunk ? buf : buf.subarray(0, bytesRead);
+  }
+}
+
 /** Open a path (or '-' for stdin) and read its head. Throws InputError with a one-line message. */
 export async function openContent(path: string): Promise<OpenedContent> {
   const stdin = path === '-';
-  let fd: number | null = null;
+  let fh: FileHandle | null = null;
   let stat: FileStat | null = null;
-  let rawStream: Readable;
+  let seekable = false;
+  let rawIter: AsyncIterator<Buffer>;
   if (stdin) {
-    rawStream = process.stdin;
+    rawIter = process.stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   } else {
+    let size = 0;
     try {
-      fd = openSync(path, 'r');
-      const st = fstatSync(fd);
+      fh = await open(path, 'r');
+      const st = await fh.stat();
       if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      seekable = st.isFile();
+      size = st.size;
       stat = { dev: st.dev, ino: st.ino, size: st.size, mtime: st.mtimeMs };
     } catch (err) {
-      if (fd !== null) closeSync(fd);
+      if (fh !== null) await fh.close().catch(() => undefined);
       throw new InputError(describeFsError(path, err));
     }
     // Small files get a small buffer: a 1 MiB buffer per file makes a directory of many files crawl.
-    rawStream = createReadStream('', { fd, autoClose: false, highWaterMark: Math.min(1 << 20, Math.max(16 * 1024, stat.size + 1)) });
+    const chunk = seekable ? Math.min(1 << 20, Math.max(16 * 1024, size + 1)) : 64 * 1024;
+    rawIter = readAt(fh, seekable ? 0 : null, chunk);
   }
   // Peek at the raw bytes to know whether to decompress.
-  const rawIter = rawStream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const first = await rawIter.next().catch((err: unknown) => { throw new InputError(describeFsError(path, err)); });
+  const first = await rawIter.next().catch(async (err: unknown) => {
+    if (fh !== null) await fh.close().catch(() => undefined);
+    throw new InputError(describeFsError(path, err));
+  });
   const firstBuf: Buffer = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
   const compressed = isGzip(firstBuf);
+  let closed = false;
 
   // A single decompressed stream, from the start; its first chunks are kept for the head.
   async function* rawChunks(): AsyncGenerator<Buffer> {
     if (firstBuf.length) yield firstBuf;
     if (first.done) return;
     for (;;) {
+      if (closed) return;
       const r = await rawIter.next();
       if (r.done) return;
       yield r.value;
     }
   }
   let contentIter: AsyncGenerator<Buffer>;
+  let gunzip: Gunzip | null = null;
   if (compressed) {
-    const gunzip = createGunzip();
+    const gz = (gunzip = createGunzip());
     (async () => {
       try {
-        for await (const c of rawChunks()) if (!gunzip.write(c)) await new Promise((r) => gunzip.once('drain', r));
-        gunzip.end();
-      } catch (err) { gunzip.destroy(err as Error); }
+        for await (const c of rawChunks()) {
+          if (closed) break;
+          if (!gz.write(c)) await new Promise((r) => { gz.once('drain', r); gz.once('close', r); });
+        }
+        gz.end();
+      } catch (err) { gz.destroy(err as Error); }
     })();
-    contentIter = chunksOf(gunzip, true);
+    contentIter = chunksOf(gz, true);
   } else contentIter = rawChunks();
 
   const buffered: Buffer[] = [];
@@ -115,19 +147,20 @@ export async function openContent(path: string): Promise<OpenedContent> {
   const head = all.subarray(0, HEAD_BYTES);
   let used = false;
 
-  const close = () => {
-    try { contentIter.return(undefined as never); } catch { /* already closed */ }
-    if (fd !== null) { try { closeSync(fd); } catch { /* closed */ } fd = null; }
+  const close = async () => {
+    closed = true;
+    contentIter.return(undefined as never).catch(() => undefined);
+    gunzip?.destroy();
+    if (fh !== null) { const h = fh; fh = null; await h.close().catch(() => undefined); }
   };
 
   async function* from(offset: number): AsyncGenerator<Buffer> {
     if (used) throw new Error('content already consumed');
     used = true;
     // A plain file resumed past its head: seek instead of reading through.
-    if (!compressed && !stdin && offset > all.length && fd !== null) {
+    if (!compressed && seekable && offset > all.length && fh !== null) {
       contentIter.return(undefined as never).catch(() => undefined);
-      const s = createReadStream('', { fd, autoClose: false, start: offset, highWaterMark: 1 << 20 });
-      for await (const c of s) yield c as Buffer;
+      yield* readAt(fh, offset, 1 << 20);
       return;
     }
     let skip = offset;

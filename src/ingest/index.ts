@@ -234,7 +234,7 @@ async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, s
     }
     return await ingestLog(store, c, file, opts, summary, progress, workers);
   } finally {
-    c.close();
+    await c.close();
   }
 }
 
