@@ -3,6 +3,7 @@
  * with its first bytes available for sniffing and fingerprinting.
  */
 import { createHash } from 'node:crypto';
+import { fstatSync, readSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
@@ -24,6 +25,12 @@ export interface OpenedContent {
   head: Buffer;
   /** Content from byte `offset` on, decompressed. Call once. Errors carry a `truncated` flag for cut gzip streams. */
   from(offset: number): AsyncGenerator<Buffer>;
+  /**
+   * For a plain file, its first `max` bytes and its size as they are now, read again (another
+   * process may have read further than this one's head while it waited for the write lock);
+   * otherwise the head and the size at open. The bytes always start with `head`.
+   */
+  now(max: number): { head: Buffer; size: number | null };
   /** Close the file once any read still pending has finished. */
   close(): Promise<void>;
 }
@@ -181,5 +188,20 @@ export async function openContent(path: string): Promise<OpenedContent> {
     }
   }
 
-  return { path, stdin, compressed, stat, head, from, close };
+  const now = (max: number): { head: Buffer; size: number | null } => {
+    if (compressed || !seekable || fh === null) return { head, size: stat?.size ?? null };
+    try {
+      const size = fstatSync(fh.fd).size;
+      if (head.length >= max || size <= head.length) return { head, size };
+      const buf = Buffer.alloc(Math.min(max, size));
+      const n = readSync(fh.fd, buf, 0, buf.length, 0);
+      const fresh = buf.subarray(0, n);
+      // Rewritten since it was opened: keep what the content stream will yield.
+      return { head: fresh.subarray(0, head.length).equals(head) ? fresh : head, size };
+    } catch {
+      return { head, size: stat?.size ?? null };
+    }
+  };
+
+  return { path, stdin, compressed, stat, head, from, now, close };
 }

@@ -82,13 +82,23 @@ const DEFAULT_BATCH_LINES = 20_000;
 /** Below this much to read, parsing in this thread beats starting a worker. */
 const WORKER_MIN_BYTES = 4 << 20;
 
-/** Find the stored stream this content continues, if any; create one otherwise. */
+/**
+ * Find the stored stream this content continues, if any; create one otherwise. The look-up and
+ * the insert are one write transaction, and the file's first bytes and size are taken again
+ * inside it: another process may have stored this stream, and read further than this one's
+ * head, while this one waited. Two processes then agree on one `files` row per stream.
+ */
 function identify(store: Store, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
-  const fpLen = Math.min(c.head.length, FP_MAX);
-  const fpHash = sha1(c.head.subarray(0, fpLen));
+  return store.withWriteLock(() => identifyLocked(store, c, kind, forceNew));
+}
+
+function identifyLocked(store: Store, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
+  const { head, size } = c.now(FP_MAX);
+  const fpLen = Math.min(head.length, FP_MAX);
+  const fpHash = sha1(head.subarray(0, fpLen));
   const stat = c.stat;
   const path = c.stdin ? '(stdin)' : c.path;
-  const seenAs = { path, dev: stat?.dev ?? null, ino: stat?.ino ?? null, fpHash, fpLen, size: stat?.size ?? null, mtime: stat?.mtime ?? null };
+  const seenAs = { path, dev: stat?.dev ?? null, ino: stat?.ino ?? null, fpHash, fpLen, size, mtime: stat?.mtime ?? null };
   const reuse = (f: FileRecord) => {
     store.touchFile({ id: f.id, ...seenAs });
     return { file: { ...f, fpHash, fpLen }, fresh: false };
@@ -102,13 +112,13 @@ function identify(store: Store, c: OpenedContent, kind: FileKind, forceNew: bool
   }
   const candidates = store.filesByFingerprint(fpHash, fpLen);
   for (const len of store.smallFingerprintLengths(fpLen, kind)) {
-    candidates.push(...store.filesByFingerprint(sha1(c.head.subarray(0, len)), len));
+    candidates.push(...store.filesByFingerprint(sha1(head.subarray(0, len)), len));
   }
   candidates.sort((a, b) => b.offset - a.offset);
   for (const f of candidates) {
     if (forceNew || f.kind !== kind) continue;
     // A plain file shorter than what was read cannot be the same stream (copytruncate rewrote it).
-    if (stat && !c.compressed && stat.size < f.offset) continue;
+    if (size !== null && !c.compressed && size < f.offset) continue;
     return reuse(f);
   }
   return { file: store.createFile({ ...seenAs, kind }), fresh: true };

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { StoreError } from '../errors.js';
+import { BytetrailError, StoreError } from '../errors.js';
 import type { LogEvent } from '../events.js';
 import type { FlowRecord } from '../flows/types.js';
 import { MIGRATIONS } from './schema.js';
@@ -255,6 +255,13 @@ export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, uid: number 
 
 const MAX_UNPARSED_SAMPLES_PER_FILE_SOURCE = 50;
 
+/**
+ * How long a writer waits for another process's write transaction (SQLite's busy timeout).
+ * Each holds the lock for one batch at a time, well under a second; a cron `ingest` beside
+ * `watch` on a loaded machine must wait rather than fail.
+ */
+const BUSY_TIMEOUT_MS = 30_000;
+
 /*
  * The bulk writes run as multi-row INSERTs. `OR ROLLBACK`: a constraint failure (a bug: every
  * row has its NOT NULL columns) ends the whole batch's transaction at once, as the error would
@@ -307,7 +314,7 @@ export class Store {
       } else if (!existsSync(opts.path)) {
         throw new StoreError(`no database at ${opts.path}`, { hint: 'run `bytetrail ingest` first, or pass --db' });
       }
-      this.db = new Database(opts.path, { readonly: Boolean(opts.readonly), timeout: 10_000 });
+      this.db = new Database(opts.path, { readonly: Boolean(opts.readonly), timeout: BUSY_TIMEOUT_MS });
       if (!opts.readonly) {
         this.db.pragma('journal_mode = WAL');
         this.db.pragma('synchronous = NORMAL');
@@ -326,15 +333,36 @@ export class Store {
     }
   }
 
+  /**
+   * Apply the migrations not applied yet. Whether one is applied is read inside its own
+   * write transaction: two first runs on a fresh database would otherwise both see it missing
+   * and the second would fail on `table meta already exists`.
+   */
   private migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    const applied = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+    const isApplied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
+    const record = this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     for (const m of MIGRATIONS) {
-      if (applied.has(m.version)) continue;
       this.db.transaction(() => {
+        if (isApplied.get(m.version) !== undefined) return;
         this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+        record.run(m.version, m.name, Date.now());
       }).immediate();
+    }
+  }
+
+  /**
+   * Run `fn` holding the write lock (BEGIN IMMEDIATE, waiting up to the busy timeout for it),
+   * for a read that decides a write: in a deferred transaction the write would fail at once
+   * with SQLITE_BUSY when another process wrote since the read, and two processes could both
+   * decide on the same write. Nested calls run in a savepoint of the outer transaction.
+   */
+  withWriteLock<T>(fn: () => T): T {
+    try {
+      return this.db.inTransaction ? this.db.transaction(fn)() : this.db.transaction(fn).immediate();
+    } catch (err) {
+      if (err instanceof BytetrailError) throw err;
+      throw new StoreError(`cannot write to ${this.path}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -441,19 +469,19 @@ export class Store {
 
   createFile(f: { path: string; dev: number | null; ino: number | null; fpHash: string; fpLen: number; kind: FileKind; size: number | null; mtime: number | null }): FileRecord {
     const now = Date.now();
-    const info = this.db.transaction(() => {
+    return this.withWriteLock(() => {
       this.stmts.noteFpLen.run(f.kind, f.fpLen);
-      return this.stmts.insertFile.run({ ...f, now });
-    })();
-    return this.fileById(Number(info.lastInsertRowid))!;
+      const info = this.stmts.insertFile.run({ ...f, now });
+      return this.fileById(Number(info.lastInsertRowid))!;
+    });
   }
 
   touchFile(f: { id: number; path: string; dev: number | null; ino: number | null; fpHash: string; fpLen: number; size: number | null; mtime: number | null }): void {
-    this.db.transaction(() => {
+    this.withWriteLock(() => {
       const kind = (this.stmts.fileById.get(f.id) as RawFile | undefined)?.kind;
       if (kind) this.stmts.noteFpLen.run(kind, f.fpLen);
       this.stmts.touchFile.run({ ...f, now: Date.now() });
-    })();
+    });
   }
 
   // ---- writing ----
