@@ -3,7 +3,7 @@
  * with its first bytes available for sniffing and fingerprinting.
  */
 import { createHash } from 'node:crypto';
-import { fstatSync, readSync } from 'node:fs';
+import { fstatSync, readSync, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
@@ -19,6 +19,11 @@ export interface FileStat { dev: number; ino: number; size: number; mtime: numbe
 export interface OpenedContent {
   path: string;
   stdin: boolean;
+  /**
+   * Read as a stream that ends once, with no identity but its content: stdin, a FIFO, process
+   * substitution (`<(zcat …)`), a character device. `stat` is null for these.
+   */
+  stream: boolean;
   compressed: boolean;
   stat: FileStat | null;
   /** First bytes of the decompressed content (up to HEAD_BYTES; shorter when the content is). */
@@ -77,8 +82,14 @@ async function* readAt(fh: FileHandle, start: number | null, chunk: number): Asy
   }
 }
 
-/** Open a path (or '-' for stdin) and read its head. Throws InputError with a one-line message. */
-export async function openContent(path: string): Promise<OpenedContent> {
+/** How long opening a FIFO may block before the wait is announced. */
+const FIFO_NOTICE_MS = 1000;
+
+/**
+ * Open a path (or '-' for stdin) and read its head. Throws InputError with a one-line message.
+ * Opening a FIFO waits for a writer; `onWait` hears of it once that takes more than a moment.
+ */
+export async function openContent(path: string, onWait?: ((message: string) => void) | null): Promise<OpenedContent> {
   const stdin = path === '-';
   let fh: FileHandle | null = null;
   let stat: FileStat | null = null;
@@ -88,14 +99,21 @@ export async function openContent(path: string): Promise<OpenedContent> {
     rawIter = process.stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   } else {
     let size = 0;
+    let notice: NodeJS.Timeout | null = null;
     try {
+      if (onWait && statSync(path).isFIFO()) {
+        notice = setTimeout(() => onWait(`waiting for a program to write to ${path} (a FIFO); it is read to its end once one does`), FIFO_NOTICE_MS);
+      }
       fh = await open(path, 'r');
+      if (notice) clearTimeout(notice);
       const st = await fh.stat();
       if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
       seekable = st.isFile();
       size = st.size;
-      stat = { dev: st.dev, ino: st.ino, size: st.size, mtime: st.mtimeMs };
+      // A pipe's size is 0 and its inode is new each time: only its content identifies it.
+      if (seekable) stat = { dev: st.dev, ino: st.ino, size: st.size, mtime: st.mtimeMs };
     } catch (err) {
+      if (notice) clearTimeout(notice);
       if (fh !== null) await fh.close().catch(() => undefined);
       throw new InputError(describeFsError(path, err));
     }
@@ -203,5 +221,5 @@ export async function openContent(path: string): Promise<OpenedContent> {
     }
   };
 
-  return { path, stdin, compressed, stat, head, from, now, close };
+  return { path, stdin, stream: stdin || !seekable, compressed, stat, head, from, now, close };
 }
