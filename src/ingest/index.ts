@@ -8,6 +8,7 @@
  * moment and started again ends with exactly the counts of one clean run.
  */
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ParseContext } from '../events.js';
 import { InputError } from '../errors.js';
 import type { FileKind, FileRecord, Store, UnparsedSample } from '../store/index.js';
@@ -167,7 +168,11 @@ function emptySummary(): IngestSummary {
 export async function ingestPaths(store: Store, args: string[], opts: IngestOptions): Promise<IngestSummary> {
   const t0 = Date.now();
   const summary = emptySummary();
-  const { files, problems } = expandInputs(args);
+  const expanded = expandInputs(args);
+  const { problems } = expanded;
+  // `ingest DIR` with the database inside DIR: its own files are not input (a -wal holds copies of log lines).
+  const own = new Set(['', '-wal', '-shm', '-journal'].map((s) => resolve(store.path + s)));
+  const files = expanded.files.filter((f) => f === '-' || !own.has(resolve(f)));
   for (const p of problems) summary.errors.push(p.message);
   let totalBytes = 0;
   for (const f of files) if (f !== '-') { try { totalBytes += statSync(f).size; } catch { /* reported later */ } }

@@ -7,6 +7,7 @@ const CONNTRACK_LINE = /^[ \t]*(?:\[\d+\.\d+\][ \t]+)?(?:\[(?:NEW|UPDATE|DESTROY
 
 export type Sniffed = { kind: FileKind } | { kind: 'binary'; why: string } | { kind: 'empty' };
 
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const PCAP_MAGICS = new Set([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a]);
 
 export function isGzip(head: Buffer): boolean {
@@ -17,6 +18,8 @@ export function isGzip(head: Buffer): boolean {
 export function sniffContent(head: Buffer): Sniffed {
   if (head.length === 0) return { kind: 'empty' };
   if (head.length >= 4 && PCAP_MAGICS.has(head.readUInt32BE(0))) return { kind: 'pcap' };
+  // A database (bytetrail's own, kept beside the logs) is not text, whatever its first pages hold.
+  if (head.subarray(0, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) return { kind: 'binary', why: 'an SQLite database' };
   const text = head.subarray(0, Math.min(head.length, 4096)).toString('latin1');
   const trimmed = text.trimStart();
   if (isOpenvpnStatus(trimmed)) return { kind: 'openvpn-status' };
