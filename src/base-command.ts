@@ -1,5 +1,6 @@
 import { Command, Flags } from '@oclif/core';
 import { BytetrailError, UserError } from './errors.js';
+import { storeErrorFrom } from './store/safety.js';
 
 /**
  * Shared flags and the one place where errors become exit codes and one-line messages.
@@ -13,7 +14,9 @@ export abstract class BaseCommand extends Command {
     tz: Flags.string({ description: 'zone in which log times without an offset are read (default: $TZ, else the system zone)', helpGroup: 'GLOBAL' }),
   };
 
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+  protected override async catch(thrown: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    // A damaged database is the user's to repair, wherever SQLite noticed it.
+    const err = storeErrorFrom(thrown) ?? thrown;
     if (err instanceof BytetrailError) {
       const hint = err.hint ? `\n  hint: ${err.hint}` : '';
       process.stderr.write(`bytetrail: error: ${err.message}${hint}\n`);

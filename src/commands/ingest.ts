@@ -5,7 +5,7 @@ import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths, type IngestSummary } from '../ingest/index.js';
 import { progressBar } from '../progress.js';
 import { renderIngestSummary } from '../render/ingest.js';
-import { warn } from '../output.js';
+import { info, warn } from '../output.js';
 import { openStore } from '../store/index.js';
 import { resolveZone } from '../zone.js';
 
@@ -27,6 +27,7 @@ Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rota
     'print-unparsed': Flags.boolean({ description: 'print every line that was not understood, with its file, line number and reason' }),
     'boot-time': Flags.string({ description: 'boot time (ISO) for bare kernel [uptime] stamps, as in dmesg output' }),
     local: Flags.string({ description: "the server's own address, for captures and conntrack listings (repeat for several; default: inferred)", multiple: true, multipleNonGreedy: true }),
+    final: Flags.boolean({ description: 'the files are finished: also read an unterminated last line (by default it waits for the next run, unless the file was rotated away)' }),
     'vpn-port': Flags.integer({ description: 'OpenVPN server port, for captures and status files (repeat for several; default 1194)', multiple: true, multipleNonGreedy: true }),
   };
 
@@ -42,13 +43,16 @@ Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rota
         tz, now: Date.now(), bootTime, handlers: flowHandlers(), localIps: flags.local,
         servicePorts: flags['vpn-port'] ? { openvpn: flags['vpn-port'] } : undefined,
         batchLines: Number(process.env.BYTETRAIL_BATCH_LINES) || undefined,
-        onProgress: bar.update,
+        onProgress: bar.update, final: flags.final,
+        onWait: (m) => { bar.end(); info(m); },
         onUnparsed: flags['print-unparsed'] ? (u) => this.log(`${u.path}:${u.line}: [${u.source}] ${u.reason}: ${u.text}`) : null,
       });
       bar.end();
       // Diagnostics go to stderr even with --json (oclif's logToStderr is silent then).
       for (const e of summary.errors) process.stderr.write(`bytetrail: ${e}\n`);
       for (const w of summary.warnings) warn(w);
+      const held = summary.heldBack;
+      if (held.files) info(`left ${held.files === 1 ? 'an unterminated last line' : `${held.files} unterminated last lines`} (${held.bytes} bytes) for the next run, when ${held.files === 1 ? 'its writer has' : 'their writers have'} finished; --final reads them now`);
       if (summary.files === 0 && summary.errors.length > 0) throw new InputError('nothing could be read', { hint: 'check the paths and their permissions' });
       if (!this.jsonEnabled()) this.log(renderIngestSummary(summary));
       return summary;

@@ -33,6 +33,7 @@ By default first reads new lines from the standard log locations (/var/log/mail.
     const r = await runInvestigation({
       db: flags.db, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
       logs: flags.logs, ingest: flags.ingest, demo: flags.demo, localIps: flags.local, vpnPorts: flags['vpn-port'], source: flags.source,
+      onWarning: warn,
     });
     for (const w of r.ingest?.warnings ?? []) warn(w);
     if (!this.jsonEnabled()) this.log(renderInvestigationText(r.investigation, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, width: process.stdout.columns || 100 }));

@@ -36,7 +36,7 @@ Markdown (the default) pastes into a ticket; --html is one self-contained page w
     const { flags } = await this.parse(Report);
     const r = await runInvestigation({
       db: flags.db, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
-      logs: flags.logs, ingest: flags.ingest, demo: flags.demo, vpnPorts: flags['vpn-port'],
+      logs: flags.logs, ingest: flags.ingest, demo: flags.demo, vpnPorts: flags['vpn-port'], onWarning: warn,
     });
     for (const w of r.ingest?.warnings ?? []) warn(w);
     if (this.jsonEnabled()) return r.investigation;

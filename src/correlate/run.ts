@@ -2,13 +2,13 @@
  * The service behind `investigate` and `report`: optionally ingest new lines first, then
  * investigate a window. Commands stay thin; this is where the steps are put together.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INCIDENTS } from '../demo/incidents.js';
 import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths, type IngestSummary } from '../ingest/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { defaultDbPath, openStore, type Store } from '../store/index.js';
 import { investigate } from './investigate.js';
 import type { Investigation } from './types.js';
 import { resolveWindow } from './window.js';
@@ -32,6 +32,8 @@ export interface RunOptions {
   localIps?: string[];
   vpnPorts?: number[];
   source?: string;
+  /** Told when the database cannot be written and the default ingest is left out. */
+  onWarning?: (message: string) => void;
 }
 
 export interface RunResult { investigation: Investigation; ingest: IngestSummary | null; dbPath: string }
@@ -46,6 +48,10 @@ async function demoStore(tz: string): Promise<{ store: Store; ingest: IngestSumm
   return { store, ingest, from: inc.from, to: inc.to, dir };
 }
 
+function writable(path: string): boolean {
+  try { accessSync(path, constants.W_OK); return true; } catch { return false; }
+}
+
 export async function runInvestigation(o: RunOptions): Promise<RunResult> {
   if (o.demo) {
     const d = await demoStore('UTC');
@@ -58,13 +64,18 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
       rmSync(d.dir, { recursive: true, force: true });
     }
   }
-  const store = openStore({ path: o.db });
+  let paths = !o.ingest ? [] : o.logs?.length ? o.logs : STANDARD_LOGS.filter((p) => existsSync(p));
+  const dbPath = o.db ?? defaultDbPath();
+  if (paths.length && !o.logs?.length && existsSync(dbPath) && !writable(dbPath)) {
+    o.onWarning?.(`cannot write to ${dbPath}: investigating what it holds without reading new log lines`);
+    paths = [];
+  }
+  // With logs to read, the database is written (and created if need be); without, it is only
+  // read: a mistyped --db then says that it does not exist, and a read-only one can be used.
+  const store = openStore({ path: dbPath, readonly: paths.length === 0 });
   try {
     let summary: IngestSummary | null = null;
-    if (o.ingest) {
-      const paths = o.logs?.length ? o.logs : STANDARD_LOGS.filter((p) => existsSync(p));
-      if (paths.length) summary = await ingestPaths(store, paths, { tz: o.tz, now: o.now, handlers: flowHandlers(), localIps: o.localIps });
-    }
+    if (paths.length) summary = await ingestPaths(store, paths, { tz: o.tz, now: o.now, handlers: flowHandlers(), localIps: o.localIps });
     const w = resolveWindow(o.since, o.until, o.now);
     return { investigation: investigate(store, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: summary, dbPath: store.path };
   } finally {

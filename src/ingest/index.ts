@@ -8,11 +8,12 @@
  * moment and started again ends with exactly the counts of one clean run.
  */
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ParseContext } from '../events.js';
 import { InputError } from '../errors.js';
 import type { FileKind, FileRecord, Store, UnparsedSample } from '../store/index.js';
 import { FP_MAX, openContent, type OpenedContent, sha1, TAIL_BYTES, TruncatedInputError } from './content.js';
-import { expandInputs } from './inputs.js';
+import { expandInputs, isRotatedName } from './inputs.js';
 import { InlineSession, type ParsedBatch, type ParseSession, ParseWorkerHost, type SessionOptions } from './parse-session.js';
 import { sniffContent } from './sniff.js';
 
@@ -33,8 +34,18 @@ export interface IngestOptions {
    * more, `always`, or `never`. What is stored is the same either way.
    */
   parseInWorker?: 'auto' | 'always' | 'never';
-  /** Read an unterminated last line only when the file has not changed for this long (ms). */
+  /**
+   * Read an unterminated last line only when the file has not changed for this long (ms): for
+   * `watch`, which knows when a file is drained. Without it (one-shot `ingest`) such a line is
+   * read only from a file closed for good: a rotated name (mail.log.1, .gz), a pipe that ended,
+   * or every file with `final`. Otherwise it is kept for the next run, when its writer has
+   * finished it: read early, the rest would become a line of its own.
+   */
   settleMs?: number;
+  /** Every file is finished (`ingest --final`): read unterminated last lines too. */
+  final?: boolean;
+  /** Told once when opening an input waits (a FIFO with no writer yet). */
+  onWait?: ((message: string) => void) | null;
   /** The server's own addresses, for captures (else inferred from each capture). */
   localIps?: string[];
   /** Extra service ports for flow classification, e.g. `{ openvpn: [1195] }`. */
@@ -56,6 +67,8 @@ export interface FileReport {
   events: number;
   resumedAt: number;
   message?: string;
+  /** Read from a pipe (stdin, a FIFO): it cannot be opened again. */
+  stream?: boolean;
 }
 
 export interface IngestSummary {
@@ -65,6 +78,8 @@ export interface IngestSummary {
   events: Record<string, number>;
   unparsed: Record<string, number>;
   skipped: Record<string, number>;
+  /** Unterminated last lines left for the next run (see IngestOptions.settleMs). */
+  heldBack: { files: number; bytes: number };
   kinds: Record<string, Record<string, number>>;
   records: Record<string, number>;
   warnings: string[];
@@ -82,13 +97,23 @@ const DEFAULT_BATCH_LINES = 20_000;
 /** Below this much to read, parsing in this thread beats starting a worker. */
 const WORKER_MIN_BYTES = 4 << 20;
 
-/** Find the stored stream this content continues, if any; create one otherwise. */
+/**
+ * Find the stored stream this content continues, if any; create one otherwise. The look-up and
+ * the insert are one write transaction, and the file's first bytes and size are taken again
+ * inside it: another process may have stored this stream, and read further than this one's
+ * head, while this one waited. Two processes then agree on one `files` row per stream.
+ */
 function identify(store: Store, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
-  const fpLen = Math.min(c.head.length, FP_MAX);
-  const fpHash = sha1(c.head.subarray(0, fpLen));
+  return store.withWriteLock(() => identifyLocked(store, c, kind, forceNew));
+}
+
+function identifyLocked(store: Store, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
+  const { head, size } = c.now(FP_MAX);
+  const fpLen = Math.min(head.length, FP_MAX);
+  const fpHash = sha1(head.subarray(0, fpLen));
   const stat = c.stat;
   const path = c.stdin ? '(stdin)' : c.path;
-  const seenAs = { path, dev: stat?.dev ?? null, ino: stat?.ino ?? null, fpHash, fpLen, size: stat?.size ?? null, mtime: stat?.mtime ?? null };
+  const seenAs = { path, dev: stat?.dev ?? null, ino: stat?.ino ?? null, fpHash, fpLen, size, mtime: stat?.mtime ?? null };
   const reuse = (f: FileRecord) => {
     store.touchFile({ id: f.id, ...seenAs });
     return { file: { ...f, fpHash, fpLen }, fresh: false };
@@ -96,19 +121,19 @@ function identify(store: Store, c: OpenedContent, kind: FileKind, forceNew: bool
   // A counter snapshot (status file, conntrack listing, vnstat export) is rewritten in place
   // every few seconds, first line included: it is one stream per path, not a new file each
   // time. (Snapshots are known by their content hash; the row only says where they came from.)
-  if (SNAPSHOT_KINDS.has(kind) && !c.stdin) {
+  if (SNAPSHOT_KINDS.has(kind) && !c.stream) {
     const f = store.latestFileAt(path, kind);
     if (f) return reuse(f);
   }
   const candidates = store.filesByFingerprint(fpHash, fpLen);
   for (const len of store.smallFingerprintLengths(fpLen, kind)) {
-    candidates.push(...store.filesByFingerprint(sha1(c.head.subarray(0, len)), len));
+    candidates.push(...store.filesByFingerprint(sha1(head.subarray(0, len)), len));
   }
   candidates.sort((a, b) => b.offset - a.offset);
   for (const f of candidates) {
     if (forceNew || f.kind !== kind) continue;
     // A plain file shorter than what was read cannot be the same stream (copytruncate rewrote it).
-    if (stat && !c.compressed && stat.size < f.offset) continue;
+    if (size !== null && !c.compressed && size < f.offset) continue;
     return reuse(f);
   }
   return { file: store.createFile({ ...seenAs, kind }), fresh: true };
@@ -137,13 +162,17 @@ async function* verifiedFrom(c: OpenedContent, offset: number, tailHash: string 
 }
 
 function emptySummary(): IngestSummary {
-  return { files: 0, lines: 0, bytes: 0, events: {}, unparsed: {}, skipped: {}, kinds: {}, records: {}, warnings: [], errors: [], samples: {}, perFile: [], durationMs: 0 };
+  return { files: 0, lines: 0, bytes: 0, events: {}, unparsed: {}, skipped: {}, heldBack: { files: 0, bytes: 0 }, kinds: {}, records: {}, warnings: [], errors: [], samples: {}, perFile: [], durationMs: 0 };
 }
 
 export async function ingestPaths(store: Store, args: string[], opts: IngestOptions): Promise<IngestSummary> {
   const t0 = Date.now();
   const summary = emptySummary();
-  const { files, problems } = expandInputs(args);
+  const expanded = expandInputs(args);
+  const { problems } = expanded;
+  // `ingest DIR` with the database inside DIR: its own files are not input (a -wal holds copies of log lines).
+  const own = new Set(['', '-wal', '-shm', '-journal'].map((s) => resolve(store.path + s)));
+  const files = expanded.files.filter((f) => f === '-' || !own.has(resolve(f)));
   for (const p of problems) summary.errors.push(p.message);
   let totalBytes = 0;
   for (const f of files) if (f !== '-') { try { totalBytes += statSync(f).size; } catch { /* reported later */ } }
@@ -208,12 +237,13 @@ async function ingestFile(store: Store, path: string, opts: IngestOptions, summa
   if (first.message !== MISMATCH) return first;
   // Same first bytes as a stream already read, but different content at its resume point:
   // this is another stream (a file rewritten from scratch). Read it from the start as new.
-  if (path === '-') return { ...first, message: '(stdin): content resembles an earlier input but differs; not read (save it to a file and ingest that)' };
+  // A pipe cannot be read again.
+  if (first.stream) return { ...first, message: `${first.path}: content resembles an earlier input but differs; not read (save it to a file and ingest that)` };
   return ingestFileOnce(store, path, opts, summary, progress, true, workers, shownAs);
 }
 
 async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, forceNew: boolean, workers: ParseWorkerHost, shownAs?: string): Promise<FileReport> {
-  const c = await openContent(path);
+  const c = await openContent(path, opts.onWait);
   if (shownAs !== undefined) c.path = shownAs;
   const shown = c.stdin ? '(stdin)' : c.path;
   try {
@@ -232,9 +262,9 @@ async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, s
       summary.warnings.push(...r.warnings.map((w) => `${shown}: ${w}`));
       return { path: shown, kind: sniffed.kind, lines: 0, events: r.records, resumedAt: file.offset };
     }
-    return await ingestLog(store, c, file, opts, summary, progress, workers);
+    return { ...(await ingestLog(store, c, file, opts, summary, progress, workers)), stream: c.stream };
   } finally {
-    c.close();
+    await c.close();
   }
 }
 
@@ -324,8 +354,12 @@ async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts:
     session?.abort();
     await chunks.return(undefined);
   } else {
-    const settled = c.compressed || c.stdin || truncated || !c.stat || opts.now - c.stat.mtime >= (opts.settleMs ?? 2000);
-    for (const b of await open().finish(settled && !truncated)) { commit(b); if (lost) break; }
+    const closed = c.compressed || c.stream || truncated || !c.stat || opts.final === true
+      || (opts.settleMs === undefined ? isRotatedName(c.path) : opts.now - c.stat.mtime >= opts.settleMs);
+    for (const b of await open().finish(closed && !truncated)) { commit(b); if (lost) break; }
+    // What was read but not consumed: an unterminated last line, kept for the next run.
+    const held = resumedAt + read - offset;
+    if (!closed && !lost && held > 0) { summary.heldBack.files++; summary.heldBack.bytes += held; }
   }
   if (truncated) warning = `${shown}: ${warning}; kept the ${lines - file.lines} lines before the cut`;
   if (lost) warning = `${shown}: another bytetrail process is reading this file; left the rest to it`;

@@ -7,6 +7,15 @@ export interface InputProblem { path: string; message: string }
 
 const GLOB_CHARS = /[*?[]/;
 
+export const COMPRESSED_NAME = /\.(gz|xz|bz2|zst|lz4)$/;
+/** logrotate's names for old files: mail.log.1, mail.log.2.gz, mail.log-20261120, mail.log-2026112012.gz. */
+export const ROTATED_NAME = /(\.\d+|-\d{8}(\d{2})?|\.old)(\.(gz|xz|bz2|zst|lz4))?$/;
+
+/** Whether a name says its file was rotated away: no writer adds to it any more. */
+export function isRotatedName(p: string): boolean {
+  return ROTATED_NAME.test(basename(p)) || COMPRESSED_NAME.test(p);
+}
+
 function globToRegExp(glob: string): RegExp {
   let re = '^';
   for (let i = 0; i < glob.length; i++) {

@@ -90,6 +90,12 @@ function aggregateDetail(ev: LogEvent): string | null {
   return null;
 }
 
+function countNul(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\0'); i >= 0; i = s.indexOf('\0', i + 1)) n++;
+  return n;
+}
+
 export class LinePipeline {
   private carry: Buffer | null = null;
   private overlong = 0;
@@ -247,6 +253,11 @@ export class LinePipeline {
       if (line.length === 0) { this.stat('other').skipped++; continue; }
       if (line.length > MAX_LINE_BYTES) {
         this.miss('other', `line longer than ${MAX_LINE_BYTES} bytes (${line.length} characters); not parsed`, line.slice(0, 200));
+        continue;
+      }
+      // NUL bytes are not text any log writes: a crash's preallocated block, or binary data.
+      if (line.includes('\0')) {
+        this.miss('other', `binary content (${countNul(line)} NUL bytes); not parsed`, line);
         continue;
       }
       this.processLine(line);

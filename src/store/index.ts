@@ -4,12 +4,14 @@
  * can stand behind the same methods.
  */
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { StoreError } from '../errors.js';
+import { BytetrailError, StoreError } from '../errors.js';
 import type { LogEvent } from '../events.js';
 import type { FlowRecord } from '../flows/types.js';
+import { warn } from '../output.js';
+import { createDbFile, damagedError, isCorruption, newerError, noteOpened, refuseUnsafeLink, tightenMode } from './safety.js';
 import { MIGRATIONS } from './schema.js';
 
 export type FileKind = 'log' | 'pcap' | 'openvpn-status' | 'conntrack' | 'vnstat';
@@ -233,7 +235,14 @@ export interface StoredEvent extends LogEvent {
   id: number; fileId: number | null; line: number | null; raw: string | null; path: string | null;
 }
 
-export interface StoreOptions { path: string; readonly?: boolean }
+export interface StoreOptions {
+  path: string;
+  readonly?: boolean;
+  /** Create the database when it does not exist (default: when not read-only). */
+  create?: boolean;
+  /** Warnings about the file (its permissions); default: stderr. */
+  onWarning?: (message: string) => void;
+}
 
 export interface AggRow {
   minute: number; source: string; kind: string; rip: string; lport: number; detail: string;
@@ -254,6 +263,19 @@ export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, uid: number 
 }
 
 const MAX_UNPARSED_SAMPLES_PER_FILE_SOURCE = 50;
+
+/**
+ * How long a writer waits for another process's write transaction (SQLite's busy timeout).
+ * Each holds the lock for one batch at a time, well under a second; a cron `ingest` beside
+ * `watch` on a loaded machine must wait rather than fail.
+ */
+const BUSY_TIMEOUT_MS = 30_000;
+
+/** The newest schema this build knows (highest migration number), kept in user_version too. */
+const LATEST_SCHEMA = Math.max(...MIGRATIONS.map((m) => m.version));
+
+/** Above this size a writer does not check the whole file at open (see refuseDamaged). */
+const QUICK_CHECK_MAX_BYTES = 1 << 30;
 
 /*
  * The bulk writes run as multi-row INSERTs. `OR ROLLBACK`: a constraint failure (a bug: every
@@ -294,21 +316,31 @@ function writePacked(p: PackedRows, types: string, many: Database.Statement, one
 
 export class Store {
   readonly path: string;
-  readonly db: Database.Database;
+  readonly db!: Database.Database;
+  private readonly writable: boolean;
   private stmts!: ReturnType<Store['prepare']>;
 
   constructor(opts: StoreOptions) {
     this.path = opts.path;
+    this.writable = !opts.readonly;
+    const warnOf = opts.onWarning ?? warn;
     try {
-      if (!opts.readonly) {
+      refuseUnsafeLink(opts.path);
+      if (!existsSync(opts.path)) {
+        // Only the commands that store data create a database: a mistyped --db for a reading
+        // command must not leave an empty one that then reports "no traffic".
+        if (opts.readonly || opts.create === false) {
+          throw new StoreError(`no database at ${opts.path}`, { hint: 'run `bytetrail ingest` first, or check --db and $BYTETRAIL_DB' });
+        }
         mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
         // Logs hold personal data: the database is readable by its owner only.
-        if (!existsSync(opts.path)) closeSync(openSync(opts.path, 'a', 0o600));
-      } else if (!existsSync(opts.path)) {
-        throw new StoreError(`no database at ${opts.path}`, { hint: 'run `bytetrail ingest` first, or pass --db' });
-      }
-      this.db = new Database(opts.path, { readonly: Boolean(opts.readonly), timeout: 10_000 });
+        createDbFile(opts.path);
+      } else tightenMode(opts.path, warnOf);
+      noteOpened(opts.path);
+      this.db = new Database(opts.path, { readonly: Boolean(opts.readonly), timeout: BUSY_TIMEOUT_MS });
+      this.refuseNewer();
       if (!opts.readonly) {
+        this.refuseDamaged();
         this.db.pragma('journal_mode = WAL');
         this.db.pragma('synchronous = NORMAL');
       }
@@ -317,7 +349,9 @@ export class Store {
       if (!opts.readonly) this.migrate();
       this.stmts = this.prepare();
     } catch (err) {
+      if (this.db?.open) this.db.close();
       if (err instanceof StoreError) throw err;
+      if (isCorruption(err)) throw damagedError(opts.path, (err as Error).message, err);
       const e = err as NodeJS.ErrnoException & { code?: string };
       const what = e.code === 'SQLITE_NOTADB' ? 'it is not a bytetrail/SQLite database'
         : e.code === 'EACCES' || e.code === 'SQLITE_CANTOPEN' ? 'permission denied or directory missing'
@@ -326,15 +360,71 @@ export class Store {
     }
   }
 
+  private writeError(err: unknown): StoreError {
+    if (isCorruption(err)) return damagedError(this.path, (err as Error).message, err);
+    return new StoreError(`cannot write to ${this.path}: ${(err as Error).message}`, { cause: err });
+  }
+
+  /** A database migrated past what this build knows was written by a newer bytetrail: its tables may mean something else. */
+  private refuseNewer(): void {
+    const known = LATEST_SCHEMA;
+    const userVersion = this.db.pragma('user_version', { simple: true }) as number;
+    const hasTable = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
+    const recorded = hasTable ? ((this.db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0) : 0;
+    const found = Math.max(userVersion, recorded);
+    if (found > known) throw newerError(this.path, found, known);
+  }
+
+  /**
+   * A writer checks the whole file's structure first (PRAGMA quick_check, about a second per GB),
+   * so that it never adds to a damaged database; larger files are checked as they are read
+   * (SQLite reports corruption on the pages it touches).
+   */
+  private refuseDamaged(): void {
+    let bytes = 0;
+    try { bytes = statSync(this.path).size; } catch { /* checked by SQLite */ }
+    if (bytes > QUICK_CHECK_MAX_BYTES) return;
+    const rows = this.db.pragma('quick_check(3)', { simple: false }) as Array<{ quick_check: string }>;
+    const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+    if (problems.length) throw damagedError(this.path, problems.join('; '));
+  }
+
+  /**
+   * Apply the migrations not applied yet. Whether one is applied is read inside its own
+   * write transaction: two first runs on a fresh database would otherwise both see it missing
+   * and the second would fail on `table meta already exists`.
+   */
   private migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    const applied = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+    const isApplied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
+    const record = this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     for (const m of MIGRATIONS) {
-      if (applied.has(m.version)) continue;
       this.db.transaction(() => {
+        if (isApplied.get(m.version) !== undefined) return;
         this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+        record.run(m.version, m.name, Date.now());
+        // Also where an older bytetrail (before schema_migrations was read) or sqlite3 sees it.
+        this.db.pragma(`user_version = ${m.version}`);
       }).immediate();
+    }
+    // Databases migrated before user_version was kept.
+    if ((this.db.pragma('user_version', { simple: true }) as number) < LATEST_SCHEMA) {
+      this.withWriteLock(() => this.db.pragma(`user_version = ${LATEST_SCHEMA}`));
+    }
+  }
+
+  /**
+   * Run `fn` holding the write lock (BEGIN IMMEDIATE, waiting up to the busy timeout for it),
+   * for a read that decides a write: in a deferred transaction the write would fail at once
+   * with SQLITE_BUSY when another process wrote since the read, and two processes could both
+   * decide on the same write. Nested calls run in a savepoint of the outer transaction.
+   */
+  withWriteLock<T>(fn: () => T): T {
+    try {
+      return this.db.inTransaction ? this.db.transaction(fn)() : this.db.transaction(fn).immediate();
+    } catch (err) {
+      if (err instanceof BytetrailError) throw err;
+      throw this.writeError(err);
     }
   }
 
@@ -441,19 +531,19 @@ export class Store {
 
   createFile(f: { path: string; dev: number | null; ino: number | null; fpHash: string; fpLen: number; kind: FileKind; size: number | null; mtime: number | null }): FileRecord {
     const now = Date.now();
-    const info = this.db.transaction(() => {
+    return this.withWriteLock(() => {
       this.stmts.noteFpLen.run(f.kind, f.fpLen);
-      return this.stmts.insertFile.run({ ...f, now });
-    })();
-    return this.fileById(Number(info.lastInsertRowid))!;
+      const info = this.stmts.insertFile.run({ ...f, now });
+      return this.fileById(Number(info.lastInsertRowid))!;
+    });
   }
 
   touchFile(f: { id: number; path: string; dev: number | null; ino: number | null; fpHash: string; fpLen: number; size: number | null; mtime: number | null }): void {
-    this.db.transaction(() => {
+    this.withWriteLock(() => {
       const kind = (this.stmts.fileById.get(f.id) as RawFile | undefined)?.kind;
       if (kind) this.stmts.noteFpLen.run(kind, f.fpLen);
       this.stmts.touchFile.run({ ...f, now: Date.now() });
-    })();
+    });
   }
 
   // ---- writing ----
@@ -526,7 +616,7 @@ export class Store {
     try {
       return run.immediate();
     } catch (err) {
-      throw new StoreError(`cannot write to ${this.path}: ${(err as Error).message}`, { cause: err });
+      throw this.writeError(err);
     }
   }
 
@@ -554,7 +644,7 @@ export class Store {
         }
       }).immediate();
     } catch (err) {
-      throw new StoreError(`cannot write to ${this.path}: ${(err as Error).message}`, { cause: err });
+      throw this.writeError(err);
     }
   }
 
@@ -664,8 +754,21 @@ export class Store {
     return this.stmts.counts.get() as { events: number; aggregated: number; flows: number; files: number };
   }
 
+  /**
+   * A writer that is the last to close leaves the database in rollback-journal mode: a WAL
+   * database cannot be read by a user who may not create its -shm file (another account on a
+   * 0444 file), and a rollback-mode one can. With another connection open the switch fails at
+   * once (busy timeout 0) and the database stays in WAL mode; the next writer sets WAL again.
+   */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    if (this.writable) {
+      try {
+        this.db.pragma('busy_timeout = 0');
+        this.db.pragma('journal_mode = DELETE');
+      } catch { /* another process has it open */ }
+    }
+    this.db.close();
   }
 
   /**
@@ -727,7 +830,7 @@ export class Store {
       return run.immediate();
     } catch (err) {
       if (err instanceof StoreError) throw err;
-      throw new StoreError(`cannot write to ${this.path}: ${(err as Error).message}`, { cause: err });
+      throw this.writeError(err);
     }
   }
 
@@ -803,6 +906,6 @@ function toFile(r: RawFile): FileRecord {
   };
 }
 
-export function openStore(opts: { path?: string; readonly?: boolean } = {}): Store {
-  return new Store({ path: opts.path ?? defaultDbPath(), readonly: opts.readonly });
+export function openStore(opts: Partial<StoreOptions> = {}): Store {
+  return new Store({ ...opts, path: opts.path ?? defaultDbPath() });
 }

@@ -96,10 +96,10 @@ export class WatchStore {
 
   /** The watch's view of its paths, replaced as a whole (a path no longer followed disappears). */
   replacePaths(rows: WatchPathRow[]): void {
-    this.store.db.transaction(() => {
+    this.store.withWriteLock(() => {
       this.s.clearPaths.run();
       for (const r of rows) this.s.upsertPath.run(r);
-    })();
+    });
   }
 
   paths(): WatchPathView[] {
@@ -131,7 +131,7 @@ export class WatchStore {
   }
 
   putStates(entries: Array<[string, string]>, now = Date.now()): void {
-    this.store.db.transaction(() => { for (const [k, v] of entries) this.s.putState.run(k, v, now); })();
+    this.store.withWriteLock(() => { for (const [k, v] of entries) this.s.putState.run(k, v, now); });
   }
 
   state(key: string): string | null {

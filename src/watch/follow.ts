@@ -18,7 +18,7 @@ import { closeSync, existsSync, fstatSync, openSync, readdirSync, statSync } fro
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BytetrailError, describeFsError } from '../errors.js';
 import { ingestOneFile, type IngestOptions, type IngestSummary } from '../ingest/index.js';
-import { expandInputs } from '../ingest/inputs.js';
+import { COMPRESSED_NAME, expandInputs, isRotatedName, ROTATED_NAME } from '../ingest/inputs.js';
 import type { FileKind, Store } from '../store/index.js';
 import type { WatchPathRow, WatchStore } from '../store/watch.js';
 
@@ -72,17 +72,11 @@ class Followed {
 }
 
 const PROC_FD = existsSync('/proc/self/fd') ? '/proc/self/fd' : null;
-const COMPRESSED = /\.(gz|xz|bz2|zst|lz4)$/;
-/** logrotate's names for old files: mail.log.1, mail.log.2.gz, mail.log-20261120, mail.log-2026112012.gz. */
-const ROTATED = /(\.\d+|-\d{8}(\d{2})?|\.old)(\.(gz|xz|bz2|zst|lz4))?$/;
-
-export function isRotatedName(p: string): boolean {
-  return ROTATED.test(basename(p)) || COMPRESSED.test(p);
-}
+export { isRotatedName };
 
 /** mail.log.2.gz → mail.log */
 export function rotationBase(p: string): string {
-  return join(dirname(p), basename(p).replace(ROTATED, '').replace(COMPRESSED, ''));
+  return join(dirname(p), basename(p).replace(ROTATED_NAME, '').replace(COMPRESSED_NAME, ''));
 }
 
 function errCode(err: unknown): string {
