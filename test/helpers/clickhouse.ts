@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { CENTRAL_TABLES } from '../../src/store/clickhouse/migrations.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -127,12 +127,21 @@ export class ClickHouseServer {
   }
 
   /** Stops the server (SIGTERM, then SIGKILL after 20 s) and waits until it is gone. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.end('SIGTERM');
+  }
+
+  /** SIGKILL, as a crash or an OOM kill would end it. */
+  kill(): Promise<void> {
+    return this.end('SIGKILL');
+  }
+
+  private async end(signal: NodeJS.Signals): Promise<void> {
     const child = this.child;
     this.child = null;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
+    child.kill(signal);
     const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
     await gone;
     clearTimeout(t);
@@ -197,4 +206,63 @@ export async function centralRows(ch: ClickHouseServer, database: string, server
     out[t] = sortRows(rows, cols.map((c) => c.name));
   }
   return out;
+}
+
+/**
+ * A TCP proxy on loopback in front of the server that cuts both connections once `cutAfter`
+ * bytes have gone from the client to the server (mid-request), as a broken network would.
+ */
+export class CuttingProxy {
+  cutAfter = Infinity;
+  cuts = 0;
+  private sent = 0;
+  private constructor(private readonly server: Server, readonly port: number) {}
+
+  static async start(targetPort: number): Promise<CuttingProxy> {
+    const sockets = new Set<Socket>();
+    let proxy: CuttingProxy;
+    const server = createServer((client) => {
+      const upstream = connect(targetPort, '127.0.0.1');
+      sockets.add(client); sockets.add(upstream);
+      const cut = () => { client.destroy(); upstream.destroy(); };
+      client.on('data', (chunk: Buffer) => {
+        const room = proxy.cutAfter - proxy.sent;
+        if (room <= 0) return cut();
+        if (chunk.length >= room) {
+          upstream.write(chunk.subarray(0, room));
+          proxy.sent += room;
+          proxy.cuts++;
+          proxy.cutAfter = Infinity;
+          proxy.sent = 0;
+          // Let the partial request reach the server, then break both sides.
+          setTimeout(cut, 20);
+          return;
+        }
+        proxy.sent += chunk.length;
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk) => client.write(chunk));
+      client.on('close', () => { upstream.destroy(); sockets.delete(client); });
+      upstream.on('close', () => { client.destroy(); sockets.delete(upstream); });
+      client.on('error', () => {});
+      upstream.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new CuttingProxy(server, (server.address() as { port: number }).port);
+    proxy.closeAll = () => { for (const s of sockets) s.destroy(); };
+    return proxy;
+  }
+
+  /** Cut the connection carrying the `bytes`-th byte from now. */
+  cutIn(bytes: number): void {
+    this.sent = 0;
+    this.cutAfter = bytes;
+  }
+
+  private closeAll: () => void = () => {};
+
+  async stop(): Promise<void> {
+    this.closeAll();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
 }
