@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { BaseCommand } from '../base-command.js';
 import { info, warn } from '../output.js';
 import { ship, DEFAULT_BATCH_ROWS, type ShipResult } from '../store/clickhouse/ship.js';
-import { parseClickHouseUrl, PASSWORD_ENV } from '../store/clickhouse/url.js';
+import { PASSWORD_ENV, targetFromFlag } from '../store/clickhouse/url.js';
 import { openStore } from '../store/index.js';
 
 export default class Ship extends BaseCommand {
@@ -24,8 +24,7 @@ Events, aggregates, flows, VPN leases, interface totals and watch's alerts, each
 
   async run(): Promise<ShipResult> {
     const { flags } = await this.parse(Ship);
-    const target = parseClickHouseUrl(flags.to);
-    if (target.passwordInUrl) warn(`a password in --to shows in ps and in shell history; set ${PASSWORD_ENV} instead`);
+    const target = targetFromFlag(flags.to, 'to', warn);
     const store = openStore({ path: flags.db });
     try {
       const r = await ship(store, target, {

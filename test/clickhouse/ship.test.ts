@@ -3,6 +3,8 @@
  * the end-to-end incident databases shipped and compared row for row, rows updated in place
  * after a ship, hostile account names, the server name and target records, and retention.
  */
+import { spawn } from 'node:child_process';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INCIDENTS, type Incident } from '../../src/demo/incidents.js';
@@ -12,7 +14,7 @@ import type { ShipResult } from '../../src/store/clickhouse/ship.js';
 import { quoteString } from '../../src/store/clickhouse/sql.js';
 import { openStore } from '../../src/store/index.js';
 import { WatchStore } from '../../src/store/watch.js';
-import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
+import { BIN, ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 import { centralRows, ClickHouseServer, haveClickHouse, localRows, NO_CLICKHOUSE, SHIPPER_PASSWORD } from '../helpers/clickhouse.js';
 
 const OPTS = { tz: 'UTC', now: Date.UTC(2026, 10, 21), settleMs: 0, handlers: flowHandlers() };
@@ -43,13 +45,14 @@ async function shipCli(db: string, server: string, ...more: string[]): Promise<S
   return r.result!;
 }
 
+afterAll(async () => {
+  await ch?.destroy();
+  for (const c of cleanups) c();
+});
+
 describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
   beforeAll(async () => {
-    ch = await ClickHouseServer.start();
-  });
-  afterAll(async () => {
-    await ch?.destroy();
-    for (const c of cleanups) c();
+    ch ??= await ClickHouseServer.start();
   });
 
   it('ships the incident databases, each as its own server; the central rows equal the local ones', async () => {
@@ -200,6 +203,43 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
     expect(drop.result?.dropped.map((d) => `${d.table}/${d.partition}`)).toEqual(expect.arrayContaining(['events/20261120', 'flows/20261120']));
     expect(drop.result?.dropped.some((d) => d.table.endsWith('_minute'))).toBe(false);
     expect([await count('events'), await count('flows'), await count('traffic_minute')]).toEqual([0, 0, before.traffic]);
+  });
+});
+
+describe.skipIf(!haveClickHouse)('watch --ship', () => {
+  beforeAll(async () => {
+    ch ??= await ClickHouseServer.start();
+  });
+
+  it('ships what watch reads as it reads it; a line appended later arrives too, and the rows equal', async () => {
+    const { dir, cleanup } = tempDir('bytetrail-watch-ship-');
+    cleanups.push(cleanup);
+    const log = join(dir, 'mail.log');
+    const line = (i: number) => `Nov 21 10:00:${String(i).padStart(2, '0')} mx1 postfix/smtpd[${10000 + i}]: connect from unknown[192.0.2.${i + 1}]\n`;
+    writeFileSync(log, [0, 1, 2].map(line).join(''));
+    const db = join(dir, 'bt.db');
+    const child = spawn(process.execPath, [BIN, 'watch', '--db', db, log, '--ship', ch.url('watched'), '--server', 'w1', '--ship-interval', '300ms',
+      '--poll-ms', '100', '--read-interval-ms', '50', '--sweep-ms', '300', '--drain-ms', '600', '--check-ms', '200'],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    let gone = false;
+    const exited = new Promise((r) => child.once('exit', (code) => { gone = true; r(code); }));
+    const central = async () => Number((await ch.json<{ n: string }>("SELECT count() AS n FROM watched.events FINAL WHERE server = 'w1'").catch(() => [{ n: '0' }]))[0].n);
+    const until = async (n: number) => {
+      for (let i = 0; i < 300 && !gone && (await central()) < n; i++) await new Promise((r) => setTimeout(r, 100));
+    };
+    try {
+      await until(3);
+      expect(await central(), stderr).toBe(3);
+      appendFileSync(log, line(3));
+      await until(4);
+      expect(await central(), stderr).toBe(4);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    expect(await centralRows(ch, 'watched', 'w1')).toEqual(localRows(db));
   });
 });
 

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../base-command.js';
 import { Central, type MigrateResult } from '../../store/clickhouse/central.js';
-import { parseClickHouseUrl, PASSWORD_ENV } from '../../store/clickhouse/url.js';
+import { PASSWORD_ENV, targetFromFlag } from '../../store/clickhouse/url.js';
 import { warn } from '../../output.js';
 
 export default class StoreMigrate extends BaseCommand {
@@ -17,8 +17,7 @@ Steps are numbered, idempotent and recorded in the database's bytetrail_migratio
 
   async run(): Promise<MigrateResult> {
     const { flags } = await this.parse(StoreMigrate);
-    const target = parseClickHouseUrl(flags.store);
-    if (target.passwordInUrl) warn(`a password in --store shows in ps and in shell history; set ${PASSWORD_ENV} instead`);
+    const target = targetFromFlag(flags.store, 'store', warn);
     const central = new Central(target);
     try {
       const r = await central.migrate();

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../base-command.js';
 import { Central, type PruneResult } from '../../store/clickhouse/central.js';
 import { ROLLUP_KEEP_DAYS } from '../../store/clickhouse/migrations.js';
-import { parseClickHouseUrl, PASSWORD_ENV } from '../../store/clickhouse/url.js';
+import { PASSWORD_ENV, targetFromFlag } from '../../store/clickhouse/url.js';
 import { warn } from '../../output.js';
 import { parseDurationFlag } from '../../watch/units.js';
 
@@ -25,8 +25,7 @@ Raw rows (events, aggregates, flows, leases) are partitioned by UTC day, so rete
 
   async run(): Promise<PruneResult> {
     const { flags } = await this.parse(StorePrune);
-    const target = parseClickHouseUrl(flags.store);
-    if (target.passwordInUrl) warn(`a password in --store shows in ps and in shell history; set ${PASSWORD_ENV} instead`);
+    const target = targetFromFlag(flags.store, 'store', warn);
     const keepDays = Math.ceil(parseDurationFlag(flags.keep, 'keep') / DAY_MS);
     const keepRollupDays = Math.ceil(parseDurationFlag(flags['keep-rollups'], 'keep-rollups') / DAY_MS);
     if (keepRollupDays < keepDays) this.userError('--keep-rollups is shorter than --keep', 'roll-ups are the long view: keep them at least as long as the raw rows');

@@ -41,23 +41,39 @@ export interface ShipResult {
 
 export const DEFAULT_BATCH_ROWS = 20_000;
 
-export async function ship(store: Store, target: ClickHouseTarget, opts: ShipOptions): Promise<ShipResult> {
-  const now = opts.now ?? Date.now;
-  const outbox = new Outbox(store);
-  const server = outbox.serverName(opts.server, opts.defaultServer);
-  outbox.claimTarget(target.display);
-  for (const t of OUTBOX_TABLES) {
-    if (outbox.idsWentBack(t)) {
-      throw new StoreError(`local ids of ${t} are below what was shipped (the table was emptied and started again)`, {
-        hint: 'ship a fresh database under a new --server name; reusing ids would overwrite rows already shipped',
-      });
-    }
+/**
+ * One sender: the outbox, the central store, and whether the schema has been checked (once per
+ * process, not once per run, for `watch --ship`).
+ */
+export class Shipper {
+  private readonly outbox: Outbox;
+  private readonly central: Central;
+  private migrated: MigrateResult | null = null;
+  readonly server: string;
+
+  constructor(private readonly store: Store, private readonly target: ClickHouseTarget, private readonly opts: ShipOptions) {
+    this.outbox = new Outbox(store);
+    this.server = this.outbox.serverName(opts.server, opts.defaultServer);
+    this.outbox.claimTarget(target.display);
+    this.central = new Central(target);
   }
-  const central = new Central(target);
-  try {
-    const m: MigrateResult = await central.migrate();
-    outbox.track(now());
-    const limit = Math.max(1, opts.batchRows ?? DEFAULT_BATCH_ROWS);
+
+  /** Sends every table until it is drained (or a batch fails: nothing acknowledged is lost). */
+  async run(): Promise<ShipResult> {
+    const now = this.opts.now ?? Date.now;
+    const { outbox, central, server } = this;
+    for (const t of OUTBOX_TABLES) {
+      if (outbox.idsWentBack(t)) {
+        throw new StoreError(`local ids of ${t} are below what was shipped (the table was emptied and started again)`, {
+          hint: 'ship a fresh database under a new --server name; reusing ids would overwrite rows already shipped',
+        });
+      }
+    }
+    if (!this.migrated) {
+      this.migrated = await central.migrate();
+      outbox.track(now());
+    }
+    const limit = Math.max(1, this.opts.batchRows ?? DEFAULT_BATCH_ROWS);
     const tables: ShipTableResult[] = [];
     for (const table of OUTBOX_TABLES) {
       const res: ShipTableResult = { table, rows: 0, batches: 0, pending: 0 };
@@ -68,16 +84,60 @@ export async function ship(store: Store, target: ClickHouseTarget, opts: ShipOpt
         outbox.ack(b, now());
         res.rows += b.rows.length;
         res.batches++;
-        opts.onBatch?.(table, b.rows.length);
+        this.opts.onBatch?.(table, b.rows.length);
         if (b.read < limit) break;
       }
       tables.push(res);
     }
     const pending = outbox.pending();
     for (const t of tables) t.pending = pending[t.table];
-    return { target: target.display, server, serverVersion: m.serverVersion, migrationsApplied: m.applied, tables, rows: tables.reduce((a, t) => a + t.rows, 0) };
+    const m = this.migrated;
+    return { target: this.target.display, server, serverVersion: m.serverVersion, migrationsApplied: m.applied, tables, rows: tables.reduce((a, t) => a + t.rows, 0) };
+  }
+
+  close(): Promise<void> {
+    return this.central.close();
+  }
+}
+
+export async function ship(store: Store, target: ClickHouseTarget, opts: ShipOptions): Promise<ShipResult> {
+  const s = new Shipper(store, target, opts);
+  try {
+    return await s.run();
   } finally {
-    await central.close();
+    await s.close();
+  }
+}
+
+/**
+ * `watch --ship`: a run every `intervalMs` (one insert per table per interval once caught up,
+ * full batches back to back while behind). A failure is reported once and retried with a
+ * growing pause, up to a minute; rows wait in the outbox meanwhile. Resolves after `signal`.
+ */
+export async function shipContinuously(store: Store, target: ClickHouseTarget, opts: ShipOptions & { intervalMs: number; notice: (m: string) => void }, signal: AbortSignal): Promise<void> {
+  const s = new Shipper(store, target, opts);
+  let failing = false;
+  let pause = opts.intervalMs;
+  try {
+    while (!signal.aborted) {
+      try {
+        const r = await s.run();
+        if (failing) opts.notice(`shipping to ${target.display} works again (${r.rows} row(s) sent)`);
+        failing = false;
+        pause = opts.intervalMs;
+      } catch (err) {
+        if (!failing) opts.notice(`shipping to ${target.display} failed, retrying: ${(err as Error).message}`);
+        failing = true;
+        pause = Math.min(60_000, pause * 2);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, pause);
+        function done() { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  } finally {
+    await s.close();
   }
 }
 

@@ -46,3 +46,10 @@ export function parseClickHouseUrl(text: string, env: NodeJS.ProcessEnv = proces
 function redact(text: string): string {
   return text.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
 }
+
+/** The target of a command's flag, with the warning a password in it deserves (it shows in `ps`). */
+export function targetFromFlag(text: string, flag: string, warn: (m: string) => void): ClickHouseTarget {
+  const t = parseClickHouseUrl(text);
+  if (t.passwordInUrl) warn(`a password in --${flag} shows in ps and in shell history; set ${PASSWORD_ENV} instead`);
+  return t;
+}
