@@ -3,6 +3,8 @@ import { BaseCommand } from '../base-command.js';
 import { runWatch, type WatchSummary } from '../watch/index.js';
 import { parseDurationFlag, parseRateFlag } from '../watch/units.js';
 import { resolveZone } from '../zone.js';
+import { warn } from '../output.js';
+import { targetFromFlag } from '../store/clickhouse/url.js';
 
 export default class Watch extends BaseCommand {
   static override description = `Follow logs, OpenVPN status files and conntrack snapshots into the database, and alert when traffic turns abnormal.
@@ -34,6 +36,9 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
     'capture-with': Flags.string({ hidden: true, options: ['auto', 'cap', 'tcpdump'], default: 'auto' }),
     local: Flags.string({ description: "the server's own addresses, for captures (default: inferred)", multiple: true }),
     'vpn-port': Flags.integer({ description: 'OpenVPN server port(s)', multiple: true }),
+    ship: Flags.string({ description: 'also ship to a central ClickHouse every few seconds: clickhouse://[user@]host[:port]/database (password from $BYTETRAIL_CLICKHOUSE_PASSWORD)' }),
+    server: Flags.string({ description: "with --ship: this server's name in the central store (default: the host name)" }),
+    'ship-interval': Flags.string({ hidden: true, default: '5s' }),
     clock: Flags.string({ description: 'wall: judge the last minutes; data: follow the newest stored time (to replay old logs)', options: ['wall', 'data'], default: 'wall' }),
     'poll-ms': Flags.integer({ hidden: true, default: 1000 }),
     'read-interval-ms': Flags.integer({ hidden: true, default: 1000 }),
@@ -63,6 +68,7 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
         keepMs: flags.keep ? parseDurationFlag(flags.keep, 'keep') : null,
         capture: flags.capture, captureFilter: flags['capture-filter'], captureWith: flags['capture-with'] as 'auto' | 'cap' | 'tcpdump', localIps: flags.local, vpnPorts: flags['vpn-port'],
         batchLines: Number(process.env.BYTETRAIL_BATCH_LINES) || undefined,
+        ship: flags.ship ? { target: targetFromFlag(flags.ship, 'ship', warn), server: flags.server, intervalMs: parseDurationFlag(flags['ship-interval'], 'ship-interval') } : undefined,
       }, controller.signal);
       if (!this.jsonEnabled()) this.log(`Followed ${summary.followed} file(s): ${summary.lines.toLocaleString('en-US')} lines, ${summary.events.toLocaleString('en-US')} events, ${summary.records.toLocaleString('en-US')} flow records; ${summary.alerts} alert(s).`);
       return summary;

@@ -185,4 +185,43 @@ CREATE INDEX events_vpn_identity_ts ON events (ts)
   WHERE kind IN ('login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login') AND source = 'openvpn';
 `,
   },
+  {
+    version: 6,
+    name: 'ship: the outbox for a central ClickHouse store',
+    sql: `
+-- Per shipped table, the local id (events, alerts) or change number (the ship_log_* tables) up
+-- to which ClickHouse has acknowledged rows. It advances only after the acknowledgement, so a
+-- crash resends a batch, which the central ReplacingMergeTree tables merge away.
+CREATE TABLE ship_state (
+  tbl TEXT PRIMARY KEY,
+  high_water INTEGER NOT NULL,
+  rows INTEGER NOT NULL DEFAULT 0,      -- rows acknowledged so far
+  updated_at INTEGER NOT NULL
+);
+
+-- Changes to rows that are updated in place (counts added), one row per insert or update, with
+-- what it added: filled by triggers that the first \`ship\` creates (see src/store/outbox.ts), so
+-- that a database that never ships pays nothing. AUTOINCREMENT: a change number is never reused
+-- once the log has been emptied, or a change could fall below the high-water mark.
+CREATE TABLE ship_log_flows (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  source TEXT NOT NULL, minute INTEGER NOT NULL, iface TEXT NOT NULL, proto INTEGER NOT NULL,
+  lip TEXT NOT NULL, lport INTEGER NOT NULL, rip TEXT NOT NULL, rport INTEGER NOT NULL,
+  add_bytes_in INTEGER NOT NULL, add_bytes_out INTEGER NOT NULL, add_packets_in INTEGER NOT NULL, add_packets_out INTEGER NOT NULL
+);
+CREATE TABLE ship_log_event_agg (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  minute INTEGER NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL, rip TEXT NOT NULL, lport INTEGER NOT NULL, detail TEXT NOT NULL,
+  add_count INTEGER NOT NULL, add_bytes INTEGER NOT NULL
+);
+CREATE TABLE ship_log_vpn_leases (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  account TEXT NOT NULL, real_ip TEXT NOT NULL, real_port INTEGER NOT NULL, vip TEXT NOT NULL, first_ts INTEGER NOT NULL
+);
+CREATE TABLE ship_log_iface_totals (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  iface TEXT NOT NULL, granularity TEXT NOT NULL, start INTEGER NOT NULL
+);
+`,
+  },
 ];

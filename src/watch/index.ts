@@ -11,6 +11,8 @@ import { STANDARD_LOGS } from '../correlate/run.js';
 import { UserError } from '../errors.js';
 import { flowHandlers } from '../flows/handlers.js';
 import { info } from '../output.js';
+import { shipContinuously } from '../store/clickhouse/ship.js';
+import type { ClickHouseTarget } from '../store/clickhouse/url.js';
 import { openStore } from '../store/index.js';
 import { WatchStore } from '../store/watch.js';
 import { AlertEngine, type AlertOptions } from './alerts.js';
@@ -45,6 +47,8 @@ export interface WatchOptions extends Omit<AlertOptions, 'host'> {
   captureWith?: 'auto' | 'cap' | 'tcpdump';
   localIps?: string[];
   batchLines?: number;
+  /** --ship: send to a central ClickHouse every `intervalMs` (see store/clickhouse/ship.ts). */
+  ship?: { target: ClickHouseTarget; server?: string; intervalMs: number };
 }
 
 export interface WatchSummary {
@@ -75,6 +79,8 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
   let follower: Follower | null = null;
   const sinks = new AlertSinks(ws, { alertLog: o.alertLog, exec: o.exec, execTimeoutMs: o.execTimeoutMs, notice });
   const failures = new Set<string>();
+  const stopShipping = new AbortController();
+  let shipping: Promise<void> | null = null;
   const guard = (what: string, fn: () => void) => {
     try { fn(); } catch (err) {
       const m = `${what}: ${(err as Error).message}`;
@@ -98,6 +104,7 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     follower = f;
     notice(`watching ${paths.join(', ')} into ${store.path}${engine.enabled ? '' : ' (no alerts: give --alert-above or keep --baseline-multiple above 0)'}`);
     await f.start(paths);
+    if (o.ship) shipping = shipContinuously(store, o.ship.target, { server: o.ship.server, defaultServer: hostname(), intervalMs: o.ship.intervalMs, notice }, stopShipping.signal);
     if (o.capture && !signal.aborted) capture = await startCapture(store, { iface: o.capture, filter: o.captureFilter, localIps: o.localIps, using: o.captureWith, notice });
 
     let lastRows = '';
@@ -137,6 +144,8 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     await follower?.close();
     await capture?.stop();
     await sinks.drain();
+    stopShipping.abort();
+    await shipping;
     if (store.db.open) {
       guard('cannot record the watch state', () => {
         const now = Date.now();

@@ -1,0 +1,167 @@
+/**
+ * `ship`: send what the local database holds and the central store does not have yet. The
+ * local database is the outbox (src/store/outbox.ts); a table's high-water mark moves only
+ * after ClickHouse has acknowledged the batch, so `kill -9`, a ClickHouse restart or a cut
+ * connection at any moment at worst sends a batch again, and the ReplacingMergeTree tables
+ * merge the copy away (see migrations.ts).
+ *
+ * Batches follow ClickHouse's advice for inserts: thousands of rows each, gzip-compressed, and
+ * few of them. A run drains each table in batches of up to `batchRows`; `watch --ship` calls it
+ * every few seconds, so a sender makes about one insert per table per interval when it keeps
+ * up and larger ones when it is behind.
+ */
+import type { Store } from '../index.js';
+import { Outbox, OUTBOX_TABLES, type LocalRow, type OutboxTable } from '../outbox.js';
+import { StoreError } from '../../errors.js';
+import { Central, type CentralRow, type MigrateResult } from './central.js';
+import { CENTRAL_TABLES } from './migrations.js';
+import type { ClickHouseTarget } from './url.js';
+
+export interface ShipOptions {
+  /** --server; the recorded name (or `defaultServer`) otherwise. */
+  server?: string;
+  defaultServer: string;
+  /** Most log entries per insert. */
+  batchRows?: number;
+  /** Called after each acknowledged batch (progress on stderr). */
+  onBatch?: (table: OutboxTable, rows: number) => void;
+  now?: () => number;
+}
+
+export interface ShipTableResult { table: OutboxTable; rows: number; batches: number; pending: number }
+
+export interface ShipResult {
+  target: string;
+  server: string;
+  serverVersion: string;
+  migrationsApplied: number[];
+  tables: ShipTableResult[];
+  rows: number;
+}
+
+export const DEFAULT_BATCH_ROWS = 20_000;
+
+/**
+ * One sender: the outbox, the central store, and whether the schema has been checked (once per
+ * process, not once per run, for `watch --ship`).
+ */
+export class Shipper {
+  private readonly outbox: Outbox;
+  private readonly central: Central;
+  private migrated: MigrateResult | null = null;
+  readonly server: string;
+
+  constructor(private readonly store: Store, private readonly target: ClickHouseTarget, private readonly opts: ShipOptions) {
+    this.outbox = new Outbox(store);
+    this.server = this.outbox.serverName(opts.server, opts.defaultServer);
+    this.outbox.claimTarget(target.display);
+    this.central = new Central(target);
+  }
+
+  /** Sends every table until it is drained (or a batch fails: nothing acknowledged is lost). */
+  async run(): Promise<ShipResult> {
+    const now = this.opts.now ?? Date.now;
+    const { outbox, central, server } = this;
+    for (const t of OUTBOX_TABLES) {
+      if (outbox.idsWentBack(t)) {
+        throw new StoreError(`local ids of ${t} are below what was shipped (the table was emptied and started again)`, {
+          hint: 'ship a fresh database under a new --server name; reusing ids would overwrite rows already shipped',
+        });
+      }
+    }
+    if (!this.migrated) {
+      this.migrated = await central.migrate();
+      outbox.track(now());
+    }
+    const limit = Math.max(1, this.opts.batchRows ?? DEFAULT_BATCH_ROWS);
+    const tables: ShipTableResult[] = [];
+    for (const table of OUTBOX_TABLES) {
+      const res: ShipTableResult = { table, rows: 0, batches: 0, pending: 0 };
+      for (;;) {
+        const b = outbox.batch(table, limit);
+        if (b.read === 0) break;
+        await central.insert(table, b.rows.map((r) => toCentral(table, r, server)));
+        outbox.ack(b, now());
+        res.rows += b.rows.length;
+        res.batches++;
+        this.opts.onBatch?.(table, b.rows.length);
+        if (b.read < limit) break;
+      }
+      tables.push(res);
+    }
+    const pending = outbox.pending();
+    for (const t of tables) t.pending = pending[t.table];
+    const m = this.migrated;
+    return { target: this.target.display, server, serverVersion: m.serverVersion, migrationsApplied: m.applied, tables, rows: tables.reduce((a, t) => a + t.rows, 0) };
+  }
+
+  close(): Promise<void> {
+    return this.central.close();
+  }
+}
+
+export async function ship(store: Store, target: ClickHouseTarget, opts: ShipOptions): Promise<ShipResult> {
+  const s = new Shipper(store, target, opts);
+  try {
+    return await s.run();
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * `watch --ship`: a run every `intervalMs` (one insert per table per interval once caught up,
+ * full batches back to back while behind). A failure is reported once and retried with a
+ * growing pause, up to a minute; rows wait in the outbox meanwhile. Resolves after `signal`.
+ */
+export async function shipContinuously(store: Store, target: ClickHouseTarget, opts: ShipOptions & { intervalMs: number; notice: (m: string) => void }, signal: AbortSignal): Promise<void> {
+  const s = new Shipper(store, target, opts);
+  let failing = false;
+  let pause = opts.intervalMs;
+  try {
+    while (!signal.aborted) {
+      try {
+        const r = await s.run();
+        if (failing) opts.notice(`shipping to ${target.display} works again (${r.rows} row(s) sent)`);
+        failing = false;
+        pause = opts.intervalMs;
+      } catch (err) {
+        if (!failing) opts.notice(`shipping to ${target.display} failed, retrying: ${(err as Error).message}`);
+        failing = true;
+        pause = Math.min(60_000, pause * 2);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, pause);
+        function done() { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  } finally {
+    await s.close();
+  }
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A local row as the central table's JSON: its columns by name, the server added. Values are
+ * checked against the column's type, since SQLite keeps whatever it was given: a lone UTF-16
+ * surrogate (never produced from UTF-8 logs) would make ClickHouse refuse the whole batch.
+ */
+export function toCentral(table: OutboxTable, row: LocalRow, server: string): CentralRow {
+  const out: CentralRow = {};
+  for (const c of CENTRAL_TABLES[table].columns) {
+    if (c.name === 'server') { out.server = server; continue; }
+    const v = row[c.name];
+    if (v === null || v === undefined) {
+      out[c.name] = 'nullable' in c && c.nullable ? null : c.type === 'String' ? '' : 0;
+    } else if (c.type === 'String') {
+      const s = String(v);
+      out[c.name] = s.replace(LONE_SURROGATE, '\ufffd');
+    } else {
+      const n = Math.trunc(Number(v));
+      out[c.name] = Number.isFinite(n) ? n : ('nullable' in c && c.nullable ? null : 0);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,191 @@
+/**
+ * The local database as the outbox of `ship`: which rows the central store has acknowledged
+ * (ship_state, migration 6), which rows changed since (the ship_log_* tables), and the server
+ * name every shipped row carries. All SQLite SQL of shipping is here.
+ *
+ * Append-only tables (events, alerts) ship by local id: rows above the high-water mark. Tables
+ * whose rows are updated in place (flows and aggregates add counts, leases stretch, interface
+ * totals grow) ship by change: triggers log each insert or update with its key and what it
+ * added, the batch ships the row as it is now with the newest change number as its version
+ * (ReplacingMergeTree keeps the newest), plus the sum of what the changes added (for the
+ * per-minute roll-ups). Shipping only closed minutes would miss a late file read into an old
+ * minute; a change log misses nothing.
+ */
+import { UserError } from '../errors.js';
+import type { Store } from './index.js';
+
+export type OutboxTable = 'events' | 'alerts' | 'flows' | 'event_agg' | 'vpn_leases' | 'iface_totals';
+
+/** A table whose rows change in place: its key and the counters whose increase the log keeps. */
+interface Tracked { table: OutboxTable; key: string[]; adds: Array<{ log: string; column: string }> }
+
+const TRACKED: readonly Tracked[] = [
+  {
+    table: 'flows', key: ['source', 'minute', 'iface', 'proto', 'lip', 'lport', 'rip', 'rport'],
+    adds: [{ log: 'add_bytes_in', column: 'bytes_in' }, { log: 'add_bytes_out', column: 'bytes_out' }, { log: 'add_packets_in', column: 'packets_in' }, { log: 'add_packets_out', column: 'packets_out' }],
+  },
+  { table: 'event_agg', key: ['minute', 'source', 'kind', 'rip', 'lport', 'detail'], adds: [{ log: 'add_count', column: 'count' }, { log: 'add_bytes', column: 'bytes' }] },
+  { table: 'vpn_leases', key: ['account', 'real_ip', 'real_port', 'vip', 'first_ts'], adds: [] },
+  { table: 'iface_totals', key: ['iface', 'granularity', 'start'], adds: [] },
+];
+
+const APPENDED: readonly OutboxTable[] = ['events', 'alerts'];
+
+/** Every table that ships, in the order a run sends them. */
+export const OUTBOX_TABLES: readonly OutboxTable[] = ['events', 'event_agg', 'flows', 'vpn_leases', 'iface_totals', 'alerts'];
+
+export type LocalRow = Record<string, string | number | null>;
+
+export interface OutboxBatch {
+  table: OutboxTable;
+  /** Rows as they are now, with `ver` (change number) and the add_* sums on tracked tables. */
+  rows: LocalRow[];
+  /** The high-water mark to record once ClickHouse has acknowledged `rows`. */
+  highWater: number;
+  /** Entries read (log entries, or rows): fewer than asked means the table is drained. */
+  read: number;
+}
+
+const META_SERVER = 'ship.server';
+const META_TARGET = 'ship.target';
+const META_TRACKING = 'ship.tracking_since';
+
+export class Outbox {
+  private readonly db: Store['db'];
+
+  constructor(store: Store) {
+    this.db = store.db;
+  }
+
+  /**
+   * The name every shipped row carries: the one recorded on first use, which `requested` may
+   * set then but not change later (the central rows of this host would split in two).
+   */
+  serverName(requested: string | undefined, fallback: string): string {
+    const recorded = this.meta(META_SERVER);
+    if (recorded !== null) {
+      if (requested !== undefined && requested !== recorded) {
+        throw new UserError(`this database ships as server ${JSON.stringify(recorded)}, not ${JSON.stringify(requested)}`, {
+          hint: 'the name is recorded on first use so that central rows stay together; drop --server or use a new database',
+        });
+      }
+      return recorded;
+    }
+    const name = requested ?? fallback;
+    if (!name) throw new UserError('no server name', { hint: 'pass --server NAME' });
+    this.setMeta(META_SERVER, name);
+    return name;
+  }
+
+  /** The central store this database ships to: recorded on first use, fixed after (the high-water marks belong to it). */
+  claimTarget(display: string): void {
+    const recorded = this.meta(META_TARGET);
+    if (recorded !== null && recorded !== display) {
+      throw new UserError(`this database ships to ${recorded}, not ${display}`, {
+        hint: 'its high-water marks belong to that store; ship a copy of the database to another one',
+      });
+    }
+    if (recorded === null) this.setMeta(META_TARGET, display);
+  }
+
+  /**
+   * Starts change tracking once: the triggers, and the rows already there logged as one change
+   * each, in one transaction so that no update falls between the two.
+   */
+  track(now: number): void {
+    this.db.transaction(() => {
+      if (this.meta(META_TRACKING) !== null) return;
+      for (const t of TRACKED) {
+        const keys = t.key.join(', ');
+        const logCols = [...t.key, ...t.adds.map((a) => a.log)].join(', ');
+        const newKey = t.key.map((k) => `NEW.${k}`);
+        this.db.exec(`
+CREATE TRIGGER IF NOT EXISTS ship_${t.table}_insert AFTER INSERT ON ${t.table} BEGIN
+  INSERT INTO ship_log_${t.table} (${logCols}) VALUES (${[...newKey, ...t.adds.map((a) => `NEW.${a.column}`)].join(', ')});
+END;
+CREATE TRIGGER IF NOT EXISTS ship_${t.table}_update AFTER UPDATE ON ${t.table} BEGIN
+  INSERT INTO ship_log_${t.table} (${logCols}) VALUES (${[...newKey, ...t.adds.map((a) => `NEW.${a.column} - OLD.${a.column}`)].join(', ')});
+END;
+INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) => a.column)].join(', ')} FROM ${t.table};`);
+      }
+      this.setMeta(META_TRACKING, String(now));
+    }).immediate();
+  }
+
+  highWater(table: OutboxTable): number {
+    const r = this.db.prepare('SELECT high_water AS h FROM ship_state WHERE tbl = ?').get(table) as { h: number } | undefined;
+    return r?.h ?? 0;
+  }
+
+  /** Up to `limit` entries after the high-water mark. */
+  batch(table: OutboxTable, limit: number): OutboxBatch {
+    const after = this.highWater(table);
+    if (APPENDED.includes(table)) {
+      const rows = this.db.prepare(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).all(after, limit) as LocalRow[];
+      return { table, rows, highWater: rows.length ? Number(rows.at(-1)!.id) : after, read: rows.length };
+    }
+    const t = TRACKED.find((x) => x.table === table)!;
+    const on = t.key.map((k) => `r.${k} = l.${k}`).join(' AND ');
+    // The row as it is now (NULL columns when it was pruned locally since: skipped).
+    const entries = this.db.prepare(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
+      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE l.seq > ? ORDER BY l.seq LIMIT ?`).all(after, limit) as LocalRow[];
+    // One row per key: the newest change number is its version, and the adds are summed.
+    const byKey = new Map<string, LocalRow>();
+    for (const e of entries) {
+      if (e[t.key[0]] === null) continue;
+      const k = JSON.stringify(t.key.map((c) => e[c]));
+      const seen = byKey.get(k);
+      const seq = Number(e._seq);
+      if (!seen) {
+        const row: LocalRow = { ...e, ver: seq };
+        delete row._seq;
+        byKey.set(k, row);
+      } else {
+        seen.ver = seq;
+        for (const a of t.adds) seen[a.log] = Number(seen[a.log]) + Number(e[a.log]);
+      }
+    }
+    return { table, rows: [...byKey.values()], highWater: entries.length ? Number(entries.at(-1)!._seq) : after, read: entries.length };
+  }
+
+  /** ClickHouse has the batch: advance the mark and forget the changes it carried. */
+  ack(b: OutboxBatch, now: number): void {
+    this.db.transaction(() => {
+      this.db.prepare(`INSERT INTO ship_state (tbl, high_water, rows, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (tbl) DO UPDATE SET high_water = excluded.high_water, rows = rows + excluded.rows, updated_at = excluded.updated_at`)
+        .run(b.table, b.highWater, b.rows.length, now);
+      if (!APPENDED.includes(b.table)) this.db.prepare(`DELETE FROM ship_log_${b.table} WHERE seq <= ?`).run(b.highWater);
+    }).immediate();
+  }
+
+  /** Entries not yet acknowledged, per table. */
+  pending(): Record<OutboxTable, number> {
+    const out = {} as Record<OutboxTable, number>;
+    for (const table of OUTBOX_TABLES) {
+      const after = this.highWater(table);
+      const sql = APPENDED.includes(table) ? `SELECT count(*) AS n FROM ${table} WHERE id > ?` : `SELECT count(*) AS n FROM ship_log_${table} WHERE seq > ?`;
+      out[table] = (this.db.prepare(sql).get(after) as { n: number }).n;
+    }
+    return out;
+  }
+
+  /**
+   * Local ids below the mark: after retention emptied a table, SQLite starts ids again at 1
+   * and new rows would hide under the mark. Checked before each run.
+   */
+  idsWentBack(table: OutboxTable): boolean {
+    if (!APPENDED.includes(table)) return false;
+    const after = this.highWater(table);
+    const r = this.db.prepare(`SELECT max(id) AS m FROM ${table}`).get() as { m: number | null };
+    return r.m !== null && r.m < after;
+  }
+
+  private meta(key: string): string | null {
+    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return r?.value ?? null;
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+}
