@@ -8,30 +8,15 @@
  * time and at least half of all its CPU time, whichever is more. Each measurement is repeated
  * (BENCH_RUNS, default 3) and the best run is shown; peak RSS is the worst.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENERATOR_VERSION, type GenResult, generateLogs, type LogMix } from './generate.js';
-import { type DbFigures, describeObjects, fmt, have, median, RUNS, timeShell } from './measure.js';
+import { type DbFigures, describeObjects, fmt, have, median, type Phase, phaseOnce, projected, RUNS, timeShell } from './measure.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DIR = join(ROOT, '.bench');
 /** `busy` (default): data shaped like a real busy day; `legacy`: the earlier, lighter mix. */
 export const MIX: LogMix = process.env.BENCH_MIX === 'legacy' ? 'legacy' : 'busy';
-
-interface Phase { lines: number; wall: number; cpu: number; mainCpu: number | null; peakRssMb: number; [k: string]: unknown }
-
-function phaseOnce(name: string, args: Record<string, unknown>): Phase {
-  const r = spawnSync(process.execPath, [join(import.meta.dirname, 'phases.js'), name, JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 16 << 20 });
-  if (r.status !== 0) throw new Error(`bench phase ${name} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Phase;
-}
-
-/** Seconds on two idle cores: at least the busiest thread's CPU, and at least half of all of it. */
-const projected = (p: { cpu: number; mainCpu: number | null; perThread?: unknown }) => {
-  const busiest = Math.max(p.mainCpu ?? 0, ...((p.perThread as number[] | undefined) ?? []));
-  return Math.max(busiest, p.cpu / 2);
-};
 
 interface Best { wall: number; cpu: number; proj: number; rss: number; last: Phase }
 

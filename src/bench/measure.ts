@@ -8,6 +8,7 @@
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const RUNS = Math.max(1, Number(process.env.BENCH_RUNS) || 3);
 
@@ -32,6 +33,22 @@ export function timeShell(cmd: string, runs = RUNS): { wall: number; cpu: number
   }
   return { wall, cpu: Number.isFinite(cpu) ? cpu : wall };
 }
+
+/** What phases.js prints for one phase. */
+export interface Phase { lines: number; wall: number; cpu: number; mainCpu: number | null; peakRssMb: number; [k: string]: unknown }
+
+/** Run one phase of phases.js in its own process (so that its peak RSS is its own). */
+export function phaseOnce(name: string, args: Record<string, unknown>): Phase {
+  const r = spawnSync(process.execPath, [join(import.meta.dirname, 'phases.js'), name, JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.status !== 0) throw new Error(`bench phase ${name} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Phase;
+}
+
+/** Seconds on two idle cores: at least the busiest thread's CPU, and at least half of all of it. */
+export const projected = (p: { cpu: number; mainCpu: number | null; perThread?: unknown }) => {
+  const busiest = Math.max(p.mainCpu ?? 0, ...((p.perThread as number[] | undefined) ?? []));
+  return Math.max(busiest, p.cpu / 2);
+};
 
 export function removeDb(path: string): void {
   for (const x of ['', '-wal', '-shm']) rmSync(path + x, { force: true });

@@ -124,10 +124,14 @@ async function parseWorkers(files: string[], n: number): Promise<Record<string, 
   return out;
 }
 
-/** The real ingest into a fresh database; what it stored, and the database's size. */
-async function parseAndStore(files: string[], db: string): Promise<Record<string, unknown>> {
+/**
+ * The real ingest into a fresh database; what it stored, and the database's size. `dropIndexes`
+ * is an experiment (profile.ts): what each index costs the writing thread, by leaving it out.
+ */
+async function parseAndStore(files: string[], db: string, dropIndexes: string[] = []): Promise<Record<string, unknown>> {
   removeDb(db);
   const store = openStore({ path: db });
+  for (const name of dropIndexes) store.db.exec(`DROP INDEX ${name}`);
   const c = clock();
   const s = await ingestPaths(store, files, { tz: 'UTC', now: Date.now(), settleMs: 0, handlers: flowHandlers() });
   // Closing checkpoints the WAL: part of what `ingest` costs before the prompt comes back.
@@ -142,7 +146,7 @@ async function main(): Promise<void> {
   let out: Record<string, unknown>;
   if (phase === 'parse-inline') out = parseInline(args.files as string[]);
   else if (phase === 'parse-workers') out = await parseWorkers(args.files as string[], Number(args.workers ?? 1));
-  else if (phase === 'store') out = await parseAndStore(args.files as string[], args.db as string);
+  else if (phase === 'store') out = await parseAndStore(args.files as string[], args.db as string, (args.dropIndexes as string[] | undefined) ?? []);
   else throw new Error(`unknown phase ${phase}`);
   process.stdout.write(JSON.stringify(out) + '\n');
 }
