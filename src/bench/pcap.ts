@@ -194,7 +194,7 @@ function generateLegacyCapture(path: string, packets: number, seed: number): { b
 /** Packets of the busy day the issue measured (2.07 M packets over 24 hours). */
 const BUSY_DAY_PACKETS = 2_070_000;
 /** Share of packets that start a short exchange (DNS, a scan's probe) rather than continue a session. */
-const BUSY_SHORT = 0.25;
+const BUSY_SHORT = 0.045;
 /** Long sessions open at a time (IMAPS, SMTP, OpenVPN). */
 const BUSY_SESSIONS = 80;
 
@@ -203,7 +203,7 @@ const BUSY_SESSIONS = 80;
  * packets): besides the long sessions, many one- and two-packet exchanges, each on a fresh
  * 5-tuple because the client picks a random source port: DNS queries from thousands of
  * clients and the server's own lookups, port scans (a SYN, sometimes answered by a RST) and
- * UDP probes from tens of thousands of addresses. The capture spans a day per 2.07 M packets,
+ * UDP probes from tens of thousands of addresses, in bursts from one address at a time. The capture spans a day per 2.07 M packets,
  * so records per packet do not depend on its size.
  */
 function generateBusyCapture(path: string, packets: number, seed: number): { bytes: number; packets: number } {
@@ -244,34 +244,40 @@ function generateBusyCapture(path: string, packets: number, seed: number): { byt
       emit(active[i].s, dir, payload);
       continue;
     }
+    // A burst from one remote address: a client resolving a page's names, a scanner sweeping
+    // ports. Every exchange in it is a fresh 5-tuple (a new source port).
     const x = r();
-    const seq = seqs(r);
-    if (x < 0.5) {
-      // A query to the server's resolver; one in ten goes unanswered (rate limited, dropped).
-      const c = dnsClients[Math.floor(dnsClients.length * r() ** 1.3)];
-      const s: Session = { kind: 'dns', hdr: headers(c, c.includes(':') ? SERVER6 : SERVER4, eph(), 53, true), v6: c.includes(':'), udp: true, left: 2, seq };
-      emit(s, 0, int(30, 60));
-      if (r() < 0.9) { us += int(200, 3000); emit(s, 1, int(80, 400)); }
-    } else if (x < 0.7) {
-      // The server's own lookups (Postfix, rspamd's RBL checks) to its upstream resolvers.
-      const s: Session = { kind: 'dns', hdr: headers(SERVER4, upstream[int(0, 1)], eph(), 53, true), v6: false, udp: true, left: 2, seq };
-      emit(s, 0, int(30, 60));
-      us += int(2000, 40_000);
-      emit(s, 1, int(80, 400));
-    } else if (x < 0.93) {
-      // A scan's SYN from a fresh source port; closed ports answer with a RST now and then.
-      const c = scanners[Math.floor(scanners.length * r() ** 2)];
-      const v6 = c.includes(':');
-      const dport = r() < 0.5 ? scanPorts[int(0, scanPorts.length - 1)] : int(1, 65535);
-      const s: Session = { kind: 'smtp-in', hdr: headers(c, v6 ? SERVER6 : SERVER4, eph(), dport, false), v6, udp: false, left: 1, seq };
-      emit(s, 0, 0, 0x02);
-      if (r() < 0.15) { us += int(100, 500); emit(s, 1, 0, 0x14); }
-    } else {
-      // A UDP probe (NTP, SNMP, SSDP, SIP, memcached amplification checks), never answered.
-      const c = scanners[Math.floor(scanners.length * r() ** 2)];
-      const v6 = c.includes(':');
-      const s: Session = { kind: 'dns', hdr: headers(c, v6 ? SERVER6 : SERVER4, eph(), probePorts[int(0, probePorts.length - 1)], true), v6, udp: true, left: 1, seq };
-      emit(s, 0, int(8, 90));
+    const burst = 1 + Math.floor(-Math.log(1 - r()) * (x < 0.7 ? 2 : 6));
+    const dnsClient = dnsClients[Math.floor(dnsClients.length * r() ** 1.3)];
+    const scanner = scanners[Math.floor(scanners.length * r() ** 2)];
+    for (let k = 0; k < burst && n < packets; k++) {
+      if (k) us += int(1000, x < 0.7 ? 2_000_000 : 300_000);
+      const seq = seqs(r);
+      if (x < 0.5) {
+        // A query to the server's resolver; one in ten goes unanswered (rate limited, dropped).
+        const c = dnsClient;
+        const s: Session = { kind: 'dns', hdr: headers(c, c.includes(':') ? SERVER6 : SERVER4, eph(), 53, true), v6: c.includes(':'), udp: true, left: 2, seq };
+        emit(s, 0, int(30, 60));
+        if (r() < 0.9) { us += int(200, 3000); emit(s, 1, int(80, 400)); }
+      } else if (x < 0.7) {
+        // The server's own lookups (Postfix, rspamd's RBL checks) to its upstream resolvers.
+        const s: Session = { kind: 'dns', hdr: headers(SERVER4, upstream[int(0, 1)], eph(), 53, true), v6: false, udp: true, left: 2, seq };
+        emit(s, 0, int(30, 60));
+        us += int(2000, 40_000);
+        emit(s, 1, int(80, 400));
+      } else if (x < 0.93) {
+        // A scan's SYN; closed ports answer with a RST now and then.
+        const v6 = scanner.includes(':');
+        const dport = r() < 0.5 ? scanPorts[int(0, scanPorts.length - 1)] : int(1, 65535);
+        const s: Session = { kind: 'smtp-in', hdr: headers(scanner, v6 ? SERVER6 : SERVER4, eph(), dport, false), v6, udp: false, left: 1, seq };
+        emit(s, 0, 0, 0x02);
+        if (r() < 0.15) { us += int(100, 500); emit(s, 1, 0, 0x14); }
+      } else {
+        // A UDP probe (NTP, SNMP, SSDP, SIP, memcached amplification checks), never answered.
+        const v6 = scanner.includes(':');
+        const s: Session = { kind: 'dns', hdr: headers(scanner, v6 ? SERVER6 : SERVER4, eph(), probePorts[int(0, probePorts.length - 1)], true), v6, udp: true, left: 1, seq };
+        emit(s, 0, int(8, 90));
+      }
     }
   }
   return { bytes: out.close(), packets };
@@ -351,7 +357,7 @@ function inChildOnce(what: Measure, file: string): M {
 
 
 /** Changes whenever the capture for a given size, seed and mix changes (an existing one is reused). */
-const CAPTURE_VERSION = 2;
+const CAPTURE_VERSION = 3;
 
 /**
  * Generate the capture (2,000,000 packets by default; the busy mix unless BENCH_MIX=legacy) in
