@@ -1,22 +1,63 @@
 /**
  * Deterministic generator of realistic server logs for the benchmark and for tests that need
- * volume (kill -9 safety). Four files, as a mail and VPN server writes them:
+ * volume (kill -9 safety). Two mixes:
+ *
+ * - `busy` (the benchmark's default): a busy day as a real server sees it. Thousands of DNS
+ *   clients with random source ports and a long tail of names, scanners sweeping ports from
+ *   tens of thousands of addresses, 2,000 mailboxes with long-lived IMAP sessions, and rspamd
+ *   in its own file. Per-minute aggregates then hold few lines each (issue 12: the lighter
+ *   mix hid what a real day costs to store).
+ * - `legacy` (the default for tests, and `BENCH_MIX=legacy`): the earlier mix, byte for byte,
+ *   whose few hundred clients and scanners aggregate well.
+ *
+ * Four files (five in `busy`), as a mail and VPN server writes them:
  *
  * - `mail.log`: Postfix (inbound MX traffic, submissions, rejects, SASL guessing), Dovecot (IMAP
  *   and POP3 sessions, LMTP deliveries, failed logins) and rspamd, all through syslog;
  * - `kern.log`: netfilter drops (scanner bursts and brute-force retries);
  * - `query.log`: BIND's own query channel;
- * - `openvpn.log`: OpenVPN's own log (connects with their TLS chatter, leases, disconnects).
+ * - `openvpn.log`: OpenVPN's own log (connects with their TLS chatter, leases, disconnects);
+ * - `rspamd.log` (`busy` only): rspamd's own log, instead of its lines in mail.log.
  *
- * The mix by source is about Postfix 35%, Dovecot 15%, netfilter 20%, BIND 20%, rspamd 5% and
- * OpenVPN 5% of lines. Lines are scheduled on one clock (sessions end minutes after they
+ * The legacy mix by source is about Postfix 35%, Dovecot 15%, netfilter 20%, BIND 20%, rspamd
+ * 5% and OpenVPN 5% of lines; the busy mix about Postfix 30%, Dovecot 12%, netfilter 25%, BIND
+ * 25%, rspamd 5% and OpenVPN 3%. Lines are scheduled on one clock (sessions end minutes after they
  * start), so every file is in time order. Documentation address ranges only.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 
 /** Changes whenever the output for a given size and seed changes (the bench reuses earlier output). */
-export const GENERATOR_VERSION = 2;
+export const GENERATOR_VERSION = 3;
+
+export type LogMix = 'busy' | 'legacy';
+
+/** What differs between the mixes: population sizes, how skewed the traffic is, and session lengths. */
+interface MixProfile {
+  users: number; clients: number; scanners: number; resolverClients: number; names: number;
+  /** Exponent of the skew towards busy resolver clients and names (1: uniform). */
+  dnsSkew: number;
+  /** Share of netfilter bursts that sweep ports, and the longest burst. */
+  sweep: number; maxBurst: number;
+  /** Longest IMAP session (ms). */
+  imapMaxMs: number;
+  rspamdFile: boolean;
+  /** Scenario weights: inbound, submission, milterReject, rcptReject, saslGuess, mailbox, authFail, drops, query, vpn. */
+  weights: number[];
+  /** Lines per scenario on average (spaces the scenarios over about a day). */
+  linesPerScenario: number;
+}
+
+const PROFILES: Record<LogMix, MixProfile> = {
+  legacy: {
+    users: 400, clients: 300, scanners: 2000, resolverClients: 250, names: 3000, dnsSkew: 2.5, sweep: 0.3, maxBurst: 8,
+    imapMaxMs: 30 * 60_000, rspamdFile: false, weights: [1.0, 1.0, 0.3, 3.6, 0.9, 5.3, 1.0, 7.1, 18.4, 0.35], linesPerScenario: 2.35,
+  },
+  busy: {
+    users: 2000, clients: 3000, scanners: 30_000, resolverClients: 6000, names: 40_000, dnsSkew: 1.3, sweep: 0.6, maxBurst: 20,
+    imapMaxMs: 10 * 3_600_000, rspamdFile: true, weights: [1.0, 0.8, 0.3, 3.0, 0.9, 3.2, 1.0, 5.2, 26, 0.2], linesPerScenario: 2.3,
+  },
+};
 
 /** Small, fast, seeded PRNG (mulberry32). */
 export function rng(seed: number): () => number {
@@ -48,16 +89,17 @@ function bindStamp(t: number): string {
   return `${p2(d.getUTCDate())}-${MON[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.${String(d.getUTCMilliseconds()).padStart(3, '0')}`;
 }
 
-export interface GenOptions { dir: string; lines: number; seed?: number; start?: number; host?: string }
+export interface GenOptions { dir: string; lines: number; seed?: number; start?: number; host?: string; mix?: LogMix }
 export interface GenResult {
-  files: Record<'mail' | 'kern' | 'named' | 'openvpn', string>;
+  /** mail, kern, named, openvpn, and rspamd in the busy mix. */
+  files: Record<string, string> & Record<'mail' | 'kern' | 'named' | 'openvpn', string>;
   /** Lines per file. */
   lines: Record<string, number>;
   /** Lines per writing program (postfix, dovecot, rspamd, netfilter, bind, openvpn). */
   sources: Record<string, number>;
 }
 
-type FileKey = 'mail' | 'kern' | 'named' | 'openvpn';
+type FileKey = 'mail' | 'kern' | 'named' | 'openvpn' | 'rspamd';
 type SourceKey = 'postfix' | 'dovecot' | 'rspamd' | 'netfilter' | 'bind' | 'openvpn';
 
 const SERVER = '192.0.2.10';
@@ -110,14 +152,18 @@ export async function generateLogs(o: GenOptions): Promise<GenResult> {
   const r = rng(o.seed ?? 42);
   const host = o.host ?? 'mx1';
   const start = o.start ?? Date.UTC(2026, 10, 20, 0, 0, 0);
+  const mix = o.mix ?? 'legacy';
+  const P = PROFILES[mix];
+  const busy = mix === 'busy';
   const files: GenResult['files'] = {
     mail: join(o.dir, 'mail.log'), kern: join(o.dir, 'kern.log'), named: join(o.dir, 'query.log'), openvpn: join(o.dir, 'openvpn.log'),
+    ...(P.rspamdFile ? { rspamd: join(o.dir, 'rspamd.log') } : {}),
   };
   const keys = Object.keys(files) as FileKey[];
   const out = Object.fromEntries(keys.map((k) => [k, createWriteStream(files[k])])) as Record<FileKey, WriteStream>;
-  const counts: Record<string, number> = { mail: 0, kern: 0, named: 0, openvpn: 0 };
+  const counts: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
   const sources: Record<string, number> = { postfix: 0, dovecot: 0, rspamd: 0, netfilter: 0, bind: 0, openvpn: 0 };
-  const buffers: Record<FileKey, string[]> = { mail: [], kern: [], named: [], openvpn: [] };
+  const buffers = Object.fromEntries(keys.map((k) => [k, []])) as unknown as Record<FileKey, string[]>;
   const flush = async (k: FileKey, force = false) => {
     if (buffers[k].length < 4000 && !force) return;
     const text = buffers[k].join('');
@@ -137,14 +183,20 @@ export async function generateLogs(o: GenOptions): Promise<GenResult> {
   const hex = (n: number, upper = false) => { let s = ''; for (let i = 0; i < n; i++) s += (upper ? '0123456789ABCDEF' : '0123456789abcdef')[Math.floor(r() * 16)]; return s; };
   const b64 = (n: number) => { const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'; let s = ''; for (let i = 0; i < n; i++) s += A[Math.floor(r() * 64)]; return s; };
 
-  const users = Array.from({ length: 400 }, (_, i) => `user${i}@example.com`);
-  const extIp = () => (r() < 0.08 ? `2001:db8:${hex(3)}::${hex(2)}` : `${pick(['198.51.100.', '203.0.113.'])}${int(1, 254)}`);
-  const clientIps = Array.from({ length: 300 }, () => extIp());
-  const scanners = Array.from({ length: 2000 }, () => extIp());
-  const resolverClients = Array.from({ length: 250 }, (_, i) => (i < 200 ? `192.0.2.${20 + (i % 200)}` : `2001:db8:1::${(i - 199).toString(16)}`));
+  const users = Array.from({ length: P.users }, (_, i) => `user${i}@example.com`);
+  // The busy mix draws most outside addresses from IPv6 documentation space: IPv4's has only
+  // about 500 addresses, too few for tens of thousands of scanners.
+  const extIp = busy
+    ? () => (r() < 0.6 ? `2001:db8:${int(1, 0xffff).toString(16)}:${int(0, 255).toString(16)}::${int(1, 0xfff).toString(16)}` : `${pick(['198.51.100.', '203.0.113.'])}${int(1, 254)}`)
+    : () => (r() < 0.08 ? `2001:db8:${hex(3)}::${hex(2)}` : `${pick(['198.51.100.', '203.0.113.'])}${int(1, 254)}`);
+  const clientIps = Array.from({ length: P.clients }, () => extIp());
+  const scanners = Array.from({ length: P.scanners }, () => extIp());
+  const resolverClients = busy
+    ? Array.from({ length: P.resolverClients }, (_, i) => (i < 230 ? `192.0.2.${20 + i}` : `2001:db8:1:${(i >> 8).toString(16)}::${(i & 255).toString(16)}`))
+    : Array.from({ length: 250 }, (_, i) => (i < 200 ? `192.0.2.${20 + (i % 200)}` : `2001:db8:1::${(i - 199).toString(16)}`));
   const relays = [['mx.example.net', '198.51.100.25'], ['mx1.example.org', '203.0.113.25'], ['aspmx.example.com', '198.51.100.26'], ['mx2.example.org', '2001:db8:25::2']];
   const senders = ['news@example.org', 'billing@example.net', 'noreply@example.org', 'alerts@example.net', 'friend@example.net'];
-  const names = Array.from({ length: 3000 }, (_, i) => `${pick(['www', 'api', 'cdn', 'mail', 'img', 'static', 'login', 'ns'])}${i}.example.${pick(['com', 'net', 'org'])}`);
+  const names = Array.from({ length: P.names }, (_, i) => `${pick(['www', 'api', 'cdn', 'mail', 'img', 'static', 'login', 'ns'])}${i}.example.${pick(['com', 'net', 'org'])}`);
   const qtypes = ['A', 'A', 'A', 'A', 'A', 'AAAA', 'AAAA', 'AAAA', 'MX', 'TXT', 'PTR', 'HTTPS', 'SRV', 'ANY'];
   const dropPorts = [22, 22, 22, 23, 23, 3389, 445, 25, 8080, 80, 443, 5060, 1433, 3306, 6379, 2375];
   const sched = new Schedule();
@@ -156,12 +208,16 @@ export async function generateLogs(o: GenOptions): Promise<GenResult> {
   const mail = (t: number, source: SourceKey, body: string) => at(t, 'mail', source, (tt) => `${bsd(tt)} ${host} ${body}`);
 
   /** rspamd's result for a message (and the parse line before it). */
+  /** An rspamd line: through syslog into mail.log, or (busy mix) rspamd's own file and format. */
+  const rspamdLine = P.rspamdFile
+    ? (t: number, body: string) => at(t, 'rspamd', 'rspamd', (tt) => `${iso(tt)} #2203(normal) ${body}`)
+    : (t: number, body: string) => mail(t, 'rspamd', `rspamd[2203]: ${body}`);
   const rspamdScan = (t: number, q: string, msgId: string, cip: string, user: string | null, from: string, rcpt: string, size: number, spam: boolean) => {
     const tag = hex(6);
-    mail(t, 'rspamd', `rspamd[2203]: <${tag}>; task; rspamd_message_parse: loaded message; id: <${msgId}>; queue-id: <${q}>; size: ${size}; checksum: <${hex(32)}>`);
+    rspamdLine(t, `<${tag}>; task; rspamd_message_parse: loaded message; id: <${msgId}>; queue-id: <${q}>; size: ${size}; checksum: <${hex(32)}>`);
     const verdict = spam ? `T (reject): [${(15 + r() * 10).toFixed(2)}/15.00] [BAYES_SPAM(5.10){99.88%;},RBL_SPAMHAUS_XBL(4.00){${cip}:from;},R_SPF_FAIL(1.00){-all;}]`
       : `F (no action): [${(r() * 4 - 1).toFixed(2)}/15.00] [MIME_GOOD(-0.10){text/plain;},ARC_NA(0.00){},FROM_EQ_ENVFROM(0.00){},RCPT_COUNT_ONE(0.00){1;}]`;
-    mail(t + 80, 'rspamd', `rspamd[2203]: <${tag}>; task; rspamd_task_write_log: id: <${msgId}>, qid: <${q}>, ip: ${cip}, user: ${user ?? 'undef'}, from: <${from}>, (default: ${verdict}), len: ${size}, time: ${(20 + r() * 400).toFixed(2)}ms, dns req: ${int(0, 30)}, digest: <${hex(32)}>, rcpts: <${rcpt}>, mime_rcpts: <${rcpt}>`);
+    rspamdLine(t + 80, `<${tag}>; task; rspamd_task_write_log: id: <${msgId}>, qid: <${q}>, ip: ${cip}, user: ${user ?? 'undef'}, from: <${from}>, (default: ${verdict}), len: ${size}, time: ${(20 + r() * 400).toFixed(2)}ms, dns req: ${int(0, 30)}, digest: <${hex(32)}>, rcpts: <${rcpt}>, mime_rcpts: <${rcpt}>`);
   };
 
   // ---- scenarios; each returns nothing, lines go through the schedule ----
@@ -237,7 +293,8 @@ export async function generateLogs(o: GenOptions): Promise<GenResult> {
     const pop = r() < 0.1;
     const svc = pop ? 'pop3' : 'imap';
     mail(t, 'dovecot', `dovecot: ${svc}-login: Login: user=<${u}>, method=PLAIN, rip=${cip}, lip=${cip.includes(':') ? SERVER6 : SERVER}, mpid=${p}, TLS, session=<${sid}>`);
-    const end = t + int(2_000, 30 * 60_000);
+    // Busy: phones and desktop clients hold IMAP IDLE sessions open for hours.
+    const end = t + (busy && !pop ? int(2_000, 30 * 60_000) + (r() < 0.4 ? int(0, P.imapMaxMs) : 0) : int(2_000, 30 * 60_000));
     if (pop) mail(end, 'dovecot', `dovecot: pop3(${u})<${p}><${sid}>: Disconnected: Logged out top=0/0, retr=${int(0, 9)}/${int(0, 900_000)}, del=0/${int(0, 20)}, size=${int(0, 9_000_000)}`);
     else mail(end, 'dovecot', `dovecot: imap(${u})<${p}><${sid}>: Logged out in=${int(100, 9000)} out=${int(1000, 20_000_000)} deleted=${int(0, 3)} expunged=${int(0, 3)} trashed=0 hdr_count=${int(0, 40)} hdr_bytes=${int(0, 40_000)} body_count=${int(0, 10)} body_bytes=${int(0, 9_000_000)}`);
   };
@@ -254,29 +311,36 @@ export async function generateLogs(o: GenOptions): Promise<GenResult> {
   const dropBurst = (t: number, n: number) => {
     const src = scanners[skewed(scanners.length)];
     const v6 = src.includes(':');
-    const sweep = r() < 0.3;
+    const sweep = r() < P.sweep;
     let dpt = pick(dropPorts);
-    const spt = int(1024, 65000);
+    let spt = int(1024, 65000);
     const proto = dpt === 5060 ? 'UDP' : 'TCP';
     const prefix = r() < 0.5 ? '[UFW BLOCK]' : 'DROP-IN:';
     for (let i = 0; i < n; i++) {
       const tt = t + i * int(5, 800);
-      if (sweep) dpt = int(1, 10_000);
+      if (sweep) dpt = int(1, busy ? 65535 : 10_000);
+      // Scanners (masscan, zmap) pick a new source port for every probe.
+      if (busy) spt = int(1024, 65000);
       const id = int(0, 65535);
+      // The line is made when it is due, after the loop: the legacy mix read dpt and spt then
+      // (its sweeps repeat the last port) and keeps doing so, to stay byte for byte the same.
+      const dptNow = busy ? dpt : 0, sptNow = busy ? spt : 0;
       at(tt, 'kern', 'netfilter', (x) => {
+        const dpt1 = busy ? dptNow : dpt, spt1 = busy ? sptNow : spt + i;
         const up = (kernUptime + (x - start) / 1000).toFixed(6);
         const head = `${bsd(x)} ${host} kernel: [${up.padStart(12)}] ${prefix} IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:${v6 ? '86:dd' : '08:00'} SRC=${src} DST=${v6 ? SERVER6 : SERVER}`;
         const ip = v6 ? `LEN=80 TC=0 HOPLIMIT=${int(40, 64)} FLOWLBL=${int(0, 99999)}` : `LEN=${proto === 'UDP' ? 444 : 60} TOS=0x00 PREC=0x00 TTL=${int(40, 250)} ID=${id}${r() < 0.5 ? ' DF' : ''}`;
-        return proto === 'UDP' ? `${head} ${ip} PROTO=UDP SPT=${spt} DPT=${dpt} LEN=424`
-          : `${head} ${ip} PROTO=TCP SPT=${spt + i} DPT=${dpt} WINDOW=${pick([1024, 29200, 64240, 65535])} RES=0x00 SYN URGP=0`;
+        return proto === 'UDP' ? `${head} ${ip} PROTO=UDP SPT=${busy ? spt1 : spt} DPT=${dpt1} LEN=424`
+          : `${head} ${ip} PROTO=TCP SPT=${spt1} DPT=${dpt1} WINDOW=${pick([1024, 29200, 64240, 65535])} RES=0x00 SYN URGP=0`;
       });
     }
   };
 
   /** One DNS query in BIND's query channel. */
   const query = (t: number) => {
-    const cip = r() < 0.9 ? resolverClients[skewed(resolverClients.length)] : pick(scanners);
-    const name = names[skewed(names.length)], qt = cip.startsWith('192.0.2.') || cip.startsWith('2001:db8:1::') ? pick(qtypes) : pick(['ANY', 'A', 'TXT']);
+    const dnsSkewed = (n: number) => (busy ? Math.floor(n * r() ** P.dnsSkew) : skewed(n));
+    const cip = r() < 0.9 ? resolverClients[dnsSkewed(resolverClients.length)] : pick(scanners);
+    const name = names[dnsSkewed(names.length)], qt = cip.startsWith('192.0.2.') || cip.startsWith('2001:db8:1::') ? pick(qtypes) : pick(['ANY', 'A', 'TXT']);
     const srv = cip.includes(':') ? SERVER6 : SERVER;
     const flags = pick(['+E(0)K', '+E(0)DK', '-E(0)K', '+E(0)']);
     const clientPtr = `0x7f65${hex(8)}`;
@@ -312,15 +376,16 @@ export async function generateLogs(o: GenOptions): Promise<GenResult> {
   };
 
   // Scenario weights, chosen so that the lines come out near the mix in the header comment.
+  const w = P.weights;
   const scenarios: Array<[number, (t: number) => void]> = [
-    [1.0, inbound], [1.0, submission], [0.3, milterReject], [3.6, rcptReject], [0.9, saslGuess],
-    [5.3, mailboxSession], [1.0, dovecotAuthFail],
-    [7.1, (t) => dropBurst(t, r() < 0.6 ? 1 : int(2, 8))],
-    [18.4, query], [0.35, vpn],
+    [w[0], inbound], [w[1], submission], [w[2], milterReject], [w[3], rcptReject], [w[4], saslGuess],
+    [w[5], mailboxSession], [w[6], dovecotAuthFail],
+    [w[7], (t) => dropBurst(t, r() < 0.6 ? 1 : int(2, P.maxBurst))],
+    [w[8], query], [w[9], vpn],
   ];
-  const totalWeight = scenarios.reduce((a, [w]) => a + w, 0);
-  // About 2.35 lines per scenario on average: space them so that the data spans about a day.
-  const step = Math.max(1, Math.floor((86_400_000 * 2.35) / Math.max(1, o.lines)));
+  const totalWeight = scenarios.reduce((a, [x]) => a + x, 0);
+  // Space the scenarios so that the data spans about a day.
+  const step = Math.max(1, Math.floor((86_400_000 * P.linesPerScenario) / Math.max(1, o.lines)));
 
   let t = start;
   let written = 0;

@@ -8,35 +8,27 @@
  * time and at least half of all its CPU time, whichever is more. Each measurement is repeated
  * (BENCH_RUNS, default 3) and the best run is shown; peak RSS is the worst.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GENERATOR_VERSION, type GenResult, generateLogs } from './generate.js';
+import { GENERATOR_VERSION, type GenResult, generateLogs, type LogMix } from './generate.js';
+import { type DbFigures, describeObjects, fmt, have, median, type Phase, phaseOnce, projected, RUNS, timeShell } from './measure.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DIR = join(ROOT, '.bench');
-const RUNS = Math.max(1, Number(process.env.BENCH_RUNS) || 3);
-
-interface Phase { lines: number; wall: number; cpu: number; mainCpu: number | null; peakRssMb: number; [k: string]: unknown }
-
-function phaseOnce(name: string, args: Record<string, unknown>): Phase {
-  const r = spawnSync(process.execPath, [join(import.meta.dirname, 'phases.js'), name, JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 16 << 20 });
-  if (r.status !== 0) throw new Error(`bench phase ${name} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Phase;
-}
-
-/** Seconds on two idle cores: at least the busiest thread's CPU, and at least half of all of it. */
-const projected = (p: { cpu: number; mainCpu: number | null; perThread?: unknown }) => {
-  const busiest = Math.max(p.mainCpu ?? 0, ...((p.perThread as number[] | undefined) ?? []));
-  return Math.max(busiest, p.cpu / 2);
-};
+/** `busy` (default): data shaped like a real busy day; `legacy`: the earlier, lighter mix. */
+export const MIX: LogMix = process.env.BENCH_MIX === 'legacy' ? 'legacy' : 'busy';
 
 interface Best { wall: number; cpu: number; proj: number; rss: number; last: Phase }
 
+
 function phase(name: string, args: Record<string, unknown>): Best {
+  return bestOf(Array.from({ length: RUNS }, () => phaseOnce(name, args)));
+}
+
+/** Best wall, CPU and projected time of the runs, and the worst peak RSS. */
+function bestOf(runs: Phase[]): Best {
   let best: Best | null = null;
-  for (let i = 0; i < RUNS; i++) {
-    const p = phaseOnce(name, args);
+  for (const p of runs) {
     const proj = projected(p);
     best = best
       ? { wall: Math.min(best.wall, p.wall), cpu: Math.min(best.cpu, p.cpu), proj: Math.min(best.proj, proj), rss: Math.max(best.rss, p.peakRssMb), last: p }
@@ -45,54 +37,31 @@ function phase(name: string, args: Record<string, unknown>): Best {
   return best!;
 }
 
-function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0;
-}
-
-/** Time a shell command (best of `runs`): wall seconds and its processes' CPU seconds, or null if it failed. */
-export function timeShell(cmd: string, runs = RUNS): { wall: number; cpu: number } | null {
-  let wall = Infinity, cpu = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    // `times` prints the shell's own CPU time, then its children's: the command's.
-    const r = spawnSync('sh', ['-c', `${cmd}\ntimes`], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (r.status !== 0) { process.stderr.write(`bench: '${cmd}' failed: ${r.stderr.slice(0, 200)}\n`); return null; }
-    const t = r.stdout.trim().split('\n').pop() ?? '';
-    const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(t);
-    const c = m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) : NaN;
-    wall = Math.min(wall, s);
-    if (Number.isFinite(c)) cpu = Math.min(cpu, c);
-  }
-  return { wall, cpu: Number.isFinite(cpu) ? cpu : wall };
-}
-
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 const pct = (n: number, total: number) => `${((100 * n) / total).toFixed(0)}%`;
 
 /** Generate the logs, or reuse the ones from the last run with the same size, seed and generator. */
 async function logsFor(dir: string, lines: number): Promise<GenResult> {
   const manifest = join(dir, 'manifest.json');
-  const want = { lines, seed: 1, generator: GENERATOR_VERSION };
+  const want = { lines, seed: 1, generator: GENERATOR_VERSION, mix: MIX };
   if (existsSync(manifest)) {
-    const have = JSON.parse(readFileSync(manifest, 'utf8')) as typeof want & { result: GenResult };
-    if (have.lines === want.lines && have.seed === want.seed && have.generator === want.generator && Object.values(have.result.files).every(existsSync)) return have.result;
+    const had = JSON.parse(readFileSync(manifest, 'utf8')) as typeof want & { result: GenResult };
+    if (had.lines === want.lines && had.seed === want.seed && had.generator === want.generator && had.mix === want.mix && Object.values(had.result.files).every(existsSync)) return had.result;
   }
-  process.stderr.write(`bench: generating ${fmt(lines)} log lines in ${dir}\n`);
-  const result = await generateLogs({ dir, lines, seed: want.seed });
+  process.stderr.write(`bench: generating ${fmt(lines)} log lines (${MIX} mix) in ${dir}\n`);
+  const result = await generateLogs({ dir, lines, seed: want.seed, mix: MIX });
   writeFileSync(manifest, JSON.stringify({ ...want, result }));
   return result;
 }
 
 async function benchLogs(lines: number): Promise<void> {
-  const dir = join(DIR, 'logs');
+  const dir = join(DIR, MIX === 'busy' ? 'logs-busy' : 'logs');
   mkdirSync(dir, { recursive: true });
   const gen = await logsFor(dir, lines);
   const files = Object.values(gen.files);
   const total = Object.values(gen.lines).reduce((a, b) => a + b, 0);
   const mb = files.reduce((a, f) => a + statSync(f).size, 0) / 1e6;
-  console.log(`\n## Logs: ${fmt(total)} lines, ${mb.toFixed(0)} MB, best of ${RUNS} runs`);
+  console.log(`\n## Logs (${MIX} mix): ${fmt(total)} lines, ${mb.toFixed(0)} MB, best of ${RUNS} runs`);
   console.log(`files: ${Object.entries(gen.files).map(([k, f]) => `${f.slice(dir.length + 1)} ${fmt(gen.lines[k])}`).join(', ')}`);
   console.log(`by source: ${Object.entries(gen.sources).map(([k, v]) => `${k} ${pct(v, total)}`).join(', ')}`);
   console.log('CPU figures: lines per second of CPU projected onto 2 idle cores (max of the busiest thread and half of all CPU).\n');
@@ -104,26 +73,36 @@ async function benchLogs(lines: number): Promise<void> {
   rows.push(['parse only, 1 parse worker (as ingest)', w1]);
   const w2 = phase('parse-workers', { files, workers: 2 });
   rows.push(['parse only, 2 parse workers (a file each)', w2]);
-  const store = phase('store', { files, db: join(DIR, 'bench.db') });
+  // The ingest and pflogsumm take turns, run after run, so that both see the same load: the
+  // ratio of each pair is the figure (the median of the pairs), not a ratio of best runs.
+  const pflog = have('pflogsumm') ? `pflogsumm ${gen.files.mail} > /dev/null` : null;
+  const pairs: Array<{ store: Phase; pflog: { wall: number; cpu: number } | null }> = [];
+  for (let i = 0; i < RUNS; i++) pairs.push({ store: phaseOnce('store', { files, db: join(DIR, 'bench.db') }), pflog: pflog ? timeShell(pflog, 1) : null });
+  const store = bestOf(pairs.map((p) => p.store));
   rows.push(['parse and store (ingest)', store]);
 
   console.log(`${''.padEnd(44)} ${'lines/s wall'.padStart(13)} ${'lines/s CPU'.padStart(13)} ${'CPU s'.padStart(7)} ${'peak RSS'.padStart(9)}`);
   for (const [name, b] of rows) {
     console.log(`${name.padEnd(44)} ${fmt(total / b.wall).padStart(13)} ${fmt(total / b.proj).padStart(13)} ${b.cpu.toFixed(2).padStart(7)} ${(b.rss + ' MB').padStart(9)}`);
   }
-  const st = store.last;
-  console.log(`parse and store wrote ${fmt(st.rows as number)} event rows and ${fmt(st.aggregatedLines as number)} lines as per-minute aggregates; database ${st.dbMb} MB`);
+  const d = store.last.db as DbFigures;
+  const stored = d.events + d.aggRows + d.flows;
+  console.log(`parse and store stored ${fmt(stored)} rows for ${fmt(total)} lines (${(stored / total).toFixed(2)} rows per line): ${fmt(d.events)} events, ${fmt(d.aggRows)} aggregates holding ${fmt(d.aggLines)} lines (${(d.aggLines / Math.max(1, d.aggRows)).toFixed(2)} lines each), ${fmt(d.flows)} flow records`);
+  console.log(`database ${(d.bytes / 1e6).toFixed(0)} MB for ${mb.toFixed(0)} MB of logs: ${(d.bytes / 1e6 / mb).toFixed(2)} database bytes per input byte (aim ≤ 0.5)`);
+  console.log(`by table and index: ${describeObjects(d.objects)}`);
   console.log('ingest parses in one worker thread while the main thread writes; "2 parse workers" runs the same worker on two files at once.');
 
   console.log('\n### Reference tools on the same files');
   const refs: Array<[string, number, { wall: number; cpu: number }]> = [];
-  if (have('pflogsumm')) {
-    const t = timeShell(`pflogsumm ${gen.files.mail} > /dev/null`);
-    const postfix = gen.sources.postfix ?? 0;
-    if (t) {
-      refs.push([`pflogsumm (mail.log, ${fmt(gen.lines.mail)} lines)`, gen.lines.mail, t]);
-      console.log(`pflogsumm: ${fmt(postfix / t.cpu)} Postfix lines/s of CPU (${fmt(postfix)} of mail.log's lines are Postfix's)`);
-    }
+  const paired = pairs.filter((p) => p.pflog !== null) as Array<{ store: Phase; pflog: { wall: number; cpu: number } }>;
+  if (paired.length) {
+    const mailLines = gen.lines.mail;
+    const t = { wall: Math.min(...paired.map((p) => p.pflog.wall)), cpu: Math.min(...paired.map((p) => p.pflog.cpu)) };
+    refs.push([`pflogsumm (mail.log, ${fmt(mailLines)} lines)`, mailLines, t]);
+    // Per line: bytetrail's lines/s over all files against pflogsumm's over mail.log.
+    const byWall = median(paired.map((p) => (total / p.store.wall) / (mailLines / p.pflog.wall)));
+    const byCpu = median(paired.map((p) => (total / projected(p.store)) / (mailLines / p.pflog.cpu)));
+    console.log(`ingest ÷ pflogsumm, lines/s per line, side by side (median of ${paired.length} pairs): ${byWall.toFixed(2)}× by wall time, ${byCpu.toFixed(2)}× by CPU (aim ≥ 2×)`);
   } else console.log('pflogsumm: not installed (apt-get install pflogsumm)');
   const awk = have('mawk') ? 'mawk' : 'awk';
   const ta = timeShell(`${awk} '{n[$5]++} END {for (k in n) c++; print c}' ${files.join(' ')} > /dev/null`);

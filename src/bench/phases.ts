@@ -7,13 +7,14 @@
  * (parse workers and V8's GC threads included). On a shared machine wall time says more about
  * the neighbours than about us; CPU time does not.
  */
-import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import type { ParseContext } from '../events.js';
 import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths } from '../ingest/index.js';
 import { LinePipeline, TailWindow } from '../ingest/lines.js';
 import { type ParseSession, ParseWorkerHost } from '../ingest/parse-session.js';
 import { openStore } from '../store/index.js';
+import { dbFigures, removeDb } from './measure.js';
 
 type Args = Record<string, unknown>;
 
@@ -123,17 +124,20 @@ async function parseWorkers(files: string[], n: number): Promise<Record<string, 
   return out;
 }
 
-/** The real ingest into a fresh database. */
-async function parseAndStore(files: string[], db: string): Promise<Record<string, unknown>> {
-  rmSync(db, { force: true }); rmSync(db + '-wal', { force: true }); rmSync(db + '-shm', { force: true });
+/**
+ * The real ingest into a fresh database; what it stored, and the database's size. `dropIndexes`
+ * is an experiment (profile.ts): what each index costs the writing thread, by leaving it out.
+ */
+async function parseAndStore(files: string[], db: string, dropIndexes: string[] = []): Promise<Record<string, unknown>> {
+  removeDb(db);
   const store = openStore({ path: db });
+  for (const name of dropIndexes) store.db.exec(`DROP INDEX ${name}`);
   const c = clock();
   const s = await ingestPaths(store, files, { tz: 'UTC', now: Date.now(), settleMs: 0, handlers: flowHandlers() });
-  const out = figures(s.lines, c);
-  const counts = store.counts();
+  // Closing checkpoints the WAL: part of what `ingest` costs before the prompt comes back.
   store.close();
-  const dbMb = ['', '-wal'].reduce((a, x) => { try { return a + statSync(db + x).size; } catch { return a; } }, 0) / 1e6;
-  return { ...out, rows: counts.events, aggregatedLines: counts.aggregated, dbMb: Math.round(dbMb), errors: s.errors };
+  const out = figures(s.lines, c);
+  return { ...out, db: dbFigures(db), errors: s.errors };
 }
 
 async function main(): Promise<void> {
@@ -142,7 +146,7 @@ async function main(): Promise<void> {
   let out: Record<string, unknown>;
   if (phase === 'parse-inline') out = parseInline(args.files as string[]);
   else if (phase === 'parse-workers') out = await parseWorkers(args.files as string[], Number(args.workers ?? 1));
-  else if (phase === 'store') out = await parseAndStore(args.files as string[], args.db as string);
+  else if (phase === 'store') out = await parseAndStore(args.files as string[], args.db as string, (args.dropIndexes as string[] | undefined) ?? []);
   else throw new Error(`unknown phase ${phase}`);
   process.stdout.write(JSON.stringify(out) + '\n');
 }
