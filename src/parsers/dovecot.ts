@@ -47,7 +47,7 @@
  */
 import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp, uintAt } from './common.js';
+import { counterAt, normalizeIp, portAt, uintAt } from './common.js';
 import { lineParser } from './line.js';
 import type { Envelope } from './syslog.js';
 import type { SourceParser } from './types.js';
@@ -345,8 +345,8 @@ function scanElements(s: string, from: number, e: Elements): void {
           break;
         case 5:
           if (k1 === 112 && s.startsWith('ort', i + 2)) { // rport, lport
-            if (k0 === 114) e.rport = uintAt(s, v0, v1);
-            else if (k0 === 108) e.lport = uintAt(s, v0, v1);
+            if (k0 === 114) e.rport = portAt(s, v0, v1);
+            else if (k0 === 108) e.lport = portAt(s, v0, v1);
           }
           break;
         case 6:
@@ -592,8 +592,8 @@ function scanStats(s: string, from: number, t: Stats): void {
     let slash = v0;
     while (slash < v1 && s.charCodeAt(slash) !== 47) slash++;
     const hasPair = slash > v0 && slash < v1;
-    const a = hasPair ? uintAt(s, v0, slash) : uintAt(s, v0, v1);
-    const b = hasPair ? uintAt(s, slash + 1, v1) : null;
+    const a = hasPair ? counterAt(s, v0, slash) : counterAt(s, v0, v1);
+    const b = hasPair ? counterAt(s, slash + 1, v1) : null;
     const k0 = s.charCodeAt(i);
     if (klen === 2 && s.startsWith('in', i)) t.in = a;
     else if (klen === 3 && k0 === 111 && s.startsWith('out', i)) t.out = a;

@@ -13,7 +13,7 @@
  */
 import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp, uintAt } from './common.js';
+import { counterAt, normalizeIp, portAt, uintAt } from './common.js';
 import { lineParser } from './line.js';
 import type { Envelope } from './syslog.js';
 import type { SourceParser } from './types.js';
@@ -193,14 +193,14 @@ function scanPacket(s: string, from: number, requireIn: boolean, p: Packet): num
       case 83: // SRC=, SPT=
         if (c3 === 61) {
           if (c1 === 82 && c2 === 67) { if (p.src === null) p.src = s.slice(i + 4, e); }
-          else if (c1 === 80 && c2 === 84 && p.spt === null) p.spt = uintAt(s, i + 4, e);
+          else if (c1 === 80 && c2 === 84 && p.spt === null) p.spt = portAt(s, i + 4, e);
         }
         break;
       case 68: // DST=, DPT=
         if (c3 === 61) {
           if (c1 === 83 && c2 === 84) { if (p.dst === null) p.dst = s.slice(i + 4, e); }
           else if (c1 === 80 && c2 === 84 && p.dpt === null) {
-            p.dpt = uintAt(s, i + 4, e);
+            p.dpt = portAt(s, i + 4, e);
             // Nothing after a UDP header's DPT= is kept but a final MARK=, read below.
             done = p.proto === 'udp';
           }
@@ -210,7 +210,7 @@ function scanPacket(s: string, from: number, requireIn: boolean, p: Packet): num
         done = c1 === 82 && c2 === 71 && c3 === 80 && p.proto === 'tcp';
         break;
       case 76: // LEN=
-        if (c1 === 69 && c2 === 78 && c3 === 61 && p.len === null) p.len = uintAt(s, i + 4, e);
+        if (c1 === 69 && c2 === 78 && c3 === 61 && p.len === null) p.len = counterAt(s, i + 4, e);
         break;
       case 84: // TTL=, TYPE=
         if (c1 === 84 && c2 === 76 && c3 === 61) { if (p.ttl === null) p.ttl = uintAt(s, i + 4, e); }

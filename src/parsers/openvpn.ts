@@ -495,7 +495,7 @@ function learn(env: Envelope, ts: number, inst: Instance, rest: string): ParseRe
   else if (slash > 0) {
     const ip = normalizeIp(addr.slice(0, slash));
     const bits = toPort(addr.slice(slash + 1));
-    if (!ip || bits === null || bits > 128) return unparsed('MULTI: Learn of an unreadable subnet');
+    if (!ip || bits === null || !(bits <= 128)) return unparsed('MULTI: Learn of an unreadable subnet');
     attrs.net = `${ip}/${bits}`;
   } else {
     const ip = normalizeIp(addr);

@@ -12,7 +12,7 @@
  */
 import type { AttrValue, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp } from './common.js';
+import { counterAt, normalizeIp } from './common.js';
 import { lineParser } from './line.js';
 import type { Envelope } from './syslog.js';
 import type { SourceParser } from './types.js';
@@ -126,6 +126,16 @@ function numberAfter(s: string, key: string, i: number): number | null {
   return num(s, start, j);
 }
 
+/** The counter after `key`: null when the key is absent, NaN when its value is no counter. */
+function counterAfter(s: string, key: string, i: number): number | null {
+  const k = s.indexOf(key, i);
+  if (k < 0) return null;
+  const start = k + key.length;
+  let j = start;
+  for (let c = s.charCodeAt(j); j < s.length && c !== 44 && c !== 32 && c !== 41; c = s.charCodeAt(++j));
+  return counterAt(s, start, j);
+}
+
 function scan(s: string, at: number, env: Envelope): ParseResult {
   const n = s.length;
   const e = baseEvent('rspamd', env.ts, env.host, env.program, 'scan');
@@ -168,7 +178,7 @@ function scan(s: string, at: number, env: Envelope): ParseResult {
   let tail = s.indexOf('), len: ', close);
   if (tail < 0) tail = s.lastIndexOf('len: ');
   if (tail >= 0) {
-    a.len = numberAfter(s, 'len: ', tail);
+    a.len = counterAfter(s, 'len: ', tail);
     // `time: 87.10ms` (newer) or `time: 5002.99ms real, 434.27ms virtual` (older)
     a.timeMs = numberAfter(s, 'time: ', tail);
     a.dnsReq = numberAfter(s, 'dns req: ', tail);

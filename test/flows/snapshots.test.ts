@@ -138,7 +138,8 @@ describe('OpenVPN status files', () => {
   it('v2 and v3 (tab) files read the same way; the OpenVPN port comes from servicePorts', async () => {
     await ingest([join(FIXTURES, 'openvpn-status', 'v3.status')], { servicePorts: { openvpn: [1195] } });
     const conns = byConnection('openvpn-status');
-    expect(Object.keys(conns).sort()).toEqual(['17 2001:db8::7:0 :1195', '17 203.0.113.11:50000 :1195', '17 203.0.113.30:52000 :1195']);
+    // laptop-7's row says 2^62 bytes, no count a server can mean: that row is the snapshot's one unparsed line.
+    expect(Object.keys(conns).sort()).toEqual(['17 2001:db8::7:0 :1195', '17 203.0.113.11:50000 :1195']);
     expect(counters(conns)['17 203.0.113.11:50000 :1195']).toEqual([100, 200, 0, 0]);
     // 2.4's IPv6 clients have no port: real_port 0 stands for unknown.
     expect(store.leasesInRange(DAY.from, DAY.to).filter((l) => l.account === 'old24').map((l) => [l.realPort, l.vip]).sort())
