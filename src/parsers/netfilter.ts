@@ -31,6 +31,14 @@ const VERDICT_WORDS = new Map<string, NetfilterKind>([
   ['ALLOW', 'accept'], ['ALLOWED', 'accept'],
 ]);
 
+/**
+ * EdgeOS and VyOS name a rule's verdict in a one-letter suffix after the rule number or
+ * `default`: `[WAN_IN-default-D]` drop, `[LAN_LOCAL-10-A]` accept, `[WAN_LOCAL-20-R]` reject,
+ * and VyOS 1.4's `[ipv4-FWD-filter-default-D]`.
+ */
+const EDGE_SUFFIX = /(?:^|[-_])(?:\d+|default)-([ADR])\]?:?$/i;
+const EDGE_KINDS: Record<string, NetfilterKind> = { A: 'accept', D: 'drop', R: 'reject' };
+
 const kindCache = new Map<string, NetfilterKind>();
 
 /**
@@ -42,9 +50,19 @@ export function kindFromPrefix(prefix: string | null): NetfilterKind {
   let k = kindCache.get(prefix);
   if (k !== undefined) return k;
   k = 'log';
-  for (const word of prefix.toUpperCase().split(/[^A-Z]+/)) {
-    const v = VERDICT_WORDS.get(word);
-    if (v !== undefined) { k = v; break; }
+  const edge = EDGE_SUFFIX.exec(prefix);
+  if (edge) k = EDGE_KINDS[edge[1].toUpperCase()];
+  else {
+    // fail2ban's chains (`f2b-sshd`, `fail2ban-ssh`) hold only its bans, and its iptables
+    // actions' default blocktype is `REJECT --reject-with icmp-port-unreachable`.
+    // `f2b-sshd` splits into F, B, SSHD: F followed by B (or FAIL followed by BAN) is fail2ban.
+    const words = prefix.toUpperCase().split(/[^A-Z]+/);
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i];
+      if ((w === 'F' && words[i + 1] === 'B') || (w === 'FAIL' && words[i + 1] === 'BAN')) { k = 'reject'; break; }
+      const v = VERDICT_WORDS.get(w);
+      if (v !== undefined) { k = v; break; }
+    }
   }
   if (kindCache.size > 10_000) kindCache.clear();
   kindCache.set(prefix, k);
