@@ -15,6 +15,8 @@ import { tsWindow } from '../../src/parsers/check.js';
 import { normalizeIp } from '../../src/parsers/common.js';
 import { nextHint, parseAny } from '../../src/parsers/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { conntrackSnapshot, vnstatSnapshot } from '../../src/flows/snapshots.js';
+import { parseOpenvpnStatus } from '../../src/parsers/openvpn-status.js';
 import { tempDir } from '../helpers/cli.js';
 import { ctxFor, goldenCases } from '../helpers/golden.js';
 
@@ -128,6 +130,74 @@ describe('fuzz: damaged golden lines through the dispatcher', () => {
       expect(differ.slice(0, 5)).toEqual([]);
     });
   }
+});
+
+describe('fuzz: counter snapshots (conntrack, OpenVPN status, vnstat)', () => {
+  const FIX = join(import.meta.dirname, '..', '..', 'fixtures');
+  const REF = Date.UTC(2026, 10, 21);
+  const w = tsWindow(REF);
+  const inWindow = (t: number | null) => t === null || (Number.isFinite(t) && t >= w.from && t <= w.to);
+  const counter = (v: number | null) => v === null || (Number.isSafeInteger(v) && v >= 0);
+
+  /** The text with line `i` replaced by each of its mutations. */
+  function* damaged(text: string, seed: number, per: number): Generator<string> {
+    const rand = rng(seed);
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i] === '') continue;
+      for (const m of mutations(lines[i], rand, per)) yield [...lines.slice(0, i), m, ...lines.slice(i + 1)].join('\n');
+    }
+  }
+
+  it('conntrack listings: nothing throws, flows carry counters within 2^53', () => {
+    const bad: string[] = [];
+    for (const f of ['snapshot-1.txt', 'snapshot-2.txt', 'proc-nf_conntrack.txt']) {
+      for (const text of damaged(readFileSync(join(FIX, 'conntrack', f), 'utf8'), 0xc0 ^ f.length, 16)) {
+        try {
+          const r = conntrackSnapshot(text, null, { tz: 'UTC', ts: REF, localIps: ['192.0.2.10'] });
+          for (const x of r.flows) if (![x.bytesIn, x.bytesOut, x.packetsIn, x.packetsOut].every(counter) || !inWindow(x.minute)) bad.push(JSON.stringify(x));
+        } catch (err) {
+          bad.push(`threw ${(err as Error).message}`);
+        }
+      }
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+  });
+
+  it('OpenVPN status files: nothing throws, clients carry counters within 2^53 and plausible times', () => {
+    const bad: string[] = [];
+    for (const f of ['v1.status', 'v2.status', 'v3.status']) {
+      for (const text of damaged(readFileSync(join(FIX, 'openvpn-status', f), 'utf8'), 0x0f ^ f.length, 16)) {
+        const s = parseOpenvpnStatus(text, { tz: 'UTC', refTime: REF });
+        if ('error' in s) continue;
+        if (!inWindow(s.updated)) bad.push(`updated ${s.updated}`);
+        for (const c of s.clients) if (!counter(c.bytesIn) || !counter(c.bytesOut) || !inWindow(c.connectedSince)) bad.push(JSON.stringify(c));
+        for (const r of s.routes) if (!inWindow(r.lastRef)) bad.push(JSON.stringify(r));
+      }
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+  });
+
+  it('vnstat exports: nothing throws, totals are counters within 2^53 in the window', () => {
+    const bad: string[] = [];
+    const rand = rng(0x7a57);
+    for (const f of ['v1-1.18.json', 'v2-2.10.json', 'v2-2.6-no-timestamps.json']) {
+      const text = readFileSync(join(FIX, 'vnstat', f), 'utf8');
+      const runs = [...text.matchAll(/\d+/g)];
+      for (let k = 0; k < 200; k++) {
+        const m = runs[Math.floor(rand() * runs.length)];
+        const repl = k % 3 === 0 ? HUGE[Math.floor(rand() * HUGE.length)] : k % 3 === 1 ? m[0].repeat(2 + Math.floor(rand() * 4)) : String(Math.floor(rand() * 10000));
+        const t = text.slice(0, m.index!) + repl + text.slice(m.index! + m[0].length);
+        try {
+          const r = vnstatSnapshot(t, { tz: 'UTC', fileTime: REF });
+          for (const x of r.ifaceTotals) if (!counter(x.rx) || !counter(x.tx) || !inWindow(x.start)) bad.push(JSON.stringify(x));
+        } catch (err) {
+          bad.push(`threw ${(err as Error).message}`);
+        }
+      }
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+  });
 });
 
 describe('ingest: one damaged line does not lose its file', () => {
