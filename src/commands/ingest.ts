@@ -6,7 +6,7 @@ import { ingestPaths, type IngestSummary } from '../ingest/index.js';
 import { progressBar } from '../progress.js';
 import { renderIngestSummary } from '../render/ingest.js';
 import { info, warn } from '../output.js';
-import { openStore } from '../store/index.js';
+import { openStore, type UnparsedRow } from '../store/index.js';
 import { resolveZone } from '../zone.js';
 
 export default class Ingest extends BaseCommand {
@@ -31,13 +31,16 @@ Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rota
     'vpn-port': Flags.integer({ description: 'OpenVPN server port, for captures and status files (repeat for several; default 1194)', multiple: true, multipleNonGreedy: true }),
   };
 
-  async run(): Promise<IngestSummary> {
+  async run(): Promise<IngestSummary & { unparsedLines?: UnparsedRow[] }> {
     const { argv, flags } = await this.parse(Ingest);
     const tz = resolveZone(flags.tz);
     const bootTime = flags['boot-time'] ? Date.parse(flags['boot-time']) : null;
     if (bootTime !== null && Number.isNaN(bootTime)) this.userError(`--boot-time is not a date: ${flags['boot-time']}`);
     const store = openStore({ path: flags.db });
     const bar = progressBar('ingest');
+    // With --json, --print-unparsed puts the lines in the result (oclif silences log()).
+    const json = this.jsonEnabled();
+    const unparsedLines: UnparsedRow[] = [];
     try {
       const summary = await ingestPaths(store, argv as string[], {
         tz, now: Date.now(), bootTime, handlers: flowHandlers(), localIps: flags.local,
@@ -45,7 +48,9 @@ Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rota
         batchLines: Number(process.env.BYTETRAIL_BATCH_LINES) || undefined,
         onProgress: bar.update, final: flags.final,
         onWait: (m) => { bar.end(); info(m); },
-        onUnparsed: flags['print-unparsed'] ? (u) => this.log(`${u.path}:${u.line}: [${u.source}] ${u.reason}: ${u.text}`) : null,
+        onUnparsed: !flags['print-unparsed'] ? null
+          : json ? (u) => { unparsedLines.push({ path: u.path, line: u.line, source: u.source, reason: u.reason, text: u.text }); }
+          : (u) => this.log(`${u.path}:${u.line}: [${u.source}] ${u.reason}: ${u.text}`),
       });
       bar.end();
       // Diagnostics go to stderr even with --json (oclif's logToStderr is silent then).
@@ -54,8 +59,8 @@ Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rota
       const held = summary.heldBack;
       if (held.files) info(`left ${held.files === 1 ? 'an unterminated last line' : `${held.files} unterminated last lines`} (${held.bytes} bytes) for the next run, when ${held.files === 1 ? 'its writer has' : 'their writers have'} finished; --final reads them now`);
       if (summary.files === 0 && summary.errors.length > 0) throw new InputError('nothing could be read', { hint: 'check the paths and their permissions' });
-      if (!this.jsonEnabled()) this.log(renderIngestSummary(summary));
-      return summary;
+      if (!json) this.log(renderIngestSummary(summary));
+      return flags['print-unparsed'] && json ? { ...summary, unparsedLines } : summary;
     } finally {
       store.close();
     }

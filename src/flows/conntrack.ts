@@ -20,6 +20,7 @@
  * ICMP id, and the conntrack id is the one after `use=`.
  */
 import { InputError } from '../errors.js';
+import { timestampProblem } from '../parsers/check.js';
 import { normalizeIp } from '../parsers/common.js';
 import { monthNumber, zonedToUtc } from '../time.js';
 
@@ -173,6 +174,11 @@ export function parseConntrackLine(line: string, opts: ConntrackParseOptions = {
   const fam: 4 | 6 = orig.src.indexOf(':') >= 0 ? 6 : 4;
   if (family !== null && family !== fam) return { error: `ipv${family} entry with ipv${fam} addresses` };
   if (start === null && deltaTime !== null && opts.now !== undefined) start = opts.now - deltaTime * 1000;
+  if (start !== null && opts.now !== undefined) {
+    // A start no listing taken now can carry (see parsers/check.ts) is the entry's failure.
+    const why = timestampProblem(start, opts.now);
+    if (why !== null) return { error: `connection start: ${why}` };
+  }
   const t0 = tuples[0];
   const icmp = t0.type !== undefined && t0.code !== undefined && t0.id !== undefined &&
     uint(t0.type) !== null && uint(t0.code) !== null && uint(t0.id) !== null

@@ -38,7 +38,7 @@ const pcapHandler: KindHandler = async (store, content, file, _startOffset, opts
   async function* counted() {
     for await (const c of content.from(0)) { bytesRead += c.length; yield c; }
   }
-  const read = await readCapture(counted(), sink);
+  const read = await readCapture(counted(), sink, { refTime: fileTimeOf(content, opts) });
   const flows = agg.finish();
   const summary = agg.summary();
   const ok = store.commitBatch({

@@ -14,6 +14,7 @@
 import { createGunzip, constants as zlibConstants } from 'node:zlib';
 import { UserError } from '../errors.js';
 import { formatIp } from './pcap-decode.js';
+import { tsWindow } from '../parsers/check.js';
 
 /** Link-layer header types (https://www.tcpdump.org/linktypes.html) that the decoder knows. */
 export const LINKTYPE = {
@@ -523,6 +524,25 @@ export interface ReadCaptureResult {
   /** Bytes of capture data read (after gzip). */
   bytesRead: number;
   skippedPackets: number;
+  /** Packets left out for a timestamp no capture of this file's time can carry (see `refTime`). */
+  badTimePackets: number;
+}
+
+/**
+ * A sink that passes on only the packets whose time a capture written at `refTime` can carry
+ * (the window of parsers/check.ts: ten years before to a day after), and counts the rest: a
+ * damaged pcapng timestamp (or if_tsoffset) must not put traffic in 1926 or 8426.
+ */
+function windowed(sink: CaptureSink, refTime: number, onBad: (tsSec: number) => void): CaptureSink {
+  const w = tsWindow(refTime);
+  const from = Math.floor(w.from / 1000), to = Math.floor(w.to / 1000);
+  return {
+    iface: (d) => sink.iface(d),
+    packet(handle, linkType, tsSec, tsNsec, buf, off, capLen, origLen) {
+      if (!(tsSec >= from && tsSec <= to)) { onBad(tsSec); return; }
+      sink.packet(handle, linkType, tsSec, tsNsec, buf, off, capLen, origLen);
+    },
+  };
 }
 
 /**
@@ -530,8 +550,11 @@ export interface ReadCaptureResult {
  * gzip is recognised by its magic and unwrapped on the fly; a gzip stream that ends early
  * keeps everything it decompressed and is reported like a cut capture.
  */
-export async function readCapture(chunks: AsyncIterable<Uint8Array>, sink: CaptureSink): Promise<ReadCaptureResult> {
-  const reader = new CaptureReader(sink);
+export async function readCapture(chunks: AsyncIterable<Uint8Array>, sink: CaptureSink, opts: { refTime?: number } = {}): Promise<ReadCaptureResult> {
+  let badTimePackets = 0;
+  let badExample = 0;
+  const onBad = (tsSec: number) => { if (badTimePackets++ === 0) badExample = tsSec; };
+  const reader = new CaptureReader(opts.refTime === undefined ? sink : windowed(sink, opts.refTime, onBad));
   const it = chunks[Symbol.asyncIterator]();
   // Gather the first two bytes to tell gzip from a capture.
   const head: Uint8Array[] = [];
@@ -561,6 +584,10 @@ export async function readCapture(chunks: AsyncIterable<Uint8Array>, sink: Captu
   reader.end();
   if (reader.format === null) throw new PcapFormatError('not a pcap or pcapng capture (no capture header)');
   if (reader.skippedPackets > 5) warnings.push(`${reader.skippedPackets} packets in all were skipped for naming an undescribed interface`);
+  if (badTimePackets > 0) {
+    const shown = Math.abs(badExample) < 8.64e12 ? new Date(badExample * 1000).toISOString() : `${badExample} s`;
+    warnings.push(`${badTimePackets} packet(s) skipped for a timestamp outside 10 years before to 1 day after the file's time (first: ${shown})`);
+  }
   return {
     format: reader.format,
     gzip,
@@ -568,6 +595,7 @@ export async function readCapture(chunks: AsyncIterable<Uint8Array>, sink: Captu
     warnings: [...warnings, ...reader.warnings],
     bytesRead: reader.offset,
     skippedPackets: reader.skippedPackets,
+    badTimePackets,
   };
 }
 

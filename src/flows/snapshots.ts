@@ -17,6 +17,7 @@
  */
 import { InputError } from '../errors.js';
 import type { ParseContext } from '../events.js';
+import { counterProblem, timestampProblem } from '../parsers/check.js';
 import { normalizeIp } from '../parsers/common.js';
 import { parseOpenvpnStatus, type OpenvpnStatusClient } from '../parsers/openvpn-status.js';
 import type { IfaceTotalInput, LeaseInput } from '../store/index.js';
@@ -422,7 +423,7 @@ export function openvpnStatusSnapshot(text: string, prevState: string | null, o:
   if (baseline) {
     warnings.push(`first status file: ${baseline} client(s) without Connected Since (${fmt(baselineBytes)} bytes so far) taken as the baseline, not counted`);
   }
-  return { ts, flows: mergeFlows(flows), leases, ifaceTotals: [], state: JSON.stringify(engine.toJSON()), warnings, unparsed: [], unparsedCount: 0, entries: st.clients.length };
+  return { ts, flows: mergeFlows(flows), leases, ifaceTotals: [], state: JSON.stringify(engine.toJSON()), warnings, unparsed: st.rejected, unparsedCount: st.rejected.length, entries: st.clients.length };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -439,13 +440,24 @@ export function vnstatSnapshot(text: string, o: { tz: string; fileTime: number }
     return { ts: o.fileTime, flows: [], leases: [], ifaceTotals: [], state: null, warnings: [], unparsed: [], unparsedCount: 0, entries: 0, error: r.error };
   }
   const ifaceTotals: IfaceTotalInput[] = [];
+  const unparsed: SnapshotResult['unparsed'] = [];
+  let rejected = 0;
   let newest = -Infinity;
   for (const it of r.interfaces) {
     for (const p of it.series) {
+      // The values no export can mean (a period in 1970 or 9999, a fractional or 1e30 counter)
+      // are counted and left out, as the event check does for log lines (parsers/check.ts).
+      const why = timestampProblem(p.start, o.fileTime) ?? counterProblem('rx', p.rx) ?? counterProblem('tx', p.tx);
+      if (why !== null) {
+        rejected++;
+        if (unparsed.length < 20) unparsed.push({ line: 0, reason: `${it.name} ${p.granularity}: ${why}`, text: JSON.stringify({ start: p.start, rx: p.rx, tx: p.tx }) });
+        continue;
+      }
       ifaceTotals.push({ iface: it.name, granularity: p.granularity, start: p.start, rx: p.rx, tx: p.tx });
       if (p.start > newest) newest = p.start;
     }
   }
   const warnings = r.interfaces.length ? [] : ['vnstat export lists no interfaces'];
-  return { ts: Number.isFinite(newest) ? newest : o.fileTime, flows: [], leases: [], ifaceTotals, state: null, warnings, unparsed: [], unparsedCount: 0, entries: ifaceTotals.length };
+  if (rejected) warnings.push(`${rejected} vnstat period(s) with an impossible date or counter left out`);
+  return { ts: Number.isFinite(newest) ? newest : o.fileTime, flows: [], leases: [], ifaceTotals, state: null, warnings, unparsed, unparsedCount: rejected, entries: ifaceTotals.length };
 }

@@ -85,7 +85,9 @@ interface Agg {
 
 /** Per-packet drops and per-query DNS lines are stored as per-minute aggregates. */
 function aggregateDetail(ev: LogEvent): string | null {
-  if (ev.source === 'netfilter') return String(ev.attrs?.proto ?? '') + ':' + ev.kind;
+  // A prefix that names no verdict (kind `log`) keeps its own aggregate: two unknown rules (one
+  // may accept, the other drop) must not merge into one count.
+  if (ev.source === 'netfilter') return String(ev.attrs?.proto ?? '') + ':' + ev.kind + (ev.kind === 'log' ? ':' + String(ev.attrs?.prefix ?? '') : '');
   if ((ev.source === 'bind' || ev.source === 'unbound') && (ev.kind === 'query' || ev.kind === 'reply')) return String(ev.attrs?.qtype ?? '');
   return null;
 }

@@ -17,7 +17,7 @@
  */
 import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp } from './common.js';
+import { normalizeIp, portAt, toPort } from './common.js';
 import { lineParser } from './line.js';
 import { isEnvelopeError, parseEnvelope, type Envelope } from './syslog.js';
 import type { SourceParser } from './types.js';
@@ -148,9 +148,9 @@ function clientLine(l: Line, msg: string, i: number): ParseResult {
     if (rip === null) return unparsed('client address is not an IP address');
     if (msg.charCodeAt(k) === 35) {
       k++;
-      let p = 0, digits = 0;
-      while (k < n && isDigit(msg.charCodeAt(k)) && digits < 6) { p = p * 10 + msg.charCodeAt(k) - 48; k++; digits++; }
-      if (digits > 0 && p <= 65535) rport = p;
+      const from = k;
+      while (k < n && isDigit(msg.charCodeAt(k))) k++;
+      rport = portAt(msg, from, k);
     }
     j = k;
   }
@@ -421,7 +421,7 @@ function ednsFallback(l: Line, text: string): ParseResult | null {
   const srv = /(?:: | from )([0-9A-Fa-f:.]+)#(\d+)/.exec(rest);
   if (srv) {
     e.rip = normalizeIp(srv[1]);
-    if (e.rip !== null) e.rport = +srv[2];
+    if (e.rip !== null) e.rport = toPort(srv[2]);
   }
   return ok(e);
 }

@@ -119,10 +119,48 @@ export function splitHostPort(raw: string): { ip: string; port: number | null } 
   return null;
 }
 
+/**
+ * A port: null when `s` is not digits (no port there), NaN when it is digits but no port
+ * (`4294967296`), which the event check (check.ts) turns into the line's failure.
+ */
 export function toPort(s: string): number | null {
-  if (!/^\d{1,5}$/.test(s)) return null;
-  const n = +s;
-  return n <= 65535 ? n : null;
+  if (!/^\d+$/.test(s)) return null;
+  const n = s.length > 5 ? NaN : +s;
+  return n <= 65535 ? n : NaN;
+}
+
+/**
+ * A counter or port field that is present in s[from, to): null when the range is empty,
+ * NaN when it holds anything but an unsigned decimal of at most `max` (a damaged or
+ * impossible value: the event check makes that the line's failure), else the value.
+ */
+function fieldAt(s: string, from: number, to: number, max: number): number | null {
+  if (to <= from) return null;
+  if (to - from > 16) return NaN;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return NaN;
+    v = v * 10 + c;
+  }
+  return v <= max ? v : NaN;
+}
+
+/** A byte or packet counter in s[from, to): see fieldAt. */
+export function counterAt(s: string, from: number, to: number): number | null {
+  return fieldAt(s, from, to, Number.MAX_SAFE_INTEGER);
+}
+
+/** A port in s[from, to): see fieldAt. */
+export function portAt(s: string, from: number, to: number): number | null {
+  return fieldAt(s, from, to, 65535);
+}
+
+/** A counter written as text: null when absent or empty, NaN when present but not a counter. */
+export function toCounter(s: string | undefined | null): number | null {
+  if (s == null) return null;
+  const t = s.trim();
+  return counterAt(t, 0, t.length);
 }
 
 /** Unsigned decimal in s[from, to), or null; allocation-free, for hot paths. */

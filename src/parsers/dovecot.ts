@@ -47,7 +47,7 @@
  */
 import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp, uintAt } from './common.js';
+import { counterAt, normalizeIp, portAt, uintAt } from './common.js';
 import { lineParser } from './line.js';
 import type { Envelope } from './syslog.js';
 import type { SourceParser } from './types.js';
@@ -345,8 +345,8 @@ function scanElements(s: string, from: number, e: Elements): void {
           break;
         case 5:
           if (k1 === 112 && s.startsWith('ort', i + 2)) { // rport, lport
-            if (k0 === 114) e.rport = uintAt(s, v0, v1);
-            else if (k0 === 108) e.lport = uintAt(s, v0, v1);
+            if (k0 === 114) e.rport = portAt(s, v0, v1);
+            else if (k0 === 108) e.lport = portAt(s, v0, v1);
           }
           break;
         case 6:
@@ -592,8 +592,8 @@ function scanStats(s: string, from: number, t: Stats): void {
     let slash = v0;
     while (slash < v1 && s.charCodeAt(slash) !== 47) slash++;
     const hasPair = slash > v0 && slash < v1;
-    const a = hasPair ? uintAt(s, v0, slash) : uintAt(s, v0, v1);
-    const b = hasPair ? uintAt(s, slash + 1, v1) : null;
+    const a = hasPair ? counterAt(s, v0, slash) : counterAt(s, v0, v1);
+    const b = hasPair ? counterAt(s, slash + 1, v1) : null;
     const k0 = s.charCodeAt(i);
     if (klen === 2 && s.startsWith('in', i)) t.in = a;
     else if (klen === 3 && k0 === 111 && s.startsWith('out', i)) t.out = a;
@@ -610,6 +610,26 @@ function scanStats(s: string, from: number, t: Stats): void {
   }
 }
 
+/**
+ * A custom mail_log_prefix may write the session id as `session=<AbCd>` in the message instead
+ * of the default `<pid><AbCd>` prefix (`imap(jan)<4711>: session=<AbCd>: Logged out ...`, or at
+ * the end): take it as the line's session id, and the message without it, so that the logout
+ * is still a logout and keeps the key its login has.
+ */
+function takeSessionElement(l: Line, s: string): string {
+  const k = s.indexOf('session=<');
+  if (k < 0 || (k > 0 && s.charCodeAt(k - 1) !== C_SPACE && s.charCodeAt(k - 1) !== C_COMMA)) return s;
+  const e = s.indexOf('>', k + 9);
+  if (e <= k + 9 || e - k > 74 || !noLtBetween(s, k + 9, e)) return s;
+  l.sid = s.slice(k + 9, e);
+  let after = e + 1;
+  for (let c = s.charCodeAt(after); c === C_COLON || c === C_COMMA || c === C_SPACE; c = s.charCodeAt(++after));
+  let before = k;
+  for (let c = s.charCodeAt(before - 1); before > 0 && (c === C_COMMA || c === C_SPACE); c = s.charCodeAt(--before - 1));
+  if (before === 0) return s.slice(after);
+  return after >= s.length ? s.slice(0, before) : s.slice(0, before) + ' ' + s.slice(after);
+}
+
 /** Reasons a mail process gives when a session ends without a stats tail to recognise it by. */
 const MAIL_END = ['Logged out', 'Disconnected', 'Connection closed', 'Server shutting down', 'Client has quit'];
 
@@ -618,6 +638,7 @@ function parseMail(l: Line): ParseResult {
   let s = l.text;
   if (l.level === Level.Debug || l.level === Level.Fatal || l.level === Level.Panic) return skip('dovecot debug/fatal/panic message');
   if (l.level === Level.Error || l.level === Level.Warning) return skip('dovecot mail process error or warning');
+  if (l.sid === null) s = takeSessionElement(l, s);
   let rip: string | null = null;
   // submission: `Disconnect from 192.0.2.7: Client has quit the connection in=.. out=.. (state=READY)`
   if (s.startsWith('Disconnect from ')) {
@@ -853,7 +874,20 @@ function parsePleskLogout(l: Line): ParseResult {
   return r;
 }
 
-function parseMessage(env: Envelope, _ctx: ParseContext): ParseResult {
+/**
+ * Dovecot 1.x's own log file puts the level before the process (log_timestamp, then
+ * `Info: IMAP(jan): Disconnected: Logged out bytes=59/566`), so the envelope takes the level
+ * for a program tag. Claimed only when a Dovecot process prefix follows.
+ */
+const LEVEL_TAGS = new Set(['Info', 'Warning', 'Error', 'Fatal', 'Panic', 'Debug']);
+
+function parseMessage(env: Envelope, ctx: ParseContext): ParseResult {
+  if (env.program !== null && LEVEL_TAGS.has(env.program)) {
+    if (!readPrefix(env.msg, 0, prefix) || !(PROCESSES.has(prefix.name) || PROCESSES.has(prefix.name.toLowerCase()))) {
+      return skip(`program not read by bytetrail: ${env.program}`);
+    }
+    return parseMessage({ ...env, program: null, msg: `${env.program}: ${env.msg}` }, ctx);
+  }
   const msg = env.msg;
   const program = env.program;
   const l = line;
@@ -923,7 +957,7 @@ function parseMessage(env: Envelope, _ctx: ParseContext): ParseResult {
 
 export const dovecot: SourceParser = {
   source: 'dovecot',
-  matchesProgram: (program: string) => PROGRAMS.has(program),
+  matchesProgram: (program: string) => PROGRAMS.has(program) || LEVEL_TAGS.has(program),
   /**
    * Dovecot's own log file with a year-ful log_timestamp (`2026-11-20 09:20:02 imap-login: ...`)
    * reaches us without a tag: claim it when it opens with a Dovecot process prefix.

@@ -5,6 +5,7 @@
 import type { ParseContext, ParseResult, Source } from '../events.js';
 import { skip, unparsed } from '../events.js';
 import { bind } from './bind.js';
+import { checked, trimLineEnd } from './check.js';
 import { dovecot } from './dovecot.js';
 import { netfilter } from './netfilter.js';
 import { openvpn } from './openvpn.js';
@@ -41,6 +42,13 @@ function parserForProgram(program: string): SourceParser | null {
  * the same file: OpenVPN's own log has lines that only make sense in context.
  */
 export function parseAny(line: string, ctx: ParseContext, hint?: Source | null): Dispatched {
+  const d = dispatch(trimLineEnd(line), ctx, hint);
+  // Every source's events pass the one check of what a log can mean (src/parsers/check.ts).
+  if (d.result.type === 'event') d.result = checked(d.result, ctx);
+  return d;
+}
+
+function dispatch(line: string, ctx: ParseContext, hint?: Source | null): Dispatched {
   const env = parseEnvelope(line, ctx);
   if (isEnvelopeError(env)) return { source: hint ?? 'other', result: unparsed(env.error) };
   if (env.program !== null) {

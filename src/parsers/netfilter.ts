@@ -13,7 +13,7 @@
  */
 import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp, uintAt } from './common.js';
+import { counterAt, normalizeIp, portAt, uintAt } from './common.js';
 import { lineParser } from './line.js';
 import type { Envelope } from './syslog.js';
 import type { SourceParser } from './types.js';
@@ -31,6 +31,14 @@ const VERDICT_WORDS = new Map<string, NetfilterKind>([
   ['ALLOW', 'accept'], ['ALLOWED', 'accept'],
 ]);
 
+/**
+ * EdgeOS and VyOS name a rule's verdict in a one-letter suffix after the rule number or
+ * `default`: `[WAN_IN-default-D]` drop, `[LAN_LOCAL-10-A]` accept, `[WAN_LOCAL-20-R]` reject,
+ * and VyOS 1.4's `[ipv4-FWD-filter-default-D]`.
+ */
+const EDGE_SUFFIX = /(?:^|[-_])(?:\d+|default)-([ADR])\]?:?$/i;
+const EDGE_KINDS: Record<string, NetfilterKind> = { A: 'accept', D: 'drop', R: 'reject' };
+
 const kindCache = new Map<string, NetfilterKind>();
 
 /**
@@ -42,9 +50,19 @@ export function kindFromPrefix(prefix: string | null): NetfilterKind {
   let k = kindCache.get(prefix);
   if (k !== undefined) return k;
   k = 'log';
-  for (const word of prefix.toUpperCase().split(/[^A-Z]+/)) {
-    const v = VERDICT_WORDS.get(word);
-    if (v !== undefined) { k = v; break; }
+  const edge = EDGE_SUFFIX.exec(prefix);
+  if (edge) k = EDGE_KINDS[edge[1].toUpperCase()];
+  else {
+    // fail2ban's chains (`f2b-sshd`, `fail2ban-ssh`) hold only its bans, and its iptables
+    // actions' default blocktype is `REJECT --reject-with icmp-port-unreachable`.
+    // `f2b-sshd` splits into F, B, SSHD: F followed by B (or FAIL followed by BAN) is fail2ban.
+    const words = prefix.toUpperCase().split(/[^A-Z]+/);
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i];
+      if ((w === 'F' && words[i + 1] === 'B') || (w === 'FAIL' && words[i + 1] === 'BAN')) { k = 'reject'; break; }
+      const v = VERDICT_WORDS.get(w);
+      if (v !== undefined) { k = v; break; }
+    }
   }
   if (kindCache.size > 10_000) kindCache.clear();
   kindCache.set(prefix, k);
@@ -193,14 +211,14 @@ function scanPacket(s: string, from: number, requireIn: boolean, p: Packet): num
       case 83: // SRC=, SPT=
         if (c3 === 61) {
           if (c1 === 82 && c2 === 67) { if (p.src === null) p.src = s.slice(i + 4, e); }
-          else if (c1 === 80 && c2 === 84 && p.spt === null) p.spt = uintAt(s, i + 4, e);
+          else if (c1 === 80 && c2 === 84 && p.spt === null) p.spt = portAt(s, i + 4, e);
         }
         break;
       case 68: // DST=, DPT=
         if (c3 === 61) {
           if (c1 === 83 && c2 === 84) { if (p.dst === null) p.dst = s.slice(i + 4, e); }
           else if (c1 === 80 && c2 === 84 && p.dpt === null) {
-            p.dpt = uintAt(s, i + 4, e);
+            p.dpt = portAt(s, i + 4, e);
             // Nothing after a UDP header's DPT= is kept but a final MARK=, read below.
             done = p.proto === 'udp';
           }
@@ -210,7 +228,7 @@ function scanPacket(s: string, from: number, requireIn: boolean, p: Packet): num
         done = c1 === 82 && c2 === 71 && c3 === 80 && p.proto === 'tcp';
         break;
       case 76: // LEN=
-        if (c1 === 69 && c2 === 78 && c3 === 61 && p.len === null) p.len = uintAt(s, i + 4, e);
+        if (c1 === 69 && c2 === 78 && c3 === 61 && p.len === null) p.len = counterAt(s, i + 4, e);
         break;
       case 84: // TTL=, TYPE=
         if (c1 === 84 && c2 === 76 && c3 === 61) { if (p.ttl === null) p.ttl = uintAt(s, i + 4, e); }

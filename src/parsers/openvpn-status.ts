@@ -31,7 +31,8 @@
  */
 import type { ParseContext } from '../events.js';
 import { monthNumber, zonedToUtc } from '../time.js';
-import { normalizeIp, toInt } from './common.js';
+import { timestampProblem } from './check.js';
+import { normalizeIp, toCounter, toInt } from './common.js';
 import { parsePeer } from './openvpn.js';
 
 export interface OpenvpnStatusClient {
@@ -72,6 +73,8 @@ export interface OpenvpnStatus {
   routes: OpenvpnStatusRoute[];
   /** Rows that could not be read, and anything odd about the file. Never silently dropped. */
   warnings: string[];
+  /** Client rows not used because a value in them cannot be (counted as unparsed). */
+  rejected: Array<{ line: number; reason: string; text: string }>;
 }
 
 const MAX_WARNINGS = 100;
@@ -85,6 +88,9 @@ export function isOpenvpnStatus(firstBytes: string): boolean {
     const c = s.charCodeAt(19);
     return Number.isNaN(c) || c === 10 || c === 13;
   }
+  // A client's (or point-to-point) status file: taken as a status file so that it is reported
+  // once as what it is, not read as a log of a dozen lines that no parser understands.
+  if (/^OpenVPN STATISTICS\r?\nUpdated,/.test(s)) return true;
   return /^(?:TITLE[,\t]OpenVPN |TIME[,\t]|HEADER[,\t]CLIENT_LIST[,\t])/.test(s);
 }
 
@@ -121,12 +127,19 @@ function epochMs(s: string | undefined): number | null {
   return n === null ? null : n * 1000;
 }
 
-/** Byte counter, or null when unreadable. Beyond 2^53 the value is kept, rounded, and flagged imprecise. */
-function counter(s: string | undefined): { value: number; precise: boolean } | null {
-  const t = s?.trim() ?? '';
-  if (!/^\d{1,20}$/.test(t)) return null;
-  const value = Number(t);
-  return { value, precise: Number.isSafeInteger(value) };
+/** Byte counter, or null when unreadable or beyond 2^53-1 (no count a log can mean: see check.ts). */
+function counter(s: string | undefined): number | null {
+  const v = toCounter(s ?? '');
+  return v === null || Number.isNaN(v) ? null : v;
+}
+
+/** A time the file can mean (see check.ts), else null with a warning. */
+function plausible(out: Collector, n: number, what: string, t: number | null, ctx: ParseContext): number | null {
+  if (t === null) return null;
+  const why = timestampProblem(t, ctx.refTime);
+  if (why === null) return t;
+  out.warn(`line ${n}: ${what} ${why}; not used`);
+  return null;
 }
 
 interface Real { ip: string; port: number | null }
@@ -168,6 +181,7 @@ class Collector {
   clients: OpenvpnStatusClient[] = [];
   routes: OpenvpnStatusRoute[] = [];
   warnings: string[] = [];
+  rejected: Array<{ line: number; reason: string; text: string }> = [];
   /** Host routes cached from an --iroute (`C` flag): addresses behind a client, not its own. */
   cached = new WeakSet<OpenvpnStatusRoute>();
   private clientsByKey = new Map<string, OpenvpnStatusClient[]>();
@@ -177,6 +191,12 @@ class Collector {
   warn(msg: string): void {
     if (this.warnings.length < MAX_WARNINGS) this.warnings.push(msg);
     else this.dropped++;
+  }
+
+  /** A client row not used: a warning, and counted. */
+  reject(line: number, reason: string, text: string): void {
+    this.warn(`line ${line}: ${reason}`);
+    this.rejected.push({ line, reason, text: text.slice(0, 400) });
   }
 
   finish(): void {
@@ -247,6 +267,7 @@ function parseV1(lines: string[], ctx: ParseContext): OpenvpnStatus {
     if (line.startsWith('Updated,')) {
       updated = parseStatusTime(line.slice(8), ctx.tz);
       if (updated === null) out.warn(`line ${n}: unreadable Updated time`);
+      else updated = plausible(out, n, 'Updated time', updated, ctx);
       continue;
     }
     if (line.startsWith('Common Name,Real Address,')) { section = 'clients'; continue; }
@@ -256,12 +277,11 @@ function parseV1(lines: string[], ctx: ParseContext): OpenvpnStatus {
       if (!f || f.length !== 5) { out.warn(`line ${n}: client row without 5 fields`); continue; }
       const real = realAddress(f[1]);
       const bin = counter(f[2]), bout = counter(f[3]);
-      if (!real) { out.warn(`line ${n}: client ${f[0]} has an unreadable real address`); continue; }
-      if (!bin || !bout) { out.warn(`line ${n}: client ${f[0]} has unreadable byte counters`); continue; }
-      if (!bin.precise || !bout.precise) out.warn(`line ${n}: byte counter above 2^53 for ${f[0]}; rounded`);
+      if (!real) { out.reject(n, `client ${f[0]} has an unreadable real address`, line); continue; }
+      if (bin === null || bout === null) { out.reject(n, `client ${f[0]} has byte counters unreadable or above 2^53-1`, line); continue; }
       out.addClient(n, {
         cn: f[0], realIp: real.ip, realPort: real.port, virtualIp: null, virtualIp6: null,
-        bytesIn: bin.value, bytesOut: bout.value, connectedSince: parseStatusTime(f[4], ctx.tz),
+        bytesIn: bin, bytesOut: bout, connectedSince: plausible(out, n, 'Connected Since', parseStatusTime(f[4], ctx.tz), ctx),
         username: null, clientId: null, peerId: null,
       });
     } else if (section === 'routes') {
@@ -269,7 +289,7 @@ function parseV1(lines: string[], ctx: ParseContext): OpenvpnStatus {
       if (parts.length < 4) { out.warn(`line ${n}: routing row without 4 fields`); continue; }
       // The CN is the only field that may hold commas: it is everything between the first and the last two.
       const f = [parts[0], parts.slice(1, parts.length - 2).join(','), parts[parts.length - 2], parts[parts.length - 1]];
-      addRoute(out, n, f[0], f[1], f[2], parseStatusTime(f[3], ctx.tz));
+      addRoute(out, n, f[0], f[1], f[2], plausible(out, n, 'Last Ref', parseStatusTime(f[3], ctx.tz), ctx));
     } else if (section === 'stats') {
       continue;
     } else {
@@ -280,7 +300,7 @@ function parseV1(lines: string[], ctx: ParseContext): OpenvpnStatus {
   if (!sawRouting) out.warn('no ROUTING TABLE section (OpenVPN always writes one): the file was cut or edited; virtual addresses are unknown');
   fillVirtualFromRoutes(out, true, true);
   out.finish();
-  return { version: 1, updated, clients: out.clients, routes: out.routes, warnings: out.warnings };
+  return { version: 1, updated, clients: out.clients, routes: out.routes, warnings: out.warnings, rejected: out.rejected };
 }
 
 function addRoute(out: Collector, n: number, vaddr: string, cn: string, realRaw: string, lastRef: number | null): void {
@@ -353,6 +373,7 @@ function parseV23(lines: string[], ctx: ParseContext, version: 2 | 3): OpenvpnSt
       case 'TIME': {
         updated = epochMs(f[2]) ?? parseStatusTime(f[1] ?? '', ctx.tz);
         if (updated === null) out.warn(`line ${n}: unreadable TIME`);
+        else updated = plausible(out, n, 'TIME', updated, ctx);
         break;
       }
       case 'HEADER':
@@ -379,7 +400,7 @@ function parseV23(lines: string[], ctx: ParseContext, version: 2 | 3): OpenvpnSt
         }
         if (row.length < cols.length) { out.warn(`line ${n}: routing row with ${row.length} of ${cols.length} fields`); break; }
         const lastRef = epochMs(row[at('Last Ref (time_t)')]) ?? (at('Last Ref') >= 0 ? parseStatusTime(row[at('Last Ref')], ctx.tz) : null);
-        addRoute(out, n, row[at('Virtual Address')] ?? '', row[at('Common Name')] ?? '', row[at('Real Address')] ?? '', lastRef);
+        addRoute(out, n, row[at('Virtual Address')] ?? '', row[at('Common Name')] ?? '', row[at('Real Address')] ?? '', plausible(out, n, 'Last Ref', lastRef, ctx));
         break;
       }
       case 'GLOBAL_STATS': break;
@@ -394,7 +415,7 @@ function parseV23(lines: string[], ctx: ParseContext, version: 2 | 3): OpenvpnSt
   const hasV6 = (clientCols ?? CLIENT_COLUMNS_BY_COUNT[12]).includes('Virtual IPv6 Address');
   fillVirtualFromRoutes(out, !hasV4, !hasV6);
   out.finish();
-  return { version, updated, clients: out.clients, routes: out.routes, warnings: out.warnings };
+  return { version, updated, clients: out.clients, routes: out.routes, warnings: out.warnings, rejected: out.rejected };
 }
 
 function readClient(out: Collector, n: number, data: string[], cols: string[], version: 2 | 3, ctx: ParseContext): void {
@@ -411,10 +432,9 @@ function readClient(out: Collector, n: number, data: string[], cols: string[], v
   const get = (name: string): string | undefined => { const k = at(name); return k >= 0 ? row![k] : undefined; };
   const cn = row[cnAt] ?? '';
   const real = realAddress(row[realAt]);
-  if (!real) { out.warn(`line ${n}: client ${cn} has an unreadable real address`); return; }
+  if (!real) { out.reject(n, `client ${cn} has an unreadable real address`, data.join(version === 3 ? '\t' : ',')); return; }
   const bin = counter(get('Bytes Received')), bout = counter(get('Bytes Sent'));
-  if (!bin || !bout) { out.warn(`line ${n}: client ${cn} has unreadable byte counters`); return; }
-  if (!bin.precise || !bout.precise) out.warn(`line ${n}: byte counter above 2^53 for ${cn}; rounded`);
+  if (bin === null || bout === null) { out.reject(n, `client ${cn} has byte counters unreadable or above 2^53-1`, data.join(version === 3 ? '\t' : ',')); return; }
   const since = epochMs(get('Connected Since (time_t)')) ?? (get('Connected Since') !== undefined ? parseStatusTime(get('Connected Since')!, ctx.tz) : null);
   out.addClient(n, {
     cn,
@@ -422,9 +442,9 @@ function readClient(out: Collector, n: number, data: string[], cols: string[], v
     realPort: real.port,
     virtualIp: normalizeIp(get('Virtual Address')?.trim()),
     virtualIp6: normalizeIp(get('Virtual IPv6 Address')?.trim()),
-    bytesIn: bin.value,
-    bytesOut: bout.value,
-    connectedSince: since,
+    bytesIn: bin,
+    bytesOut: bout,
+    connectedSince: plausible(out, n, 'Connected Since', since, ctx),
     username: undefToNull(get('Username')),
     clientId: toInt(get('Client ID')?.trim()),
     peerId: toInt(get('Peer ID')?.trim()),

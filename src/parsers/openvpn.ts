@@ -21,15 +21,15 @@
  * brackets, as OpenVPN 2.5+ writes it), built from the instance prefix so that connect, lease,
  * learn and disconnect of one client share it.
  */
-import type { AttrValue, LogEvent, ParseResult } from '../events.js';
+import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
 import { isIPv4Fast, normalizeIp, splitHostPort, toPort } from './common.js';
 import { lineParser } from './line.js';
-import type { Envelope } from './syslog.js';
+import { type Envelope, isEnvelopeError, parseEnvelope } from './syslog.js';
 import type { SourceParser } from './types.js';
 
 /** The event kinds this parser emits. The correlator joins on these names. */
-export const OPENVPN_KINDS = ['tls-initial', 'connect', 'auth-ok', 'auth-fail', 'lease', 'learn', 'disconnect', 'listen'] as const;
+export const OPENVPN_KINDS = ['tls-initial', 'connect', 'auth-ok', 'auth-fail', 'timeout', 'tls-fail', 'lease', 'learn', 'disconnect', 'listen'] as const;
 export type OpenvpnKind = (typeof OPENVPN_KINDS)[number];
 
 export interface Peer { ip: string; port: number | null }
@@ -252,11 +252,13 @@ function fromAddress(rest: string): Peer | null {
 
 /**
  * The instance prefix and an address inside the message name the same peer in real logs, but
- * only the prefix is on every line of a client: it wins, so that rip/rport (the keys the
- * correlator joins on) are the same on connect, lease, learn and disconnect. For a 2.4 IPv6
- * client that means no port anywhere, although `Peer Connection Initiated` shows it.
+ * only the prefix is on every line of a client: it wins, so that the session key (built from
+ * the prefix alone, see whoFrom) is the same on connect, lease, learn and disconnect. A 2.4
+ * prefix of an IPv6 (or v4-mapped) client has no port while `Peer Connection Initiated with
+ * [AF_INET6]::ffff:203.0.113.5:51234` has it: the event keeps that port as rport.
  */
 function reconcile(prefix: Peer | null, other: Peer | null): Peer | null {
+  if (prefix && prefix.port === null && other && other.port !== null && other.ip === prefix.ip) return { ip: prefix.ip, port: other.port };
   return prefix ?? other;
 }
 
@@ -495,7 +497,7 @@ function learn(env: Envelope, ts: number, inst: Instance, rest: string): ParseRe
   else if (slash > 0) {
     const ip = normalizeIp(addr.slice(0, slash));
     const bits = toPort(addr.slice(slash + 1));
-    if (!ip || bits === null || bits > 128) return unparsed('MULTI: Learn of an unreadable subnet');
+    if (!ip || bits === null || !(bits <= 128)) return unparsed('MULTI: Learn of an unreadable subnet');
     attrs.net = `${ip}/${bits}`;
   } else {
     const ip = normalizeIp(addr);
@@ -627,8 +629,6 @@ function verifyFail(env: Envelope, ts: number, inst: Instance, rest: string): Pa
 }
 
 const TLS_ERRORS: ReadonlyArray<readonly [string, string]> = [
-  ['TLS Error: TLS handshake failed', 'tls-handshake'],
-  ['TLS Error: TLS key negotiation failed', 'tls-timeout'],
   ['TLS Error: cannot locate HMAC', 'hmac'],
   ['TLS Error: incoming packet authentication failed', 'hmac'],
   ['TLS Error: tls-crypt unwrapping failed', 'tls-crypt'],
@@ -769,6 +769,13 @@ function classify(env: Envelope, ts: number, inst: Instance, rest: string): Pars
       }
       if (rest.startsWith('TLS Auth Error')) return tlsAuthError(env, ts, inst, rest);
       if (rest.startsWith('TLS Error: ')) {
+        // `TLS key negotiation failed to occur within 60 seconds (check your network
+        // connectivity)`: no answer in time, a network matter (or a scanner), never a wrong
+        // credential, so not an auth-fail that would feed the brute-force finding. The
+        // `TLS handshake failed` that follows it (or a VERIFY ERROR, itself an auth-fail)
+        // is a handshake that did not complete, whatever the cause: `tls-fail`.
+        if (rest.startsWith('TLS Error: TLS key negotiation failed')) return event(env, ts, 'timeout', whoFrom(inst, inst.cn, fromAddress(rest)), { reason: 'tls-timeout' });
+        if (rest.startsWith('TLS Error: TLS handshake failed')) return event(env, ts, 'tls-fail', whoFrom(inst, inst.cn, fromAddress(rest)), { reason: 'tls-handshake' });
         for (const [prefix, reason] of TLS_ERRORS) {
           if (rest.startsWith(prefix)) return authFail(env, ts, inst, reason, { peer: fromAddress(rest) });
         }
@@ -864,13 +871,22 @@ function stripInlineStamp(msg: string): string {
   return msg;
 }
 
-function parseMessage(env: Envelope): ParseResult {
+function parseMessage(env: Envelope, ctx: ParseContext): ParseResult {
   let msg = env.msg;
   let ts = env.ts;
   let end = msg.length;
   while (end > 0 && msg.charCodeAt(end - 1) <= 32) end--;
   if (end < msg.length) msg = msg.slice(0, end);
-  if (env.form !== 'native') msg = stripInlineStamp(msg);
+  if (env.form !== 'native') {
+    const bare = stripInlineStamp(msg);
+    if (bare !== msg && env.form === 'bsd') {
+      // OpenVPN's own stamp carries the year: it dates the line, not the year-less syslog stamp
+      // (as BIND's does). A stamp with an offset (RFC 3339, RFC 5424, the journal) is kept.
+      const inner = parseEnvelope(msg, ctx);
+      if (!isEnvelopeError(inner) && inner.form === 'native') ts = inner.ts;
+    }
+    msg = bare;
+  }
   // `us=769549 `: microseconds after the stamp, written by older OpenVPN at higher verbosity.
   if (msg.startsWith('us=')) {
     let j = 3, us = 0;

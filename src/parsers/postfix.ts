@@ -13,7 +13,7 @@
  */
 import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp } from './common.js';
+import { normalizeIp, portAt, toPort } from './common.js';
 import { lineParser } from './line.js';
 import type { Envelope } from './syslog.js';
 import type { SourceParser } from './types.js';
@@ -115,9 +115,10 @@ function readAddr(s: string, i: number, end = s.length): boolean {
   aPort = null;
   let j = rb + 1;
   if (s.charCodeAt(j) === 58 && isDigit(s.charCodeAt(j + 1))) {
-    let k = j + 1, p = 0;
-    while (k < end && isDigit(s.charCodeAt(k)) && k - j <= 5) { p = p * 10 + s.charCodeAt(k) - 48; k++; }
-    if (p <= 65535 && !isDigit(s.charCodeAt(k))) { aPort = p; j = k; }
+    let k = j + 1;
+    while (k < end && isDigit(s.charCodeAt(k))) k++;
+    aPort = portAt(s, j + 1, k);
+    j = k;
   }
   aEnd = j;
   return true;
@@ -852,7 +853,7 @@ function delivery(s: string, r: number, session: string, env: Envelope, info: Pr
     if (m[4] !== undefined) {
       e.rip = normalizeIp(m[4]);
       if (e.rip === null) a.relaySocket = m[4];
-      else if (m[5] !== undefined) e.rport = +m[5] <= 65535 ? +m[5] : null;
+      else if (m[5] !== undefined) e.rport = toPort(m[5]);
     }
     if (m[6] !== undefined) a.connUse = +m[6];
     if (m[9] !== undefined) a.tls = m[9];

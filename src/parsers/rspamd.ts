@@ -12,7 +12,7 @@
  */
 import type { AttrValue, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp } from './common.js';
+import { counterAt, normalizeIp } from './common.js';
 import { lineParser } from './line.js';
 import type { Envelope } from './syslog.js';
 import type { SourceParser } from './types.js';
@@ -70,6 +70,13 @@ function readPrefix(s: string): number {
     i = close + 3;
   }
   const semi = s.indexOf('; ', i);
+  const colon0 = s.indexOf(': ', i);
+  if ((semi < 0 || (colon0 >= 0 && colon0 < semi)) && colon0 > i && colon0 - i <= 64 && s.indexOf(' ', i) >= colon0) {
+    // Releases before the module field (rspamd 1.0): `#1234(normal) <a1b2c3>; rspamd_task_write_log: id: <...>`.
+    pModule = '';
+    pFunction = s.slice(i, colon0);
+    return colon0 + 2;
+  }
   if (semi < 0 || semi - i > 32) return -1;
   pModule = s.slice(i, semi);
   i = semi + 2;
@@ -126,6 +133,16 @@ function numberAfter(s: string, key: string, i: number): number | null {
   return num(s, start, j);
 }
 
+/** The counter after `key`: null when the key is absent, NaN when its value is no counter. */
+function counterAfter(s: string, key: string, i: number): number | null {
+  const k = s.indexOf(key, i);
+  if (k < 0) return null;
+  const start = k + key.length;
+  let j = start;
+  for (let c = s.charCodeAt(j); j < s.length && c !== 44 && c !== 32 && c !== 41; c = s.charCodeAt(++j));
+  return counterAt(s, start, j);
+}
+
 function scan(s: string, at: number, env: Envelope): ParseResult {
   const n = s.length;
   const e = baseEvent('rspamd', env.ts, env.host, env.program, 'scan');
@@ -168,7 +185,7 @@ function scan(s: string, at: number, env: Envelope): ParseResult {
   let tail = s.indexOf('), len: ', close);
   if (tail < 0) tail = s.lastIndexOf('len: ');
   if (tail >= 0) {
-    a.len = numberAfter(s, 'len: ', tail);
+    a.len = counterAfter(s, 'len: ', tail);
     // `time: 87.10ms` (newer) or `time: 5002.99ms real, 434.27ms virtual` (older)
     a.timeMs = numberAfter(s, 'time: ', tail);
     a.dnsReq = numberAfter(s, 'dns req: ', tail);
@@ -183,7 +200,7 @@ function scan(s: string, at: number, env: Envelope): ParseResult {
       if (truncated) a.rcptsTruncated = true;
     } else a.rcpts = null;
   }
-  a.module = pModule;
+  a.module = pModule === '' ? null : pModule;
   if (pWorker !== null) a.worker = pWorker;
   return ok(e);
 }
@@ -191,14 +208,12 @@ function scan(s: string, at: number, env: Envelope): ParseResult {
 function parseMessage(env: Envelope, _ctx: ParseContext): ParseResult {
   const s = env.msg;
   const at = readPrefix(s);
-  if (at < 0) {
-    // `#1234(normal) rspamd_log_reset_repeated: Last message repeated 3 times`
-    if (s.indexOf('Last message repeated ') >= 0) return skip('rspamd repeated-message notice');
-    return unparsed('rspamd line without the <tag>; module; function: prefix');
-  }
-  if (s.startsWith('id: <', at)) return scan(s, at, env);
+  if (at >= 0 && s.startsWith('id: <', at)) return scan(s, at, env);
+  // `#1234(normal) rspamd_log_reset_repeated: Last message repeated 3 times`
+  if (s.indexOf('Last message repeated ') >= 0) return skip('rspamd repeated-message notice');
+  if (at < 0) return unparsed('rspamd line without the <tag>; module; function: prefix');
   if (pFunction === 'rspamd_task_write_log') return unparsed('rspamd task log line in a custom log_format');
-  return notAScan(pModule);
+  return notAScan(pModule === '' ? pFunction : pModule);
 }
 
 export const rspamd: SourceParser = {

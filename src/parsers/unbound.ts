@@ -21,7 +21,7 @@
  */
 import type { AttrValue, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { isIPv4Fast, normalizeIp } from './common.js';
+import { counterAt, isIPv4Fast, normalizeIp, portAt, toPort } from './common.js';
 import { lineParser } from './line.js';
 import type { Envelope } from './syslog.js';
 import type { SourceParser } from './types.js';
@@ -132,8 +132,10 @@ function queryOrReply(env: Envelope, msg: string, j: number, type: string): Pars
   }
   const time = parseFloat(msg.slice(s5 + 1, s6));
   const cached = intAt(msg, s6 + 1, s7);
-  const size = intAt(msg, s7 + 1, s8);
-  if (Number.isNaN(time) || cached < 0 || size < 0) return type === 'reply' ? unparsed('unbound reply line with a bad time, cache flag or size') : null;
+  const size = counterAt(msg, s7 + 1, s8);
+  // Eight fields after a client address are a reply whatever its type says: damaged numbers
+  // make it the line's failure, not a skip.
+  if (!Number.isFinite(time) || cached < 0 || size === null || Number.isNaN(size)) return unparsed('unbound reply line with a bad time, cache flag or size');
   const attrs: Record<string, AttrValue> = { qname: bareName(name), qtype, qclass, rcode, time, cached };
   // log-destaddr (1.19+) appends where the query arrived; not read here, the size stays the 8th field.
   e.bytesOut = size;
@@ -160,14 +162,14 @@ function localAction(env: Envelope, msg: string, j: number): ParseResult | null 
   if (rip === null) return null;
   const pe = msg.indexOf(' ', at);
   if (pe < 0) return null;
-  const port = intAt(msg, at + 1, pe);
+  const port = portAt(msg, at + 1, pe);
   const q = msg.slice(pe + 1).split(' ');
   if (q.length < 3) return null;
   const denied = DENY_TYPES.has(action) || action === 'refused' || action === 'dropped' || action === 'denied';
   if (!denied) return skip(`local-zone ${action.length <= 24 ? action : 'other'} answer`);
   const e = baseEvent('unbound', env.ts, env.host, env.program, 'denied');
   e.rip = rip;
-  e.rport = port >= 0 && port <= 65535 ? port : null;
+  e.rport = port;
   e.attrs = { qname: bareName(q[0]), qtype: q[1], qclass: q[2], action, zone: zone === null ? null : bareName(zone) };
   return ok(e);
 }
@@ -180,7 +182,7 @@ function aclAction(env: Envelope, msg: string, j: number): ParseResult {
   if (rip === null) return unparsed('unbound acl message without a client address');
   const e = baseEvent('unbound', env.ts, env.host, env.program, 'denied');
   e.rip = rip;
-  e.rport = +m[3] <= 65535 ? +m[3] : null;
+  e.rport = toPort(m[3]);
   e.attrs = { qname: null, qtype: null, qclass: null, action: m[1], acl: m[4] ?? null, rule: m[5] ?? null };
   return ok(e);
 }

@@ -857,7 +857,31 @@ export class Store {
       groups: (count.get(source, fromMs, toMs) as { n: number }).n,
     };
   }
+
+  private unparsedStmts: { bySource: Database.Statement; all: Database.Statement; ofSource: Database.Statement } | null = null;
+
+  /**
+   * Lines not understood, for `bytetrail unparsed`: how many per source (every one counted, from
+   * file_stats) and the stored samples (a bounded number per file and source), newest files first.
+   */
+  unparsedReport(source: string | null, limit: number): { counts: Record<string, number>; samples: UnparsedRow[] } {
+    this.unparsedStmts ??= {
+      bySource: this.db.prepare('SELECT source, SUM(unparsed) AS n FROM file_stats GROUP BY source HAVING n > 0 ORDER BY source'),
+      all: this.db.prepare(`SELECT f.path, u.line, u.source, u.reason, u.text FROM unparsed u JOIN files f ON f.id = u.file_id
+        ORDER BY u.file_id DESC, u.line LIMIT ?`),
+      ofSource: this.db.prepare(`SELECT f.path, u.line, u.source, u.reason, u.text FROM unparsed u JOIN files f ON f.id = u.file_id
+        WHERE u.source = ? ORDER BY u.file_id DESC, u.line LIMIT ?`),
+    };
+    const st = this.unparsedStmts;
+    const counts: Record<string, number> = {};
+    for (const r of st.bySource.all() as Array<{ source: string; n: number }>) counts[r.source] = r.n;
+    const samples = (source === null ? st.all.all(limit) : st.ofSource.all(source, limit)) as UnparsedRow[];
+    return { counts, samples };
+  }
 }
+
+/** A stored sample of a line not understood. */
+export interface UnparsedRow { path: string; line: number; source: string; reason: string; text: string }
 
 export interface FlowTotals { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }
 

@@ -135,10 +135,23 @@ describe('OpenVPN status files', () => {
     expect(sum(store.flowsInRange('openvpn-status', T(8, 0), T(9, 23)), '203.0.113.5')[0]).toBe(3145728);
   });
 
+  it('a client\'s status file (OpenVPN STATISTICS) is one warning saying so, not a dozen unparsed lines', async () => {
+    const p = place('client.status', { text: [
+      'OpenVPN STATISTICS', 'Updated,2026-11-20 09:20:02', 'TUN/TAP read bytes,1048576', 'TUN/TAP write bytes,2097152',
+      'TCP/UDP read bytes,2200000', 'TCP/UDP write bytes,1100000', 'Auth read bytes,2097152', 'pre-compress bytes,0',
+      'post-compress bytes,0', 'pre-decompress bytes,0', 'post-decompress bytes,0', 'END', '',
+    ].join('\n') }, T(9, 21));
+    const r = await ingest([p]);
+    expect(r.lines).toBe(0);
+    expect(Object.values(r.unparsed).reduce((a, b) => a + b, 0)).toBe(0);
+    expect(r.warnings).toEqual([`${p}: this is a client or point-to-point status file (OpenVPN STATISTICS): it lists no clients`]);
+  });
+
   it('v2 and v3 (tab) files read the same way; the OpenVPN port comes from servicePorts', async () => {
     await ingest([join(FIXTURES, 'openvpn-status', 'v3.status')], { servicePorts: { openvpn: [1195] } });
     const conns = byConnection('openvpn-status');
-    expect(Object.keys(conns).sort()).toEqual(['17 2001:db8::7:0 :1195', '17 203.0.113.11:50000 :1195', '17 203.0.113.30:52000 :1195']);
+    // laptop-7's row says 2^62 bytes, no count a server can mean: that row is the snapshot's one unparsed line.
+    expect(Object.keys(conns).sort()).toEqual(['17 2001:db8::7:0 :1195', '17 203.0.113.11:50000 :1195']);
     expect(counters(conns)['17 203.0.113.11:50000 :1195']).toEqual([100, 200, 0, 0]);
     // 2.4's IPv6 clients have no port: real_port 0 stands for unknown.
     expect(store.leasesInRange(DAY.from, DAY.to).filter((l) => l.account === 'old24').map((l) => [l.realPort, l.vip]).sort())

@@ -135,7 +135,6 @@ describe('OpenVPN: events', () => {
       ['192.0.2.254:64480 TLS Auth Error: Auth Username/Password verification failed for peer', 'password', null, '192.0.2.254', 64480],
       ['192.0.2.251:55329 VERIFY ERROR: depth=2, error=unable to get issuer certificate: <ROOT CA>', 'verify', null, '192.0.2.251', 55329],
       ['192.0.2.251:55329 VERIFY ERROR: depth=0, error=certificate has expired: C=NL, CN=client9, serial=5', 'verify', 'client9', '192.0.2.251', 55329],
-      ['192.0.2.252:55330 TLS Error: TLS handshake failed', 'tls-handshake', null, '192.0.2.252', 55330],
       ['TLS Error: cannot locate HMAC in incoming packet from [AF_INET]192.0.2.253:55340', 'hmac', null, '192.0.2.253', 55340],
       ['192.0.2.1:1 SENT CONTROL [client1]: \'AUTH_FAILED\' (status=1)', 'auth-failed', 'client1', '192.0.2.1', 1],
       ['192.0.2.1:1 AUTH_FAILED', 'auth-failed', null, '192.0.2.1', 1],
@@ -155,6 +154,22 @@ describe('OpenVPN: events', () => {
     expect(ev(`${T} 192.0.2.1:1 TLS Auth Error: username attempted to change from 'bob' to 'eve' -- tunnel disabled`).session).toBe('192.0.2.1:1');
     expect(miss(`${T} 192.0.2.1:1 PLUGIN_CALL: plugin function PLUGIN_AUTH_USER_PASS_VERIFY failed with status 2: /x.so`).type).toBe('skip');
     expect(miss(`${T} 192.0.2.1:1 PLUGIN_CALL: plugin function PLUGIN_LEARN_ADDRESS failed with status 1: /x.so`).type).toBe('skip');
+  });
+
+  it('a TLS key negotiation timeout is a network timeout and a failed handshake a tls-fail: neither is an auth-fail', () => {
+    expect(ev(`${T} 203.0.113.31:52001 TLS Error: TLS key negotiation failed to occur within 60 seconds (check your network connectivity)`))
+      .toMatchObject({ kind: 'timeout', rip: '203.0.113.31', rport: 52001, attrs: { reason: 'tls-timeout' } });
+    expect(ev(`${T} 192.0.2.252:55330 TLS Error: TLS handshake failed`))
+      .toMatchObject({ kind: 'tls-fail', rip: '192.0.2.252', rport: 55330, attrs: { reason: 'tls-handshake' } });
+  });
+
+  it('an OpenVPN stamp inside a syslog line dates the line, not the year-less syslog stamp', () => {
+    const ctx: ParseContext = { tz: 'UTC', refTime: Date.UTC(2026, 0, 5) };
+    const at = (line: string) => { const r = parseAny(line, ctx).result; if (r.type !== 'event') throw new Error(r.reason); return r.event.ts; };
+    expect(at('Jan  3 09:20:02 vpn openvpn[1234]: 2025-12-30 23:59:58 203.0.113.40:1194 [client40] Peer Connection Initiated with [AF_INET]203.0.113.40:1194')).toBe(Date.UTC(2025, 11, 30, 23, 59, 58));
+    expect(at('Jan  3 09:20:02 vpn openvpn[1234]: Tue Dec 30 23:59:58 2025 203.0.113.40:1194 [client40] Peer Connection Initiated with [AF_INET]203.0.113.40:1194')).toBe(Date.UTC(2025, 11, 30, 23, 59, 58));
+    // A stamp with an offset is the server's word: kept.
+    expect(at('2026-01-03T09:20:02+00:00 vpn openvpn[1234]: 2025-12-30 23:59:58 203.0.113.40:1194 [client40] Peer Connection Initiated with [AF_INET]203.0.113.40:1194')).toBe(Date.UTC(2026, 0, 3, 9, 20, 2));
   });
 
   it('disconnect: signals, ping timeouts, resets', () => {
@@ -298,7 +313,8 @@ describe('OpenVPN: corpus conformance', () => {
         counts.failJSON++;
         expect(r.type, line).toBe('event');
         if (r.type === 'event') {
-          expect(['auth-fail', 'disconnect'], line).toContain(r.event.kind);
+          // fail2ban bans on a failed TLS handshake too, which is no auth-fail here (see above).
+          expect(['auth-fail', 'tls-fail', 'disconnect'], line).toContain(r.event.kind);
           expect(r.event.ts, line).toBe(Date.parse(`${expectNext.time}Z`));
           expect(r.event.rip, line).toBe(normalizeIp(expectNext.host));
           counts.agreed++;
@@ -316,11 +332,14 @@ describe('OpenVPN: instance named twice', () => {
     expect(ev(`${T} 203.0.113.5:51234 MULTI: Learn: 198.51.100.6 -> client1/203.0.113.99:1`)).toMatchObject({ account: null, rip: '203.0.113.5', session: '203.0.113.5:51234' });
   });
 
-  it('keeps rip/rport equal to the prefix on every line of a client (2.4 IPv6: no port anywhere)', () => {
+  it('keeps the session key of the prefix on every line of a client; the connect keeps the port it names (2.4 IPv6)', () => {
     const c = ev(`${T} 2001:db8::7 [old24] Peer Connection Initiated with [AF_INET6]2001:db8::7:60000`);
     const l = ev(`${T} old24/2001:db8::7 MULTI_sva: pool returned IPv4=198.51.100.16, IPv6=(Not enabled)`);
     const d = ev(`${T} old24/2001:db8::7 SIGTERM[soft,remote-exit] received, client-instance exiting`);
-    for (const e of [c, l, d]) expect([e.rip, e.rport, e.session]).toEqual(['2001:db8::7', null, 'old24/2001:db8::7']);
+    expect([c.rip, c.rport, c.session]).toEqual(['2001:db8::7', 60000, 'old24/2001:db8::7']);
+    for (const e of [l, d]) expect([e.rip, e.rport, e.session]).toEqual(['2001:db8::7', null, 'old24/2001:db8::7']);
+    const m = ev(`${T} ::ffff:203.0.113.40 [client40] Peer Connection Initiated with [AF_INET6]::ffff:203.0.113.40:1194`);
+    expect([m.rip, m.rport, m.session]).toEqual(['203.0.113.40', 1194, 'client40/203.0.113.40']);
   });
 
   it('reports a float as a connect from the new address, naming the old one', () => {

@@ -55,7 +55,7 @@ describe('rspamd: the scan result line', () => {
   });
 
   it('reads the older format: symbols without scores, real and virtual time, no digest', () => {
-    const e = ev('2016-05-10 11:51:17 #47219(normal) <162cd1>; task; rspamd_task_write_log: id: <a77@example.net>, qid: <C7196624E3>, ip: 192.0.2.7, from: <k@example.net>, (default: F (no action): [0.56/15.00] [IP_SCORE,R_SPF_ALLOW,MIME_GOOD]), len: 916446, time: 5002.992ms real, 434.269ms virtual, dns req: 38');
+    const e = ev('2016-05-10 11:51:17 #47219(normal) <162cd1>; task; rspamd_task_write_log: id: <a77@example.net>, qid: <C7196624E3>, ip: 192.0.2.7, from: <k@example.net>, (default: F (no action): [0.56/15.00] [IP_SCORE,R_SPF_ALLOW,MIME_GOOD]), len: 916446, time: 5002.992ms real, 434.269ms virtual, dns req: 38', { tz: 'UTC', refTime: Date.UTC(2016, 4, 11) });
     expect(e).toMatchObject({ session: 'C7196624E3', rip: '192.0.2.7', account: null });
     expect(e.attrs).toMatchObject({ score: 0.56, required: 15, len: 916446, timeMs: 5002.992, dnsReq: 38, rcpts: null });
   });
