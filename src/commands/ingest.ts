@@ -5,7 +5,7 @@ import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths, type IngestSummary } from '../ingest/index.js';
 import { progressBar } from '../progress.js';
 import { renderIngestSummary } from '../render/ingest.js';
-import { warn } from '../output.js';
+import { escapeControls, warn } from '../output.js';
 import { openStore } from '../store/index.js';
 import { resolveZone } from '../zone.js';
 
@@ -43,11 +43,11 @@ Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rota
         servicePorts: flags['vpn-port'] ? { openvpn: flags['vpn-port'] } : undefined,
         batchLines: Number(process.env.BYTETRAIL_BATCH_LINES) || undefined,
         onProgress: bar.update,
-        onUnparsed: flags['print-unparsed'] ? (u) => this.log(`${u.path}:${u.line}: [${u.source}] ${u.reason}: ${u.text}`) : null,
+        onUnparsed: flags['print-unparsed'] ? (u) => this.log(escapeControls(`${u.path}:${u.line}: [${u.source}] ${u.reason}: ${u.text}`)) : null,
       });
       bar.end();
       // Diagnostics go to stderr even with --json (oclif's logToStderr is silent then).
-      for (const e of summary.errors) process.stderr.write(`bytetrail: ${e}\n`);
+      for (const e of summary.errors) process.stderr.write(`bytetrail: ${escapeControls(e)}\n`);
       for (const w of summary.warnings) warn(w);
       if (summary.files === 0 && summary.errors.length > 0) throw new InputError('nothing could be read', { hint: 'check the paths and their permissions' });
       if (!this.jsonEnabled()) this.log(renderIngestSummary(summary));
