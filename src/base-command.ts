@@ -1,5 +1,6 @@
 import { Command, Flags } from '@oclif/core';
 import { BytetrailError, UserError } from './errors.js';
+import { escapeControls } from './output.js';
 import { storeErrorFrom } from './store/safety.js';
 
 /**
@@ -18,15 +19,16 @@ export abstract class BaseCommand extends Command {
     // A damaged database is the user's to repair, wherever SQLite noticed it.
     const err = storeErrorFrom(thrown) ?? thrown;
     if (err instanceof BytetrailError) {
-      const hint = err.hint ? `\n  hint: ${err.hint}` : '';
-      process.stderr.write(`bytetrail: error: ${err.message}${hint}\n`);
+      // Messages name files, interfaces and accounts from the input: escaped, each stays one line.
+      const hint = err.hint ? `\n  hint: ${escapeControls(err.hint)}` : '';
+      process.stderr.write(`bytetrail: error: ${escapeControls(err.message)}${hint}\n`);
       process.exitCode = err.exitCode;
       return undefined;
     }
     // oclif's own parse errors (bad flag, missing argument) already read well.
     if (err.oclif || (err as { name?: string }).name === 'CLIError') return super.catch(err);
     if (process.env.BYTETRAIL_DEBUG) process.stderr.write(`${err.stack ?? String(err)}\n`);
-    process.stderr.write(`bytetrail: internal error: ${err.message} (this is a bug; rerun with BYTETRAIL_DEBUG=1 for details)\n`);
+    process.stderr.write(`bytetrail: internal error: ${escapeControls(err.message)} (this is a bug; rerun with BYTETRAIL_DEBUG=1 for details)\n`);
     process.exitCode = 70;
     return undefined;
   }

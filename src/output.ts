@@ -2,15 +2,37 @@
  * stdout carries results only; everything else (progress, warnings, debug) goes to stderr.
  */
 export function warn(message: string): void {
-  process.stderr.write(`bytetrail: warning: ${message}\n`);
+  process.stderr.write(`bytetrail: warning: ${escapeControls(message)}\n`);
 }
 
 export function info(message: string): void {
-  process.stderr.write(`bytetrail: ${message}\n`);
+  process.stderr.write(`bytetrail: ${escapeControls(message)}\n`);
 }
 
 export function debug(message: string): void {
-  if (process.env.BYTETRAIL_DEBUG) process.stderr.write(`bytetrail: debug: ${message}\n`);
+  if (process.env.BYTETRAIL_DEBUG) process.stderr.write(`bytetrail: debug: ${escapeControls(message)}\n`);
+}
+
+/**
+ * C0 and C1 controls and DEL (a log line's ESC sequences would move the cursor, recolour or
+ * retitle the terminal; a newline would forge a line of our own), the line and paragraph
+ * separators, and the bidi marks, embeddings, overrides and isolates that make a terminal show
+ * text in another order than it is (U+202E "Trojan Source").
+ */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const SHORT: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/**
+ * Text from the data made safe for a terminal line or an environment variable: every control
+ * character becomes a visible escape (`\x1b`, `\n`, `\u202e`), so that nothing in a log, an
+ * account name or a capture's interface name can act on the terminal or forge a line. Used on
+ * everything bytetrail prints or exports that came from its input.
+ */
+export function escapeControls(s: string): string {
+  return s.replace(CONTROLS, (c) => {
+    const n = c.charCodeAt(0);
+    return SHORT[c] ?? (n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`);
+  });
 }
 
 /** Human byte count: 1.4 GB, 512 KB (decimal units, as vnstat and the bill use). */

@@ -13,8 +13,10 @@ import type { IngestSummary } from '../src/ingest/index.js';
 import { INCIDENTS, type Incident } from '../src/demo/incidents.js';
 import { SERVER } from '../src/demo/scenario.js';
 import { runCli, tempDir } from './helpers/cli.js';
+import { missingCommands, skipNote } from './helpers/tools.js';
 
-const haveTshark = spawnSync('sh', ['-c', 'command -v tshark'], { encoding: 'utf8' }).status === 0;
+const noTshark = missingCommands(['tshark']);
+const haveTshark = noTshark === null;
 
 interface Pkt { len: number; src: string; dst: string; sport: number; dport: number }
 
@@ -60,7 +62,7 @@ function within2pct(actual: number, expected: number): void {
   expect(Math.abs(actual - expected) / expected, `${actual} vs ${expected}`).toBeLessThanOrEqual(0.02);
 }
 
-describe.skipIf(!haveTshark)('incidents, end to end (tshark as the reference)', () => {
+describe.skipIf(!haveTshark)(`incidents, end to end (tshark as the reference)${skipNote(noTshark)}`, () => {
   beforeAll(() => {
     if (!haveTshark) console.warn('tshark is not installed: the incident tests need it as the byte reference (apt-get install tshark)');
   });
@@ -73,7 +75,7 @@ describe.skipIf(!haveTshark)('incidents, end to end (tshark as the reference)', 
     within2pct(top.bytesIn + top.bytesOut, bytesWith(frames, (ip) => ip === '198.51.100.23'));
     expect(inv.verdict).toMatch(/^jan@example\.com \(IMAP, 198\.51\.100\.23\) caused \d+% of outbound traffic/);
     expect(inv.findings.map((f) => f.kind)).toContain('imap-resync');
-    expect(inv.throttle?.command).toMatch(/^bytetrail throttle jan@example\.com --rate \d+mbit --direction out --ports 143,993$/);
+    expect(inv.throttle?.command).toMatch(/^bytetrail throttle --rate \d+mbit --direction out --ports 143,993 -- jan@example\.com$/);
     // Every byte of the window is in exactly one bucket.
     const total = frames.reduce((a, f) => a + f.len, 0);
     within2pct(inv.totals.bytesIn + inv.totals.bytesOut, total);

@@ -205,12 +205,30 @@ describe('ingest command', () => {
     expect(spawnCli(['ingest', '--db', clean, logs]).status).toBe(0);
     const want = dbCounts(clean);
     const killed = join(dir, 'killed.db');
-    for (const delay of [400, 900, 1500]) {
+    // Kill each run once it has committed something more, not after a fixed delay: on a loaded
+    // host a fixed delay can fall before the run has written anything, and then prove nothing.
+    const stored = () => {
+      try {
+        const d = new Database(killed, { readonly: true, fileMustExist: true });
+        try { return (d.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n; } finally { d.close(); }
+      } catch { return 0; }
+    };
+    let killedMidRun = 0;
+    for (let round = 0; round < 3; round++) {
+      const before = stored();
       const child = spawnCliAsync(['ingest', '--db', killed, logs], { BYTETRAIL_BATCH_LINES: '3000' });
-      await new Promise((r) => setTimeout(r, delay));
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      const exited = new Promise((r) => child.once('exit', r));
+      let done = false;
+      void exited.then(() => { done = true; });
+      const until = Date.now() + 120_000;
+      while (!done && stored() <= before && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      if (!done) {
+        child.kill('SIGKILL');
+        killedMidRun++;
+      }
+      await exited;
     }
+    expect(killedMidRun, 'runs killed after a commit and before their end').toBeGreaterThan(0);
     expect(spawnCli(['ingest', '--db', killed, logs]).status).toBe(0);
     expect(dbCounts(killed)).toEqual(want);
   }, 180_000);

@@ -5,7 +5,7 @@ import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths, type IngestSummary } from '../ingest/index.js';
 import { progressBar } from '../progress.js';
 import { renderIngestSummary } from '../render/ingest.js';
-import { info, warn } from '../output.js';
+import { escapeControls, info, warn } from '../output.js';
 import { openStore, type UnparsedRow } from '../store/index.js';
 import { resolveZone } from '../zone.js';
 
@@ -50,11 +50,11 @@ Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rota
         onWait: (m) => { bar.end(); info(m); },
         onUnparsed: !flags['print-unparsed'] ? null
           : json ? (u) => { unparsedLines.push({ path: u.path, line: u.line, source: u.source, reason: u.reason, text: u.text }); }
-          : (u) => this.log(`${u.path}:${u.line}: [${u.source}] ${u.reason}: ${u.text}`),
+          : (u) => this.log(escapeControls(`${u.path}:${u.line}: [${u.source}] ${u.reason}: ${u.text}`)),
       });
       bar.end();
       // Diagnostics go to stderr even with --json (oclif's logToStderr is silent then).
-      for (const e of summary.errors) process.stderr.write(`bytetrail: ${e}\n`);
+      for (const e of summary.errors) process.stderr.write(`bytetrail: ${escapeControls(e)}\n`);
       for (const w of summary.warnings) warn(w);
       const held = summary.heldBack;
       if (held.files) info(`left ${held.files === 1 ? 'an unterminated last line' : `${held.files} unterminated last lines`} (${held.bytes} bytes) for the next run, when ${held.files === 1 ? 'its writer has' : 'their writers have'} finished; --final reads them now`);

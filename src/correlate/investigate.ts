@@ -10,6 +10,7 @@ import type { FlowRow, Store, StoredEvent } from '../store/index.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
 import { buildIdentities, type Identities, type Lease, type MailSession } from './identities.js';
 import { SERVICE_LABEL } from './types.js';
+import { throttleCommandLine } from '../throttle/command.js';
 import type {
   Confidence, Evidence, EvidenceLine, Finding, FindingKind, FlowSourceName, Investigation, ServiceGroup, Suspect, ThrottleProposal, UnattributedBucket,
 } from './types.js';
@@ -614,8 +615,7 @@ function proposeThrottle(s: Suspect, from: number, to: number, peak5min: number,
     ports = PORTS.submission; ips = submitters; direction = 'in';
   }
   const who = s.account ?? s.ips[0];
-  const q = (x: string) => (/^[A-Za-z0-9@._:+-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`);
-  const cmd = ['bytetrail', 'throttle', q(who), '--rate', rate, '--direction', direction, ...(ports.length ? ['--ports', ports.join(',')] : [])].join(' ');
+  const cmd = throttleCommandLine({ target: who, rate, direction, ports });
   const advice: Partial<Record<FindingKind, string>> = {
     'spam-relay': 'the account looks compromised: change its password and disable SASL for it first (a throttle only slows the spam down); the throttle below holds its submissions meanwhile',
     'dns-amplification': 'the answers go to spoofed victims: restrict recursion to your own clients (allow-recursion) and enable response rate limiting (rate-limit { responses-per-second 5; };); the throttle below caps the flood meanwhile',

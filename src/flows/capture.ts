@@ -114,6 +114,9 @@ export function wireLength(linkType: number, buf: Buffer, capLen: number): numbe
   return capLen;
 }
 
+/** Handles whose open failed, kept reachable so that the garbage collector never destroys them. */
+const failedHandles: CapHandle[] = [];
+
 function oneLine(err: unknown): string {
   return String((err as Error)?.message ?? err).replace(/\s+/g, ' ').trim();
 }
@@ -135,9 +138,12 @@ export async function openCapture(o: Pick<CaptureOptions, 'iface' | 'filter'>): 
   const buffer = Buffer.alloc(SNAPLEN);
   let linkName: string;
   try {
-    // After a failed open the handle must not be touched again (cap asserts on close).
     linkName = handle.open(o.iface, o.filter ?? '', PCAP_BUFFER, buffer);
   } catch (err) {
+    // After a failed open the handle must never be touched again: cap's close (also run by its
+    // destructor when the garbage collector frees it) stops a poll handle it never started, and
+    // the process dies of SIGSEGV at whichever moment a collection happens to run.
+    failedHandles.push(handle);
     const msg = oneLine(err);
     if (/permission|not permitted|EPERM|EACCES/i.test(msg)) {
       throw new UserError(`capturing on ${o.iface} needs root or CAP_NET_RAW (run as root, or: setcap cap_net_raw,cap_net_admin=eip $(readlink -f $(which node)))`, { code: 'E_CAPTURE_PERM', exitCode: 77 });
@@ -164,6 +170,10 @@ export async function drainUntilQuiet(lastPacketAt: () => number, maxMs = 2000):
   const until = Date.now() + maxMs;
   for (;;) {
     await new Promise((r) => setTimeout(r, QUIET_MS / 3));
+    // After the process was descheduled, timers run before the poll phase that reads the frames
+    // which arrived meanwhile: let one poll phase run before judging the quiet, or a loaded host
+    // would stop with its ring still full.
+    await new Promise((r) => setImmediate(r));
     if (Date.now() - lastPacketAt() >= QUIET_MS || Date.now() >= until) return;
   }
 }

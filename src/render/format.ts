@@ -3,7 +3,7 @@
  * zone (times are shown in UTC, as the result object holds them), no I/O.
  */
 import type { Confidence, FindingKind, FlowSourceName, Investigation, ServiceGroup, Suspect, TimelineBucket } from '../correlate/types.js';
-import { formatBytes } from '../output.js';
+import { escapeControls, formatBytes } from '../output.js';
 
 export { formatBytes };
 
@@ -77,10 +77,11 @@ export function truncate(s: string, n: number): string {
 
 /**
  * Text from the data (account names, log lines) made safe for a terminal or a one-line cell:
- * control characters, which could move the cursor or recolour the screen, become `\xNN`.
+ * tabs and line breaks become spaces, and other control characters (which could move the cursor,
+ * recolour the screen or reorder the text) become visible escapes (escapeControls).
  */
 export function clean(s: string): string {
-  return s.replace(/[\t\n\r]/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escapeControls(s.replace(/[\t\n\r]/g, ' '));
 }
 
 /** 0.81 → `81%`, 0.042 → `4.2%`, 0.0004 → `<0.1%`. */

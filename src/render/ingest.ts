@@ -1,4 +1,5 @@
 import type { IngestSummary } from '../ingest/index.js';
+import { escapeControls } from '../output.js';
 
 /** Human summary of an ingest run (stdout). */
 export function renderIngestSummary(s: IngestSummary): string {
@@ -26,7 +27,8 @@ export function renderIngestSummary(s: IngestSummary): string {
     out.push('');
     out.push('Unparsed samples (all of them: --print-unparsed):');
     for (const src of sampleSources) {
-      for (const u of s.samples[src]) out.push(`  [${src}] ${u.path}:${u.line}: ${u.reason}: ${u.text.slice(0, 160)}`);
+      // The line is from the log: cut, then escaped, so that no escape sequence in it reaches the terminal.
+      for (const u of s.samples[src]) out.push(escapeControls(`  [${src}] ${u.path}:${u.line}: ${u.reason}: ${u.text.slice(0, 160)}`));
     }
   }
   return out.join('\n');

@@ -5,8 +5,8 @@
  *
  * - libpcap through the optional module `cap` (the flow stage's `runCapture`), when installed;
  * - otherwise tcpdump, writing a pcap stream to a pipe that the capture reader parses
- *   (`tcpdump -i eth0 -n -U -s 192 -w -`): tcpdump does the privileged part, bytetrail only
- *   reads the pipe.
+ *   (`tcpdump -i eth0 -n -U --immediate-mode -s 192 -w -`): tcpdump does the privileged part,
+ *   bytetrail only reads the pipe.
  *
  * The minute in progress is held in memory: stopping stores it; `kill -9` loses at most that
  * minute. A capture that cannot start or stops is reported once; `watch` goes on without it.
@@ -62,7 +62,9 @@ function startTcpdump(store: Store, o: CaptureOptions): LiveCapture {
       try { store.addFlows('capture', records); } catch (err) { o.notice(`capture: ${(err as Error).message}`); }
     },
   });
-  const args = ['-i', o.iface, '-n', '-U', '-s', '192', '-w', '-', ...(o.filter ? [o.filter] : [])];
+  // --immediate-mode: without it libpcap hands packets over in blocks that the kernel retires
+  // up to a second later, and what a block holds when tcpdump is stopped is lost.
+  const args = ['-i', o.iface, '-n', '-U', '--immediate-mode', '-s', '192', '-w', '-', ...(o.filter ? [o.filter] : [])];
   let stopping = false;
   let failed = false;
   let child: ChildProcess;
@@ -73,12 +75,14 @@ function startTcpdump(store: Store, o: CaptureOptions): LiveCapture {
     return NONE;
   }
   let stderr = '';
+  const stats = new TcpdumpStats();
   child.stderr!.on('data', (c: Buffer) => {
     stderr += c.toString('utf8');
     let nl: number;
     while ((nl = stderr.indexOf('\n')) >= 0) {
       const line = stderr.slice(0, nl).trim();
       stderr = stderr.slice(nl + 1);
+      stats.line(line);
       if (line && !stopping && !/packets (captured|received|dropped)/.test(line)) o.notice(`capture: ${line}`);
     }
   });
@@ -93,10 +97,12 @@ function startTcpdump(store: Store, o: CaptureOptions): LiveCapture {
   // Minutes without packets are closed by the clock.
   const tick = setInterval(() => agg.advance(Date.now()), 1000);
   let lastPacketAt = 0;
+  let packetsRead = 0;
   const sink: CaptureSink = {
     iface: (d) => agg.iface(d),
     packet(handle, linkType, tsSec, tsNsec, buf, off, capLen, origLen) {
       lastPacketAt = Date.now();
+      packetsRead++;
       agg.packet(handle, linkType, tsSec, tsNsec, buf, off, capLen, origLen);
     },
   };
@@ -109,11 +115,10 @@ function startTcpdump(store: Store, o: CaptureOptions): LiveCapture {
     async stop() {
       clearInterval(tick);
       if (child.exitCode === null && child.signalCode === null) {
-        // libpcap hands packets over in blocks retired after up to a second, and tcpdump drops
-        // what is still in the kernel's ring when it is signalled: let one more block through,
-        // then wait until tcpdump has caught up (a loaded host lags).
-        await new Promise((r) => setTimeout(r, 1100));
-        await drainUntilQuiet(() => lastPacketAt, 3000);
+        // tcpdump drops what is still in the kernel's ring when it is signalled, and a loaded
+        // host lags: ask it (SIGUSR1) how many packets passed the filter, and stop it once it
+        // has written them all and watch has read them, not after a guessed time.
+        if (!(await stats.caughtUp(child, () => packetsRead, 10_000))) await drainUntilQuiet(() => lastPacketAt, 3000);
         stopping = true;
         child.kill('SIGTERM');
       }
@@ -122,4 +127,56 @@ function startTcpdump(store: Store, o: CaptureOptions): LiveCapture {
       agg.finish();
     },
   };
+}
+
+/**
+ * tcpdump's own counts, from the line it prints on SIGUSR1 (tcpdump 4.99):
+ *   tcpdump: 12 packets captured, 14 packets received by filter, 0 packets dropped by kernel
+ * "Received by filter" includes what is still in the kernel's ring, unread; "captured" is what
+ * tcpdump has written out.
+ */
+class TcpdumpStats {
+  /** Until tcpdump says it listens, SIGUSR1 may still have its default action: end it. */
+  private listening = false;
+  private waiting: Array<(s: { captured: number; received: number; dropped: number }) => void> = [];
+
+  line(line: string): void {
+    if (/listening on/.test(line)) this.listening = true;
+    const m = /(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel/.exec(line);
+    if (!m) return;
+    const s = { captured: Number(m[1]), received: Number(m[2]), dropped: Number(m[3]) };
+    for (const w of this.waiting.splice(0)) w(s);
+  }
+
+  private ask(child: ChildProcess, timeoutMs: number): Promise<{ captured: number; received: number; dropped: number } | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.waiting = this.waiting.filter((w) => w !== done); resolve(null); }, timeoutMs);
+      const done = (s: { captured: number; received: number; dropped: number }) => { clearTimeout(timer); resolve(s); };
+      this.waiting.push(done);
+      try { child.kill('SIGUSR1'); } catch { clearTimeout(timer); resolve(null); }
+    });
+  }
+
+  /**
+   * Resolve true once tcpdump has written every packet that had passed its filter when this was
+   * called (less those the kernel dropped) and `read()` has seen them; false when tcpdump does
+   * not say (another version) or `maxMs` runs out.
+   */
+  async caughtUp(child: ChildProcess, read: () => number, maxMs: number): Promise<boolean> {
+    if (!this.listening) return false;
+    const until = Date.now() + maxMs;
+    const first = await this.ask(child, Math.min(2000, maxMs));
+    if (!first) return false;
+    let s = first;
+    for (;;) {
+      if (s.captured + s.dropped >= first.received && read() >= s.captured) return true;
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 50));
+      if (s.captured + s.dropped < first.received) {
+        const next = await this.ask(child, Math.max(1, until - Date.now()));
+        if (!next) return false;
+        s = next;
+      }
+    }
+  }
 }

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { describeFsError } from '../errors.js';
+import { escapeControls } from '../output.js';
 import type { WatchStore } from '../store/watch.js';
 import type { Alert } from './alerts.js';
 
@@ -31,7 +32,8 @@ export class AlertSinks {
   emit(alert: Alert): void {
     this.emitted++;
     const json = JSON.stringify(alert);
-    (this.o.write ?? ((l: string) => process.stderr.write(l)))(`bytetrail: ${alert.summary}\n`);
+    // The summary names accounts and interfaces from the data: escaped, it stays one harmless line.
+    (this.o.write ?? ((l: string) => process.stderr.write(l)))(`bytetrail: ${escapeControls(alert.summary)}\n`);
     this.ws.recordAlert({ ts: Date.parse(alert.emittedAt), incident: alert.incident, type: alert.type, summary: alert.summary, json });
     if (this.o.alertLog) {
       try {
@@ -70,7 +72,8 @@ export class AlertSinks {
       // Its own process group, so that a timeout ends the hook and whatever it started.
       const child = spawn('/bin/sh', ['-c', cmd], {
         stdio: ['pipe', 'ignore', 'pipe'], detached: true,
-        env: { ...process.env, BYTETRAIL_ALERT_TYPE: alert.type, BYTETRAIL_INCIDENT: alert.incident },
+        // The incident id holds an interface name from the data (a pcapng's, say): escaped for the hook's shell.
+        env: { ...process.env, BYTETRAIL_ALERT_TYPE: escapeControls(alert.type), BYTETRAIL_INCIDENT: escapeControls(alert.incident) },
       });
       const pid = child.pid;
       if (pid !== undefined) this.children.add(pid);

@@ -3,7 +3,7 @@
  * how big the database is. Reads the database only; works while `watch` runs and after.
  */
 import { statSync } from 'node:fs';
-import { formatBytes } from '../output.js';
+import { escapeControls, formatBytes } from '../output.js';
 import { openStore } from '../store/index.js';
 import { WatchStore } from '../store/watch.js';
 import type { Alert } from './alerts.js';
@@ -102,12 +102,12 @@ export function renderStatus(s: WatchStatus, now: number): string {
   if (!w) out.push('watch: has never run on this database');
   else if (w.running) out.push(`watch: running (pid ${w.pid}) since ${w.startedAt}; last heartbeat ${formatDuration(now - Date.parse(w.heartbeatAt!))} ago`);
   else out.push(`watch: not running${w.stoppedAt ? ` (stopped ${w.stoppedAt})` : w.heartbeatAt ? ` (last heartbeat ${w.heartbeatAt}; killed?)` : ''}`);
-  out.push(`database: ${s.db.path}, ${formatBytes(s.db.totalBytes)} (${formatBytes(s.db.bytes)} + ${formatBytes(s.db.walBytes)} WAL); ${s.counts.events.toLocaleString('en-US')} events, ${s.counts.aggregated.toLocaleString('en-US')} aggregated lines, ${s.counts.flows.toLocaleString('en-US')} flow records`);
+  out.push(`database: ${escapeControls(s.db.path)}, ${formatBytes(s.db.totalBytes)} (${formatBytes(s.db.bytes)} + ${formatBytes(s.db.walBytes)} WAL); ${s.counts.events.toLocaleString('en-US')} events, ${s.counts.aggregated.toLocaleString('en-US')} aggregated lines, ${s.counts.flows.toLocaleString('en-US')} flow records`);
   out.push('');
   if (s.files.length) {
     const head = ['file', 'state', 'offset', 'size', 'lag', 'last line'];
     const rows = s.files.map((f) => [
-      f.path + (f.kind && f.kind !== 'log' ? ` (${f.kind})` : ''), f.state,
+      escapeControls(f.path) + (f.kind && f.kind !== 'log' ? ` (${f.kind})` : ''), f.state,
       f.offset === null ? '-' : formatBytes(f.offset), f.size === null ? '-' : formatBytes(f.size),
       f.lagBytes === null ? '-' : formatBytes(f.lagBytes),
       f.secondsSinceLastLine === null ? '-' : `${formatDuration(f.secondsSinceLastLine * 1000)} ago`,
@@ -116,10 +116,11 @@ export function renderStatus(s: WatchStatus, now: number): string {
     const line = (r: string[]) => r.map((c, i) => (i === 0 || i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
     out.push(line(head));
     for (const r of rows) out.push(line(r));
-    for (const f of s.files) if (f.message) out.push(`  ${f.path}: ${f.message}`);
+    for (const f of s.files) if (f.message) out.push(escapeControls(`  ${f.path}: ${f.message}`));
   } else out.push('no files read yet');
   out.push('');
-  if (s.lastAlert) out.push(`last alert (${s.alerts} in all): ${s.lastAlert.emittedAt} ${s.lastAlert.summary}`);
+  // The alert's summary names accounts and interfaces from the data.
+  if (s.lastAlert) out.push(escapeControls(`last alert (${s.alerts} in all): ${s.lastAlert.emittedAt} ${s.lastAlert.summary}`));
   else out.push('no alerts');
   return out.join('\n');
 }

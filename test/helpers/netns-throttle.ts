@@ -12,6 +12,7 @@
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { hasCommand as hasTool } from './tools.js';
 
 const execFileP = promisify(execFile);
 
@@ -26,12 +27,10 @@ export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
-export function hasTool(name: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
-}
+export { hasCommand as hasTool } from './tools.js';
 
 function run(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(args[0], args.slice(1), { input, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(args[0], args.slice(1), { input, encoding: 'utf8', timeout: 120_000 });
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
 }
 
@@ -46,7 +45,7 @@ function must(args: string[], input?: string): string {
  * right after. Returns null when supported, else the reason.
  */
 export function backendSupport(backend: 'nft' | 'iptables' | 'u32' | 'fw' | 'ifb'): string | null {
-  const tools: Record<string, string[]> = { nft: ['tc', 'nft'], iptables: ['tc', 'iptables', 'iptables-restore'], u32: ['tc'], fw: ['tc', 'iptables'], ifb: ['tc', 'ip'] };
+  const tools: Record<string, string[]> = { nft: ['tc', 'nft'], iptables: ['tc', 'iptables', 'iptables-restore'], u32: ['tc'], fw: ['tc', 'iptables', 'iptables-restore'], ifb: ['tc', 'ip'] };
   for (const t of tools[backend]) if (!hasTool(t)) return `${t} is not installed`;
   const base = 'ip link set lo up && tc qdisc add dev lo root handle 1: htb default 1 && tc class add dev lo parent 1: classid 1:2 htb rate 1mbit';
   const probe: Record<string, [string, string]> = {
@@ -113,13 +112,14 @@ export class ThrottleLab {
       const p = spawn('ip', ['netns', 'exec', this.ns.srv, 'iperf3', '-s', '-p', String(CLIENTS[c].port)], { stdio: 'ignore' });
       this.servers.push(p);
     }
-    // iperf3 listens within milliseconds; wait until both ports answer.
-    for (let i = 0; i < 50; i++) {
+    // iperf3 listens within milliseconds when idle; a loaded host may take seconds to start it.
+    const until = Date.now() + 90_000;
+    while (Date.now() < until) {
       const r = run(['ip', 'netns', 'exec', this.ns.srv, 'sh', '-c', `ss -ltn | grep -q ':${CLIENTS.c1.port} ' && ss -ltn | grep -q ':${CLIENTS.c2.port} '`]);
       if (r.status === 0) return;
       execFileSync('sleep', ['0.1']);
     }
-    throw new Error('iperf3 servers did not start');
+    throw new Error('iperf3 servers did not start within 90 s');
   }
 
   /** Run a script with sh inside the server namespace. */
@@ -138,7 +138,7 @@ export class ThrottleLab {
   async iperf(client: ClientName, dir: 'down' | 'up', seconds = 4, family: 4 | 6 = 4): Promise<number> {
     const target = family === 4 ? SERVER.ip4 : SERVER.ip6;
     const args = ['netns', 'exec', this.ns[client], 'iperf3', '-c', target, '-p', String(CLIENTS[client].port), '-t', String(seconds), '-O', '1', '-J', ...(dir === 'down' ? ['-R'] : [])];
-    const { stdout } = await execFileP('ip', args, { timeout: (seconds + 20) * 1000, maxBuffer: 16 << 20 });
+    const { stdout } = await execFileP('ip', args, { timeout: (seconds + 90) * 1000, maxBuffer: 16 << 20 });
     const j = JSON.parse(stdout) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
     if (j.error) throw new Error(`iperf3 ${client}: ${j.error}`);
     return j.end?.sum_received?.bits_per_second ?? NaN;

@@ -7,6 +7,8 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { hasCommand, missingCommands } from './tools.js';
 
 export interface NetnsPair {
   nsA: string;
@@ -24,10 +26,6 @@ export interface NetnsPair {
   destroy(): void;
 }
 
-function has(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
 /**
  * Why namespace tests cannot run here, or null when they can: they need root, `ip netns`,
  * and the listed commands.
@@ -35,11 +33,9 @@ function has(cmd: string): boolean {
 export function netnsUnavailable(commands: string[] = []): string | null {
   if (process.platform !== 'linux') return 'network namespaces need Linux';
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'network namespaces need root';
-  if (!has('ip')) return '`ip` (iproute2) is not installed';
+  if (!hasCommand('ip')) return '`ip` (iproute2) is not installed';
   if (spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status !== 0) return '`ip netns` is not available';
-  const missing = commands.filter((c) => !has(c));
-  if (missing.length) return `not installed: ${missing.join(', ')}`;
-  return null;
+  return missingCommands(commands);
 }
 
 export function createNetnsPair(): NetnsPair {
@@ -84,7 +80,7 @@ export function createNetnsPair(): NetnsPair {
   return {
     nsA, nsB, vethA, vethB,
     ipA: '192.0.2.1', ipB: '192.0.2.2', ip6A: '2001:db8:1::1', ip6B: '2001:db8:1::2',
-    run(ns, cmd, timeoutMs = 60_000) {
+    run(ns, cmd, timeoutMs = WAIT_MS) {
       return execFileSync('ip', ['netns', 'exec', ns, ...cmd], { timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
     },
     start(ns, cmd) {
@@ -97,8 +93,14 @@ export function createNetnsPair(): NetnsPair {
   };
 }
 
+/**
+ * Bounds for waiting on a condition: generous, because a loaded 2-core CI machine can take tens
+ * of seconds to start a process; a wait ends as soon as its condition holds, so they cost nothing.
+ */
+export const WAIT_MS = 90_000;
+
 /** Resolve once `text` appears on the child's stderr or stdout (e.g. tcpdump's "listening on"). */
-export function waitForOutput(c: ChildProcess, text: string, timeoutMs = 10_000): Promise<void> {
+export function waitForOutput(c: ChildProcess, text: string, timeoutMs = WAIT_MS): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`timed out waiting for "${text}"; got: ${seen.slice(-500)}`)), timeoutMs);
@@ -118,8 +120,24 @@ export function waitForOutput(c: ChildProcess, text: string, timeoutMs = 10_000)
   });
 }
 
+/**
+ * Resolve once the file holds `marker` (a capture written with -U holds a packet as soon as
+ * tcpdump has read it). Send a packet carrying a unique marker after the traffic a test counts,
+ * and wait for it here before stopping tcpdump: tcpdump drops what is still in its kernel ring
+ * when it is signalled, and on a loaded host it can lag by seconds, so no fixed wait is enough.
+ */
+export async function untilFileHolds(path: string, marker: string, timeoutMs = WAIT_MS): Promise<void> {
+  const want = Buffer.from(marker);
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(path) && readFileSync(path).includes(want)) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${JSON.stringify(marker)} in ${path}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Send SIGINT (tcpdump then writes out its buffers and exits) and wait for the exit. */
-export function stopGracefully(c: ChildProcess, timeoutMs = 10_000): Promise<number | null> {
+export function stopGracefully(c: ChildProcess, timeoutMs = 30_000): Promise<number | null> {
   return new Promise((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) return resolve(c.exitCode);
     const timer = setTimeout(() => {

@@ -46,7 +46,8 @@ function counts(db: string): { events: number; distinct: number } {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
+/** Generous by default: a loaded host can take tens of seconds to start watch; the wait ends as soon as `ok` holds. */
+async function waitFor(what: string, ok: () => boolean, timeoutMs = 90_000): Promise<void> {
   const t0 = Date.now();
   while (!ok()) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
@@ -100,9 +101,14 @@ describe('watch: following files', () => {
     appendFileSync(f, half.slice(30) + lines(81, 100));
     await expectEvents(db, 100, w);
 
-    const st = spawnCli(['status', '--db', db, '--json']);
-    expect(st.status).toBe(0);
-    const s = JSON.parse(st.stdout);
+    // watch writes its view of its paths every 2 s: wait for the one that has seen line 100.
+    const status = () => {
+      const st = spawnCli(['status', '--db', db, '--json']);
+      expect(st.status).toBe(0);
+      return JSON.parse(st.stdout);
+    };
+    await waitFor('the status row of line 100', () => status().files[0]?.lines === 100);
+    const s = status();
     expect(s.watch.running).toBe(true);
     expect(s.files).toHaveLength(1);
     expect(s.files[0]).toMatchObject({ path: f, state: 'following', kind: 'log', lagBytes: 0, lines: 100 });
@@ -243,7 +249,7 @@ describe('watch: following files', () => {
     }
     // `status` shows the followed name (from watch's state, written every 2 s) with its kind.
     const status_ = () => JSON.parse(spawnCli(['status', '--db', db, '--json']).stdout) as { files: Array<{ path: string; kind: string | null; state: string }> };
-    await waitFor('the status row', () => status_().files[0]?.kind === 'openvpn-status', 10_000);
+    await waitFor('the status row', () => status_().files[0]?.kind === 'openvpn-status');
     expect(status_().files).toMatchObject([{ path: f, kind: 'openvpn-status', state: 'following' }]);
     expect(w.stderr()).not.toMatch(/not read by this build/);
   });
