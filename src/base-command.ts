@@ -2,6 +2,17 @@ import { Command, Flags } from '@oclif/core';
 import { BytetrailError, UserError } from './errors.js';
 
 /**
+ * --since and --until as every windowed command takes them (src/correlate/window.ts reads them).
+ * A date without an offset is read in --tz, as the logs are.
+ */
+export function windowFlags(defaultSince: string) {
+  return {
+    since: Flags.string({ description: 'start of the window: a duration back from --until (2h, 30m, 1d12h), a date (2026-11-20 09:00, 2026-11-20T09:00Z) or a date without a year (Nov 20, Nov 20 09:00: the most recent one)', default: defaultSince }),
+    until: Flags.string({ description: 'end of the window, a date as for --since (default: now)' }),
+  };
+}
+
+/**
  * Shared flags and the one place where errors become exit codes and one-line messages.
  * Nothing else calls process.exit.
  */

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../base-command.js';
+import { BaseCommand, windowFlags } from '../base-command.js';
 import { runInvestigation } from '../correlate/run.js';
 import type { Investigation } from '../correlate/types.js';
 import { warn } from '../output.js';
@@ -18,8 +18,7 @@ By default first reads new lines from the standard log locations (/var/log/mail.
   ];
 
   static override flags = {
-    since: Flags.string({ description: 'start of the window: a duration back from --until (2h, 30m, 1d) or a date', default: '2h' }),
-    until: Flags.string({ description: 'end of the window (ISO date); default now' }),
+    ...windowFlags('2h'),
     demo: Flags.boolean({ description: 'investigate the bundled demo incident in a temporary database' }),
     ingest: Flags.boolean({ description: 'read new log lines first', default: true, allowNo: true }),
     logs: Flags.string({ description: 'paths to read first instead of the standard locations', multiple: true }),

@@ -615,7 +615,9 @@ function proposeThrottle(s: Suspect, from: number, to: number, peak5min: number,
   }
   const who = s.account ?? s.ips[0];
   const q = (x: string) => (/^[A-Za-z0-9@._:+-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`);
-  const cmd = ['bytetrail', 'throttle', q(who), '--rate', rate, '--direction', direction, ...(ports.length ? ['--ports', ports.join(',')] : [])].join(' ');
+  // The window's own bounds, so that the command finds the account's addresses when run after the incident.
+  const at = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
+  const cmd = ['bytetrail', 'throttle', q(who), '--rate', rate, '--direction', direction, ...(ports.length ? ['--ports', ports.join(',')] : []), '--since', at(from), '--until', at(to)].join(' ');
   const advice: Partial<Record<FindingKind, string>> = {
     'spam-relay': 'the account looks compromised: change its password and disable SASL for it first (a throttle only slows the spam down); the throttle below holds its submissions meanwhile',
     'dns-amplification': 'the answers go to spoofed victims: restrict recursion to your own clients (allow-recursion) and enable response rate limiting (rate-limit { responses-per-second 5; };); the throttle below caps the flood meanwhile',

@@ -51,11 +51,13 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
     const d = await demoStore('UTC');
     try {
       const inv = investigate(d.store, { from: d.from, to: d.to, vpnPorts: o.vpnPorts });
+      // The database stays (in its private temporary folder) so that the proposed throttle runs as printed.
+      const db = /^[\w./-]+$/.test(d.store.path) ? d.store.path : `'${d.store.path.replace(/'/g, `'\\''`)}'`;
+      if (inv.throttle) inv.throttle.command = inv.throttle.command.replace(/^bytetrail throttle /, `bytetrail throttle --db ${db} `);
       return { investigation: inv, ingest: d.ingest, dbPath: d.store.path };
     } finally {
-      // The demo's files and database were only there for this run.
       d.store.close();
-      rmSync(d.dir, { recursive: true, force: true });
+      rmSync(join(d.dir, 'logs'), { recursive: true, force: true });
     }
   }
   const store = openStore({ path: o.db });
@@ -65,7 +67,7 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
       const paths = o.logs?.length ? o.logs : STANDARD_LOGS.filter((p) => existsSync(p));
       if (paths.length) summary = await ingestPaths(store, paths, { tz: o.tz, now: o.now, handlers: flowHandlers(), localIps: o.localIps });
     }
-    const w = resolveWindow(o.since, o.until, o.now);
+    const w = resolveWindow(o.since, o.until, o.now, '2h', o.tz);
     return { investigation: investigate(store, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: summary, dbPath: store.path };
   } finally {
     store.close();

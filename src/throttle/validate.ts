@@ -210,16 +210,13 @@ export function parseIface(raw: string, what = 'interface'): string {
 // ---- durations ----
 
 /**
- * `--since`: the same windows as investigate and report accept (resolveWindow): a duration
- * back from `nowMs` (`90m`, `24h`, `1d12h`) or a date, so that a suspect's window can be
- * pasted from one command to the other. Refused in throttle's own words.
+ * `--since` and `--until`: the same windows as investigate and report accept (resolveWindow), so
+ * that the window of an investigation can be pasted into the throttle it proposes. Its errors
+ * already name the flag and the forms it takes.
  */
-export function parseSince(raw: string, nowMs: number): number {
-  try {
-    return resolveWindow(raw, undefined, nowMs).from;
-  } catch {
-    throw new InputError(`bad --since ${quoteForMessage(raw)}`, { hint: 'a duration such as 24h, 7d, 1d12h, 90m, or an instant such as 2024-05-01T00:00:00Z' });
-  }
+export function parseWindow(since: string, until: string | undefined, nowMs: number, tz = 'UTC'): { fromMs: number; toMs: number } {
+  const w = resolveWindow(since, until, nowMs, since, tz);
+  return { fromMs: w.from, toMs: w.to };
 }
 
 // ---- names from logs ----
