@@ -1,5 +1,5 @@
 import { Command, Flags } from '@oclif/core';
-import { BytetrailError, UserError } from './errors.js';
+import { BytetrailError, EXIT, UserError } from './errors.js';
 
 /**
  * --since and --until as every windowed command takes them (src/correlate/window.ts reads them).
@@ -24,18 +24,25 @@ export abstract class BaseCommand extends Command {
     tz: Flags.string({ description: 'zone in which log times without an offset are read (default: $TZ, else the system zone)', helpGroup: 'GLOBAL' }),
   };
 
+  /**
+   * Every failure ends here: one line on stderr (`bytetrail: error: ...` and a hint) and, with
+   * --json, the same as `{"error": {code, message, hint, exitCode}}` on stdout, so that a script
+   * reading stdout always gets JSON. Exit codes follow EXIT (src/errors.ts).
+   */
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
-    if (err instanceof BytetrailError) {
-      const hint = err.hint ? `\n  hint: ${err.hint}` : '';
-      process.stderr.write(`bytetrail: error: ${err.message}${hint}\n`);
-      process.exitCode = err.exitCode;
-      return undefined;
+    let e: BytetrailError;
+    if (err instanceof BytetrailError) e = err;
+    else if (err.oclif || (err as { name?: string }).name === 'CLIError') {
+      // oclif's own parse errors (unknown flag, missing argument) already read well, with the usage.
+      if (!this.jsonEnabled()) return super.catch(err);
+      e = new UserError(err.message.replace(/\n.*$/s, ''), { hint: `see: ${this.config.bin} ${this.id ?? ''} --help`.replace(/ +--/, ' --') });
+    } else {
+      if (process.env.BYTETRAIL_DEBUG) process.stderr.write(`${err.stack ?? String(err)}\n`);
+      e = new BytetrailError(`internal error: ${err.message} (this is a bug; rerun with BYTETRAIL_DEBUG=1 for details)`, { code: 'E_INTERNAL', exitCode: EXIT.internal });
     }
-    // oclif's own parse errors (bad flag, missing argument) already read well.
-    if (err.oclif || (err as { name?: string }).name === 'CLIError') return super.catch(err);
-    if (process.env.BYTETRAIL_DEBUG) process.stderr.write(`${err.stack ?? String(err)}\n`);
-    process.stderr.write(`bytetrail: internal error: ${err.message} (this is a bug; rerun with BYTETRAIL_DEBUG=1 for details)\n`);
-    process.exitCode = 70;
+    process.stderr.write(`bytetrail: ${e.code === 'E_INTERNAL' ? '' : 'error: '}${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`);
+    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint, exitCode: e.exitCode } }, null, 2)}\n`);
+    process.exitCode = e.exitCode;
     return undefined;
   }
 

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand, windowFlags } from '../base-command.js';
 import { runInvestigation } from '../correlate/run.js';
 import type { Investigation } from '../correlate/types.js';
-import { warn } from '../output.js';
+import { colorAllowed, warn } from '../output.js';
 import { renderInvestigationText } from '../render/investigation.js';
 import { resolveZone } from '../zone.js';
 
@@ -33,8 +33,8 @@ By default first reads new lines from the standard log locations (/var/log/mail.
       db: flags.db, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
       logs: flags.logs, ingest: flags.ingest, demo: flags.demo, localIps: flags.local, vpnPorts: flags['vpn-port'], source: flags.source,
     });
-    for (const w of r.ingest?.warnings ?? []) warn(w);
-    if (!this.jsonEnabled()) this.log(renderInvestigationText(r.investigation, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, width: process.stdout.columns || 100 }));
+    for (const w of [...r.warnings, ...(r.ingest?.warnings ?? [])]) warn(w);
+    if (!this.jsonEnabled()) this.log(renderInvestigationText(r.investigation, { color: colorAllowed(), width: process.stdout.columns || 100 }));
     return r.investigation;
   }
 }

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { BaseCommand, windowFlags } from '../base-command.js';
 import { runInvestigation } from '../correlate/run.js';
 import type { Investigation } from '../correlate/types.js';
-import { describeFsError, UserError } from '../errors.js';
+import { describeFsError, InputError } from '../errors.js';
 import { info, warn } from '../output.js';
 import { renderHtml } from '../render/html.js';
 import { renderMarkdown } from '../render/markdown.js';
@@ -37,14 +37,14 @@ Markdown (the default) pastes into a ticket; --html is one self-contained page w
       db: flags.db, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
       logs: flags.logs, ingest: flags.ingest, demo: flags.demo, vpnPorts: flags['vpn-port'],
     });
-    for (const w of r.ingest?.warnings ?? []) warn(w);
+    for (const w of [...r.warnings, ...(r.ingest?.warnings ?? [])]) warn(w);
     if (this.jsonEnabled()) return r.investigation;
     const text = flags.html ? renderHtml(r.investigation) : renderMarkdown(r.investigation);
     if (flags.out) {
       try {
         writeFileSync(flags.out, text, { mode: 0o600 });
       } catch (err) {
-        throw new UserError(describeFsError(flags.out, err, 'write'));
+        throw new InputError(describeFsError(flags.out, err, 'write'));
       }
       info(`report written to ${flags.out}`);
     } else this.log(text);

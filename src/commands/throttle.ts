@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, windowFlags } from '../base-command.js';
-import { UserError, describeFsError } from '../errors.js';
+import { InputError, PrivilegeError, describeFsError } from '../errors.js';
 import { info, warn } from '../output.js';
 import { openStore, type Store } from '../store/index.js';
 import { type ApplyResult, type ThrottlePlan, planThrottle, runPlan } from '../throttle/index.js';
@@ -43,13 +43,13 @@ export default class Throttle extends BaseCommand {
       }, () => (store = openStore({ path: flags.db, readonly: true })));
       for (const w of plan.warnings) warn(w);
       info(`plan ${plan.id}: ${plan.clients.map((c) => c.address).join(', ')} at ${humanRate(plan.rate)} on ${plan.iface} (${plan.direction}, ${plan.backend})`);
-      if (flags.apply && process.getuid?.() !== 0) throw new UserError('--apply needs root', { hint: 'without --apply nothing changes: save the script with --out and run it as root' });
+      if (flags.apply && process.getuid?.() !== 0) throw new PrivilegeError('--apply needs root', { hint: 'without --apply nothing changes: save the script with --out and run it as root' });
       const script = flags.undo ? plan.commands.undo : plan.commands.apply;
       if (flags.out) {
         try {
           writeFileSync(flags.out, script, { mode: 0o755 });
         } catch (err) {
-          throw new UserError(describeFsError(flags.out, err, 'write'));
+          throw new InputError(describeFsError(flags.out, err, 'write'));
         }
         info(`wrote the ${flags.undo ? 'undo' : 'apply'} script to ${flags.out}`);
       }
