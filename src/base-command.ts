@@ -1,7 +1,18 @@
 import { Command, Flags } from '@oclif/core';
-import { BytetrailError, UserError } from './errors.js';
+import { BytetrailError, EXIT, UserError } from './errors.js';
 import { escapeControls } from './output.js';
 import { storeErrorFrom } from './store/safety.js';
+
+/**
+ * --since and --until as every windowed command takes them (src/correlate/window.ts reads them).
+ * A date without an offset is read in --tz, as the logs are.
+ */
+export function windowFlags(defaultSince: string) {
+  return {
+    since: Flags.string({ description: 'start of the window: a duration back from --until (2h, 30m, 1d12h), a date (2026-11-20 09:00, 2026-11-20T09:00Z) or a date without a year (Nov 20, Nov 20 09:00: the most recent one)', default: defaultSince }),
+    until: Flags.string({ description: 'end of the window, a date as for --since (default: now)' }),
+  };
+}
 
 /**
  * Shared flags and the one place where errors become exit codes and one-line messages.
@@ -15,21 +26,28 @@ export abstract class BaseCommand extends Command {
     tz: Flags.string({ description: 'zone in which log times without an offset are read (default: $TZ, else the system zone)', helpGroup: 'GLOBAL' }),
   };
 
+  /**
+   * Every failure ends here: one line on stderr (`bytetrail: error: ...` and a hint) and, with
+   * --json, the same as `{"error": {code, message, hint, exitCode}}` on stdout, so that a script
+   * reading stdout always gets JSON. Exit codes follow EXIT (src/errors.ts). Messages name files,
+   * interfaces and accounts from the input: they are escaped, so each stays one line.
+   */
   protected override async catch(thrown: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     // A damaged database is the user's to repair, wherever SQLite noticed it.
     const err = storeErrorFrom(thrown) ?? thrown;
-    if (err instanceof BytetrailError) {
-      // Messages name files, interfaces and accounts from the input: escaped, each stays one line.
-      const hint = err.hint ? `\n  hint: ${escapeControls(err.hint)}` : '';
-      process.stderr.write(`bytetrail: error: ${escapeControls(err.message)}${hint}\n`);
-      process.exitCode = err.exitCode;
-      return undefined;
+    let e: BytetrailError;
+    if (err instanceof BytetrailError) e = err;
+    else if (err.oclif || (err as { name?: string }).name === 'CLIError') {
+      // oclif's own parse errors (unknown flag, missing argument) already read well, with the usage.
+      if (!this.jsonEnabled()) return super.catch(err);
+      e = new UserError(err.message.replace(/\n.*$/s, ''), { hint: `see: ${this.config.bin} ${this.id ?? ''} --help`.replace(/ +--/, ' --') });
+    } else {
+      if (process.env.BYTETRAIL_DEBUG) process.stderr.write(`${err.stack ?? String(err)}\n`);
+      e = new BytetrailError(`internal error: ${err.message} (this is a bug; rerun with BYTETRAIL_DEBUG=1 for details)`, { code: 'E_INTERNAL', exitCode: EXIT.internal });
     }
-    // oclif's own parse errors (bad flag, missing argument) already read well.
-    if (err.oclif || (err as { name?: string }).name === 'CLIError') return super.catch(err);
-    if (process.env.BYTETRAIL_DEBUG) process.stderr.write(`${err.stack ?? String(err)}\n`);
-    process.stderr.write(`bytetrail: internal error: ${escapeControls(err.message)} (this is a bug; rerun with BYTETRAIL_DEBUG=1 for details)\n`);
-    process.exitCode = 70;
+    process.stderr.write(`bytetrail: ${e.code === 'E_INTERNAL' ? '' : 'error: '}${escapeControls(e.message)}${e.hint ? `\n  hint: ${escapeControls(e.hint)}` : ''}\n`);
+    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint, exitCode: e.exitCode } }, null, 2)}\n`);
+    process.exitCode = e.exitCode;
     return undefined;
   }
 

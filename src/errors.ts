@@ -16,22 +16,38 @@ export class BytetrailError extends Error {
   }
 }
 
-/** Something the user can fix: bad input, bad flag, missing permission. */
+/**
+ * Exit codes, one rule for every command (README "Exit codes"):
+ * 2 what was typed is wrong (unknown command or flag, a bad flag value or argument);
+ * 1 what was read or written failed (a file, a device, a script, nothing to act on);
+ * 3 the database; 77 root or a capability is needed; 70 a bug.
+ */
+export const EXIT = { input: 1, usage: 2, store: 3, internal: 70, privilege: 77 } as const;
+
+/** Something the user can fix; by default a usage error (a bad flag value or argument). */
 export class UserError extends BytetrailError {
   constructor(message: string, opts: { code?: string; exitCode?: number; hint?: string | null; cause?: unknown } = {}) {
-    super(message, { code: opts.code ?? 'E_USER', exitCode: opts.exitCode ?? 2, hint: opts.hint, cause: opts.cause });
+    super(message, { code: opts.code ?? 'E_USAGE', exitCode: opts.exitCode ?? EXIT.usage, hint: opts.hint, cause: opts.cause });
   }
 }
 
+/** Needs root or a capability (CAP_NET_RAW, CAP_NET_ADMIN) that this process lacks. */
+export class PrivilegeError extends UserError {
+  constructor(message: string, opts: { hint?: string | null; cause?: unknown } = {}) {
+    super(message, { code: 'E_PRIVILEGE', exitCode: EXIT.privilege, ...opts });
+  }
+}
+
+/** What was read or written failed: an unreadable file, a damaged one, nothing to act on. */
 export class InputError extends UserError {
   constructor(message: string, opts: { hint?: string | null; cause?: unknown } = {}) {
-    super(message, { code: 'E_INPUT', exitCode: 1, ...opts });
+    super(message, { code: 'E_INPUT', exitCode: EXIT.input, ...opts });
   }
 }
 
 export class StoreError extends BytetrailError {
   constructor(message: string, opts: { hint?: string | null; cause?: unknown } = {}) {
-    super(message, { code: 'E_STORE', exitCode: 3, ...opts });
+    super(message, { code: 'E_STORE', exitCode: EXIT.store, ...opts });
   }
 }
 

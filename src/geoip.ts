@@ -6,7 +6,7 @@
 import { open, type Reader, type Response } from 'maxmind';
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { UserError, describeFsError } from './errors.js';
+import { InputError, describeFsError } from './errors.js';
 import { normalizeIp } from './parsers/common.js';
 
 export interface GeoRecord {
@@ -63,11 +63,11 @@ async function openOne(path: string): Promise<Source> {
     reader = await open<Response>(path, { cache: { max: 1000 } });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code) throw new UserError(describeFsError(path, err), { hint: 'check --geoip-db' });
+    if (e.code) throw new InputError(describeFsError(path, err), { hint: 'check --geoip-db' });
     const msg = firstLine(e.message ?? String(err));
-    if (/gzip/i.test(msg)) throw new UserError(`GeoIP database ${path} is gzip-compressed`, { hint: `gunzip it first: gunzip -k ${path}` });
+    if (/gzip/i.test(msg)) throw new InputError(`GeoIP database ${path} is gzip-compressed`, { hint: `gunzip it first: gunzip -k ${path}` });
     // The reader's own words ("Unknown type 111 at offset 1") say nothing to a user; keep them as the cause.
-    throw new UserError(`GeoIP database ${path} is not a MaxMind DB (.mmdb) file, or it is damaged`, { hint: 'download it again, or point --geoip-db elsewhere', cause: err });
+    throw new InputError(`GeoIP database ${path} is not a MaxMind DB (.mmdb) file, or it is damaged`, { hint: 'download it again, or point --geoip-db elsewhere', cause: err });
   }
   return { path, reader, ipv4Only: reader.metadata.ipVersion === 4 };
 }
@@ -80,7 +80,7 @@ function listDir(dir: string): string[] {
   try {
     return readdirSync(dir);
   } catch (err) {
-    throw new UserError(describeFsError(dir, err), { hint: 'check --geoip-db' });
+    throw new InputError(describeFsError(dir, err), { hint: 'check --geoip-db' });
   }
 }
 
@@ -89,7 +89,7 @@ function isDir(path: string): boolean | null {
     return statSync(path).isDirectory();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new UserError(describeFsError(path, err), { hint: 'check --geoip-db' });
+    throw new InputError(describeFsError(path, err), { hint: 'check --geoip-db' });
   }
 }
 
@@ -101,9 +101,9 @@ export async function openGeo(opts: { path?: string; searchDirs?: string[] }): P
   let files: string[];
   if (opts.path) {
     const dir = isDir(opts.path);
-    if (dir === null) throw new UserError(`GeoIP database ${opts.path} does not exist`, { hint: 'pass an .mmdb file or a directory that holds some' });
+    if (dir === null) throw new InputError(`GeoIP database ${opts.path} does not exist`, { hint: 'pass an .mmdb file or a directory that holds some' });
     files = dir ? pickDatabases(listDir(opts.path)).map((n) => join(opts.path!, n)) : [opts.path];
-    if (!files.length) throw new UserError(`no country or ASN .mmdb file in ${opts.path}`, { hint: 'e.g. GeoLite2-Country.mmdb and GeoLite2-ASN.mmdb, or dbip-country-lite-*.mmdb' });
+    if (!files.length) throw new InputError(`no country or ASN .mmdb file in ${opts.path}`, { hint: 'e.g. GeoLite2-Country.mmdb and GeoLite2-ASN.mmdb, or dbip-country-lite-*.mmdb' });
   } else {
     const seen = new Set<string>();
     files = [];
@@ -134,7 +134,7 @@ function lookup(sources: Source[], raw: string): GeoRecord | null {
     try {
       data = s.reader.get(ip);
     } catch (err) {
-      throw new UserError(`GeoIP database ${s.path} is damaged: ${firstLine((err as Error).message ?? String(err))}`, { hint: 'download it again, or point --geoip-db elsewhere' });
+      throw new InputError(`GeoIP database ${s.path} is damaged: ${firstLine((err as Error).message ?? String(err))}`, { hint: 'download it again, or point --geoip-db elsewhere' });
     }
     if (data && typeof data === 'object') merge(rec, data as Record<string, unknown>);
     if (rec.country && rec.countryName && rec.asn !== null && rec.asOrg) break;

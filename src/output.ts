@@ -47,3 +47,11 @@ export function formatBytes(n: number): string {
 export function progressAllowed(): boolean {
   return Boolean(process.stderr.isTTY) && !process.env.BYTETRAIL_NO_PROGRESS && !process.env.CI;
 }
+
+/**
+ * Whether results on stdout may carry colour: a terminal that is not `TERM=dumb`, and no
+ * NO_COLOR (no-color.org: set and not empty).
+ */
+export function colorAllowed(env: NodeJS.ProcessEnv = process.env, isTTY = Boolean(process.stdout.isTTY)): boolean {
+  return isTTY && env.TERM !== 'dumb' && !env.NO_COLOR;
+}

@@ -75,7 +75,7 @@ describe.skipIf(!haveTshark)(`incidents, end to end (tshark as the reference)${s
     within2pct(top.bytesIn + top.bytesOut, bytesWith(frames, (ip) => ip === '198.51.100.23'));
     expect(inv.verdict).toMatch(/^jan@example\.com \(IMAP, 198\.51\.100\.23\) caused \d+% of outbound traffic/);
     expect(inv.findings.map((f) => f.kind)).toContain('imap-resync');
-    expect(inv.throttle?.command).toMatch(/^bytetrail throttle --rate \d+mbit --direction out --ports 143,993 -- jan@example\.com$/);
+    expect(inv.throttle?.command).toMatch(/^bytetrail throttle --rate \d+mbit --direction out --ports 143,993 --since 2026-11-20T\d\d:\d\d:\d\dZ --until 2026-11-20T\d\d:\d\d:\d\dZ -- jan@example\.com$/);
     // Every byte of the window is in exactly one bucket.
     const total = frames.reduce((a, f) => a + f.len, 0);
     within2pct(inv.totals.bytesIn + inv.totals.bytesOut, total);

@@ -170,7 +170,7 @@ describe('bytetrail whois-user', () => {
     const bad = join(tmp.dir, 'bad.mmdb');
     writeFileSync(bad, 'not a database');
     const r = spawnCli(['whois-user', '198.51.100.23', '--db', db, '--geoip-db', bad]);
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(1);
     expect(r.stderr.split('\n')[0]).toBe(`bytetrail: error: GeoIP database ${bad} is not a MaxMind DB (.mmdb) file, or it is damaged`);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
   });

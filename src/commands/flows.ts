@@ -1,8 +1,9 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../base-command.js';
+import { BaseCommand, windowFlags } from '../base-command.js';
 import { resolveWindow } from '../correlate/window.js';
 import { FLOW_SOURCES, FLOWS_BY, type FlowSource, type FlowsBy, type FlowsReport, queryFlows, renderFlowsText } from '../flows/query.js';
 import { openStore } from '../store/index.js';
+import { resolveZone } from '../zone.js';
 
 export default class Flows extends BaseCommand {
   static override summary = 'Top talkers and a per-minute time series of a past window, from the stored flow records.';
@@ -18,8 +19,7 @@ service or local port, or per minute, for any window already ingested (captures,
   ];
 
   static override flags = {
-    since: Flags.string({ description: 'start of the window: a duration back from --until (30m, 2h, 1d) or a date', default: '1h' }),
-    until: Flags.string({ description: 'end of the window (ISO date); default now' }),
+    ...windowFlags('1h'),
     by: Flags.string({ description: 'group by', options: [...FLOWS_BY], default: 'remote' }),
     top: Flags.integer({ description: 'rows to show (not for --by minute, which lists every minute)', default: 10, min: 1 }),
     source: Flags.string({ description: 'flow source to read (default: the most complete one in the window)', options: [...FLOW_SOURCES] }),
@@ -27,7 +27,7 @@ service or local port, or per minute, for any window already ingested (captures,
 
   async run(): Promise<FlowsReport> {
     const { flags } = await this.parse(Flows);
-    const { from, to } = resolveWindow(flags.since, flags.until, Date.now(), '1h');
+    const { from, to } = resolveWindow(flags.since, flags.until, Date.now(), '1h', resolveZone(flags.tz));
     const store = openStore({ path: flags.db, readonly: true });
     try {
       const report = queryFlows(store, { from, to, by: flags.by as FlowsBy, top: flags.top, source: flags.source as FlowSource | undefined });

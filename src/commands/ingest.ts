@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
+import { parseInstant } from '../correlate/window.js';
 import { InputError } from '../errors.js';
 import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths, type IngestSummary } from '../ingest/index.js';
@@ -25,7 +26,7 @@ Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rota
 
   static override flags = {
     'print-unparsed': Flags.boolean({ description: 'print every line that was not understood, with its file, line number and reason' }),
-    'boot-time': Flags.string({ description: 'boot time (ISO) for bare kernel [uptime] stamps, as in dmesg output' }),
+    'boot-time': Flags.string({ description: 'boot time for bare kernel [uptime] stamps, as in dmesg output (a date, read in --tz unless it has an offset)' }),
     local: Flags.string({ description: "the server's own address, for captures and conntrack listings (repeat for several; default: inferred)", multiple: true, multipleNonGreedy: true }),
     final: Flags.boolean({ description: 'the files are finished: also read an unterminated last line (by default it waits for the next run, unless the file was rotated away)' }),
     'vpn-port': Flags.integer({ description: 'OpenVPN server port, for captures and status files (repeat for several; default 1194)', multiple: true, multipleNonGreedy: true }),
@@ -34,8 +35,8 @@ Files are recognised by content (mail.log mixes Postfix, Dovecot and more). Rota
   async run(): Promise<IngestSummary & { unparsedLines?: UnparsedRow[] }> {
     const { argv, flags } = await this.parse(Ingest);
     const tz = resolveZone(flags.tz);
-    const bootTime = flags['boot-time'] ? Date.parse(flags['boot-time']) : null;
-    if (bootTime !== null && Number.isNaN(bootTime)) this.userError(`--boot-time is not a date: ${flags['boot-time']}`);
+    // Dated as --since is: a local time in --tz unless it carries an offset.
+    const bootTime = flags['boot-time'] ? parseInstant(flags['boot-time'], 'boot-time', tz, Date.now()) : null;
     const store = openStore({ path: flags.db });
     const bar = progressBar('ingest');
     // With --json, --print-unparsed puts the lines in the result (oclif silences log()).

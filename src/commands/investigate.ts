@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../base-command.js';
+import { BaseCommand, windowFlags } from '../base-command.js';
 import { runInvestigation } from '../correlate/run.js';
 import type { Investigation } from '../correlate/types.js';
-import { warn } from '../output.js';
+import { colorAllowed, warn } from '../output.js';
 import { renderInvestigationText } from '../render/investigation.js';
 import { resolveZone } from '../zone.js';
 
@@ -18,8 +18,7 @@ By default first reads new lines from the standard log locations (/var/log/mail.
   ];
 
   static override flags = {
-    since: Flags.string({ description: 'start of the window: a duration back from --until (2h, 30m, 1d) or a date', default: '2h' }),
-    until: Flags.string({ description: 'end of the window (ISO date); default now' }),
+    ...windowFlags('2h'),
     demo: Flags.boolean({ description: 'investigate the bundled demo incident in a temporary database' }),
     ingest: Flags.boolean({ description: 'read new log lines first', default: true, allowNo: true }),
     logs: Flags.string({ description: 'paths to read first instead of the standard locations', multiple: true }),
@@ -35,8 +34,8 @@ By default first reads new lines from the standard log locations (/var/log/mail.
       logs: flags.logs, ingest: flags.ingest, demo: flags.demo, localIps: flags.local, vpnPorts: flags['vpn-port'], source: flags.source,
       onWarning: warn,
     });
-    for (const w of r.ingest?.warnings ?? []) warn(w);
-    if (!this.jsonEnabled()) this.log(renderInvestigationText(r.investigation, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, width: process.stdout.columns || 100 }));
+    for (const w of [...r.warnings, ...(r.ingest?.warnings ?? [])]) warn(w);
+    if (!this.jsonEnabled()) this.log(renderInvestigationText(r.investigation, { color: colorAllowed(), width: process.stdout.columns || 100 }));
     return r.investigation;
   }
 }

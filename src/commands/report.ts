@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
 import { writeFileSync } from 'node:fs';
-import { BaseCommand } from '../base-command.js';
+import { BaseCommand, windowFlags } from '../base-command.js';
 import { runInvestigation } from '../correlate/run.js';
 import type { Investigation } from '../correlate/types.js';
-import { describeFsError, UserError } from '../errors.js';
+import { describeFsError, InputError } from '../errors.js';
 import { info, warn } from '../output.js';
 import { renderHtml } from '../render/html.js';
 import { renderMarkdown } from '../render/markdown.js';
@@ -24,8 +24,7 @@ Markdown (the default) pastes into a ticket; --html is one self-contained page w
     markdown: Flags.boolean({ description: 'Markdown report (default)', exclusive: ['html'] }),
     html: Flags.boolean({ description: 'self-contained HTML report with a traffic chart', exclusive: ['markdown'] }),
     out: Flags.string({ description: 'write the report to this file instead of stdout' }),
-    since: Flags.string({ description: 'start of the window: a duration back from --until (2h, 30m, 1d) or a date', default: '2h' }),
-    until: Flags.string({ description: 'end of the window (ISO date); default now' }),
+    ...windowFlags('2h'),
     demo: Flags.boolean({ description: 'report on the bundled demo incident' }),
     ingest: Flags.boolean({ description: 'read new log lines first, as investigate does', default: true, allowNo: true }),
     logs: Flags.string({ description: 'paths to read first instead of the standard locations', multiple: true }),
@@ -38,14 +37,14 @@ Markdown (the default) pastes into a ticket; --html is one self-contained page w
       db: flags.db, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
       logs: flags.logs, ingest: flags.ingest, demo: flags.demo, vpnPorts: flags['vpn-port'], onWarning: warn,
     });
-    for (const w of r.ingest?.warnings ?? []) warn(w);
+    for (const w of [...r.warnings, ...(r.ingest?.warnings ?? [])]) warn(w);
     if (this.jsonEnabled()) return r.investigation;
     const text = flags.html ? renderHtml(r.investigation) : renderMarkdown(r.investigation);
     if (flags.out) {
       try {
         writeFileSync(flags.out, text, { mode: 0o600 });
       } catch (err) {
-        throw new UserError(describeFsError(flags.out, err, 'write'));
+        throw new InputError(describeFsError(flags.out, err, 'write'));
       }
       info(`report written to ${flags.out}`);
     } else this.log(text);

@@ -1,12 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../base-command.js';
-import { UserError, describeFsError } from '../errors.js';
+import { BaseCommand, windowFlags } from '../base-command.js';
+import { InputError, PrivilegeError, describeFsError } from '../errors.js';
 import { info, warn } from '../output.js';
 import { openStore, type Store } from '../store/index.js';
 import { type ApplyResult, type ThrottlePlan, planThrottle, runPlan } from '../throttle/index.js';
 import { BACKENDS, DIRECTIONS } from '../throttle/plan.js';
 import { humanRate } from '../throttle/validate.js';
+import { resolveZone } from '../zone.js';
 
 export default class Throttle extends BaseCommand {
   static override summary = 'Write a tested tc shaping plan that slows one client down instead of blocking it.';
@@ -24,7 +25,8 @@ export default class Throttle extends BaseCommand {
     direction: Flags.string({ options: [...DIRECTIONS], default: 'out', description: 'out: downloads (egress to the client); in: uploads (via IFB); both' }),
     ports: Flags.string({ description: 'only these server-side ports: imap,imaps,pop3s or 993,995' }),
     backend: Flags.string({ options: [...BACKENDS], default: 'nft', description: 'how packets are put in the class' }),
-    since: Flags.string({ default: '24h', description: 'for an account: the window its addresses are taken from (24h, 1d12h, or a date, as investigate takes it)' }),
+    // For an account: the window its addresses are taken from, as investigate reads it.
+    ...windowFlags('24h'),
     'default-rate': Flags.string({ default: '10gbit', description: 'rate of the default class that carries all other traffic' }),
     out: Flags.string({ description: 'write the script to this file (mode 0755) instead of stdout' }),
     undo: Flags.boolean({ default: false, description: 'the script that removes the plan, instead of the one that applies it' }),
@@ -37,17 +39,17 @@ export default class Throttle extends BaseCommand {
     try {
       const plan = planThrottle({
         target: args.target, rate: flags.rate, ceil: flags.ceil, defaultRate: flags['default-rate'], iface: flags.iface,
-        direction: flags.direction, backend: flags.backend, ports: flags.ports, since: flags.since, nowMs: Date.now(),
+        direction: flags.direction, backend: flags.backend, ports: flags.ports, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), nowMs: Date.now(),
       }, () => (store = openStore({ path: flags.db, readonly: true })));
       for (const w of plan.warnings) warn(w);
       info(`plan ${plan.id}: ${plan.clients.map((c) => c.address).join(', ')} at ${humanRate(plan.rate)} on ${plan.iface} (${plan.direction}, ${plan.backend})`);
-      if (flags.apply && process.getuid?.() !== 0) throw new UserError('--apply needs root', { hint: 'without --apply nothing changes: save the script with --out and run it as root' });
+      if (flags.apply && process.getuid?.() !== 0) throw new PrivilegeError('--apply needs root', { hint: 'without --apply nothing changes: save the script with --out and run it as root' });
       const script = flags.undo ? plan.commands.undo : plan.commands.apply;
       if (flags.out) {
         try {
           writeFileSync(flags.out, script, { mode: 0o755 });
         } catch (err) {
-          throw new UserError(describeFsError(flags.out, err, 'write'));
+          throw new InputError(describeFsError(flags.out, err, 'write'));
         }
         info(`wrote the ${flags.undo ? 'undo' : 'apply'} script to ${flags.out}`);
       }

@@ -1,11 +1,12 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../base-command.js';
+import { BaseCommand, windowFlags } from '../base-command.js';
 import { resolveWindow } from '../correlate/window.js';
 import { mailSessionKeys, whoisIp } from '../correlate/whois.js';
 import { openGeo } from '../geoip.js';
 import { normalizeIp } from '../parsers/common.js';
 import { type WhoisReport, renderWhoisText } from '../render/whois.js';
 import { openStore } from '../store/index.js';
+import { resolveZone } from '../zone.js';
 
 export default class WhoisUser extends BaseCommand {
   static override summary = 'Every account seen on an IP address: logins, VPN connections and failed logins.';
@@ -22,8 +23,7 @@ log in from the address, with their services, first and last time, session count
   static override args = { ip: Args.string({ required: true, description: 'IPv4 or IPv6 address (IPv4-mapped IPv6 is read as IPv4)' }) };
 
   static override flags = {
-    since: Flags.string({ description: 'start of the window: a duration back from --until (2h, 7d) or a date', default: '30d' }),
-    until: Flags.string({ description: 'end of the window (ISO date); default now' }),
+    ...windowFlags('30d'),
     'geoip-db': Flags.string({ description: 'MaxMind-format .mmdb file, or a directory of them (default: /usr/share/GeoIP, /var/lib/GeoIP)' }),
   };
 
@@ -33,7 +33,7 @@ log in from the address, with their services, first and last time, session count
     if (!ip) {
       this.userError(`not an IP address: ${JSON.stringify(args.ip)}`, args.ip.includes('/') ? 'give one address, not a network' : 'e.g. 198.51.100.23 or 2001:db8::1');
     }
-    const { from, to } = resolveWindow(flags.since, flags.until, Date.now(), '30d');
+    const { from, to } = resolveWindow(flags.since, flags.until, Date.now(), '30d', resolveZone(flags.tz));
     const geo = await openGeo({ path: flags['geoip-db'] });
     const store = openStore({ path: flags.db, readonly: true });
     try {

@@ -615,7 +615,8 @@ function proposeThrottle(s: Suspect, from: number, to: number, peak5min: number,
     ports = PORTS.submission; ips = submitters; direction = 'in';
   }
   const who = s.account ?? s.ips[0];
-  const cmd = throttleCommandLine({ target: who, rate, direction, ports });
+  // The window's own bounds, so that the command finds the account's addresses when run after the incident.
+  const cmd = throttleCommandLine({ target: who, rate, direction, ports, since: from, until: to });
   const advice: Partial<Record<FindingKind, string>> = {
     'spam-relay': 'the account looks compromised: change its password and disable SASL for it first (a throttle only slows the spam down); the throttle below holds its submissions meanwhile',
     'dns-amplification': 'the answers go to spoofed victims: restrict recursion to your own clients (allow-recursion) and enable response rate limiting (rate-limit { responses-per-second 5; };); the throttle below caps the flood meanwhile',

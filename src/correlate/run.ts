@@ -36,7 +36,18 @@ export interface RunOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface RunResult { investigation: Investigation; ingest: IngestSummary | null; dbPath: string }
+export interface RunResult { investigation: Investigation; ingest: IngestSummary | null; dbPath: string; warnings: string[] }
+
+/**
+ * On a journald-only machine none of STANDARD_LOGS exists. Not read here: the journal has no
+ * file to remember an offset in, and reading a range twice would count it twice; piped from a
+ * fixed start, ingest recognises the stream by its first lines and reads only what is new.
+ */
+export function noStandardLogs(from: number): string {
+  return `none of the standard log locations exists here (looked for ${STANDARD_LOGS.join(', ')}), so nothing new was read. ` +
+    `On a journald-only system feed the journal in: journalctl -o json --since @${Math.floor(from / 1000)} | bytetrail ingest - ` +
+    '(then investigate with --no-ingest); or name the logs with --logs, or install rsyslog to get /var/log/mail.log.';
+}
 
 /** The bundled demo: the scenario written to a temporary folder and ingested into a fresh database. */
 async function demoStore(tz: string): Promise<{ store: Store; ingest: IngestSummary; from: number; to: number; dir: string }> {
@@ -57,14 +68,20 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
     const d = await demoStore('UTC');
     try {
       const inv = investigate(d.store, { from: d.from, to: d.to, vpnPorts: o.vpnPorts });
-      return { investigation: inv, ingest: d.ingest, dbPath: d.store.path };
+      // The database stays (in its private temporary folder) so that the proposed throttle runs as printed.
+      const db = /^[\w./-]+$/.test(d.store.path) ? d.store.path : `'${d.store.path.replace(/'/g, `'\\''`)}'`;
+      if (inv.throttle) inv.throttle.command = inv.throttle.command.replace(/^bytetrail throttle /, `bytetrail throttle --db ${db} `);
+      return { investigation: inv, ingest: d.ingest, dbPath: d.store.path, warnings: [] };
     } finally {
-      // The demo's files and database were only there for this run.
       d.store.close();
-      rmSync(d.dir, { recursive: true, force: true });
+      rmSync(join(d.dir, 'logs'), { recursive: true, force: true });
     }
   }
+  // A bad window is refused before anything is read.
+  const w = resolveWindow(o.since, o.until, o.now, '2h', o.tz);
+  const warnings: string[] = [];
   let paths = !o.ingest ? [] : o.logs?.length ? o.logs : STANDARD_LOGS.filter((p) => existsSync(p));
+  if (o.ingest && !paths.length) warnings.push(noStandardLogs(w.from));
   const dbPath = o.db ?? defaultDbPath();
   if (paths.length && !o.logs?.length && existsSync(dbPath) && !writable(dbPath)) {
     o.onWarning?.(`cannot write to ${dbPath}: investigating what it holds without reading new log lines`);
@@ -76,8 +93,7 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
   try {
     let summary: IngestSummary | null = null;
     if (paths.length) summary = await ingestPaths(store, paths, { tz: o.tz, now: o.now, handlers: flowHandlers(), localIps: o.localIps });
-    const w = resolveWindow(o.since, o.until, o.now);
-    return { investigation: investigate(store, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: summary, dbPath: store.path };
+    return { investigation: investigate(store, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: summary, dbPath: store.path, warnings };
   } finally {
     store.close();
   }

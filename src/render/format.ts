@@ -3,6 +3,7 @@
  * zone (times are shown in UTC, as the result object holds them), no I/O.
  */
 import type { Confidence, FindingKind, FlowSourceName, Investigation, ServiceGroup, Suspect, TimelineBucket } from '../correlate/types.js';
+import stringWidth from 'string-width';
 import { escapeControls, formatBytes } from '../output.js';
 
 export { formatBytes };
@@ -66,13 +67,29 @@ export function blockAdvice(kind: FindingKind | null, ips: string[], esc: (s: st
   }
 }
 
-export const pad = (s: string, n: number): string => s + ' '.repeat(Math.max(0, n - s.length));
-export const padStart = (s: string, n: number): string => ' '.repeat(Math.max(0, n - s.length)) + s;
+/**
+ * Columns a string takes on a terminal: a CJK character or an emoji takes two, a combining
+ * mark none. `.length` counts UTF-16 units, and tables with such names went out of line.
+ */
+export const displayWidth = (s: string): number => stringWidth(s);
 
-/** Cut to `n` characters with an ellipsis. */
+export const pad = (s: string, n: number): string => s + ' '.repeat(Math.max(0, n - displayWidth(s)));
+export const padStart = (s: string, n: number): string => ' '.repeat(Math.max(0, n - displayWidth(s))) + s;
+
+const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' });
+
+/** Cut to `n` terminal columns with an ellipsis, never inside a character or an emoji sequence. */
 export function truncate(s: string, n: number): string {
   if (n <= 0) return '';
-  return s.length <= n ? s : n === 1 ? '…' : s.slice(0, n - 1) + '…';
+  if (displayWidth(s) <= n) return s;
+  let out = '', w = 0;
+  for (const { segment } of graphemes.segment(s)) {
+    const sw = displayWidth(segment);
+    if (w + sw > n - 1) break;
+    out += segment;
+    w += sw;
+  }
+  return out + '…';
 }
 
 /**
@@ -280,11 +297,11 @@ export interface TextColumn {
  */
 export function textTable(cols: TextColumn[], rows: string[][], opts: { width: number; indent?: string; paintHeader?: (s: string) => string }): string[] {
   const indent = opts.indent ?? '';
-  const widths = cols.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i].length)));
+  const widths = cols.map((c, i) => Math.max(displayWidth(c.title), ...rows.map((r) => displayWidth(r[i]))));
   const total = () => indent.length + widths.reduce((a, b) => a + b, 0) + 2 * (cols.length - 1);
   while (total() > opts.width) {
     let k = -1;
-    cols.forEach((c, i) => { if (c.shrink && widths[i] > Math.max(c.min ?? 8, c.title.length) && (k < 0 || widths[i] > widths[k])) k = i; });
+    cols.forEach((c, i) => { if (c.shrink && widths[i] > Math.max(c.min ?? 8, displayWidth(c.title)) && (k < 0 || widths[i] > widths[k])) k = i; });
     if (k < 0) break;
     widths[k]--;
   }

@@ -11,11 +11,18 @@ export interface ThrottleCommandOptions {
   rate: string;
   direction: string;
   ports: ReadonlyArray<string | number>;
+  /** The window (UTC ms) in which the target's addresses are looked up. */
+  since?: number;
+  until?: number;
 }
+
+const at = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
 
 export function throttleCommandLine(o: ThrottleCommandOptions): string {
   return ['bytetrail', 'throttle', '--rate', shellQuote(o.rate), '--direction', shellQuote(o.direction),
-    ...(o.ports.length ? ['--ports', shellQuote(o.ports.join(','))] : []), '--', shellQuote(o.target)].join(' ');
+    ...(o.ports.length ? ['--ports', shellQuote(o.ports.join(','))] : []),
+    ...(o.since !== undefined ? ['--since', at(o.since)] : []), ...(o.until !== undefined ? ['--until', at(o.until)] : []),
+    '--', shellQuote(o.target)].join(' ');
 }
 
 /**

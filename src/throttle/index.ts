@@ -3,10 +3,10 @@
  * asked, only as root) the script run on this machine.
  */
 import { spawnSync } from 'node:child_process';
-import { UserError } from '../errors.js';
+import { PrivilegeError, UserError } from '../errors.js';
 import { BACKENDS, DIRECTIONS, buildPlan, type Backend, type Direction, type ThrottlePlan } from './plan.js';
 import { type AccountIpSource, resolveTarget, routeIface } from './resolve.js';
-import { parseAddress, parseIface, parsePorts, parseRate, parseSince } from './validate.js';
+import { parseAddress, parseIface, parsePorts, parseRate, parseWindow } from './validate.js';
 
 export { buildPlan } from './plan.js';
 export type { ThrottlePlan } from './plan.js';
@@ -21,6 +21,10 @@ export interface ThrottleOptions {
   backend: string;
   ports?: string;
   since: string;
+  /** End of the window an account's addresses are taken from (default: now), for a past incident. */
+  until?: string;
+  /** Zone for dates without an offset in since/until. */
+  tz?: string;
   nowMs: number;
 }
 
@@ -32,7 +36,7 @@ export function planThrottle(o: ThrottleOptions, source: () => AccountIpSource, 
   const defaultRate = parseRate(o.defaultRate, '--default-rate');
   const ports = o.ports ? parsePorts(o.ports) : [];
   const iface = o.iface === undefined ? undefined : parseIface(o.iface, '--iface');
-  const resolved = resolveTarget(o.target, { fromMs: parseSince(o.since, o.nowMs), toMs: o.nowMs }, source);
+  const resolved = resolveTarget(o.target, parseWindow(o.since, o.until, o.nowMs, o.tz), source);
   const addresses = resolved.target.kind === 'address' ? [resolved.target.address] : validOnly((resolved.addresses ?? []).map((a) => a.ip));
   return buildPlan({
     ...resolved,
@@ -60,7 +64,7 @@ export interface ApplyResult { script: 'apply' | 'undo'; exitCode: number; verif
  * stderr, and so does whatever tc or nft prints: stdout stays for results.
  */
 export function runPlan(plan: ThrottlePlan, which: 'apply' | 'undo'): ApplyResult {
-  if (process.getuid?.() !== 0) throw new UserError('--apply needs root', { hint: 'without --apply nothing changes: save the script with --out and run it as root' });
+  if (process.getuid?.() !== 0) throw new PrivilegeError('--apply needs root', { hint: 'without --apply nothing changes: save the script with --out and run it as root' });
   const exitCode = runSh(which === 'apply' ? plan.commands.apply : plan.commands.undo);
   if (exitCode !== 0) {
     throw new UserError(`the ${which} script stopped with exit code ${exitCode}; see its messages above`, { code: 'E_APPLY', exitCode: 1, hint: which === 'apply' ? 'the prerequisite checks run first, so a failure there changed nothing; run the undo script (--undo --apply) to clear a half-applied plan' : null });

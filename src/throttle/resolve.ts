@@ -24,7 +24,7 @@ export function resolveTarget(raw: string, window: { fromMs: number; toMs: numbe
   const rows = source().accountIps(raw, window.fromMs, window.toMs);
   if (rows.length === 0) {
     throw new InputError(`no addresses for account ${safeLabel(raw)} between ${new Date(window.fromMs).toISOString()} and ${new Date(window.toMs).toISOString()}`, {
-      hint: 'check the spelling (accounts are matched exactly), widen --since, or give the IP address',
+      hint: 'check the spelling (accounts are matched exactly), widen --since (with --until for a past incident), or give the IP address',
     });
   }
   return { target: { kind: 'account', name: raw }, addresses: rows, window };

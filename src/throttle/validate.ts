@@ -1,10 +1,10 @@
 /**
  * Every value that reaches a throttle script passes through here first. Each parser either returns
- * a canonical value built from numbers and a fixed alphabet, or throws an InputError that says what
+ * a canonical value built from numbers and a fixed alphabet, or throws a UserError (a usage error, exit 2) that says what
  * was wrong and what would be right. Nothing here reads the machine or the clock.
  */
 import { isIP } from 'node:net';
-import { InputError } from '../errors.js';
+import { UserError } from '../errors.js';
 import { RATE_UNITS } from '../rates.js';
 import { resolveWindow } from '../correlate/window.js';
 
@@ -34,14 +34,14 @@ export function parseAddress(raw: string): Address {
   const lenText = slash >= 0 ? s.slice(slash + 1) : null;
   // A zone id (fe80::1%eth0) or brackets are host syntax, not an address.
   const fam = /^[0-9A-Fa-f:.]+$/.test(addrText) ? isIP(addrText) : 0;
-  if (fam === 0) throw new InputError(`not an IP address: ${quoteForMessage(raw)}`, { hint: 'use an address such as 192.0.2.10 or 2001:db8::10, or a network such as 198.51.100.0/24' });
+  if (fam === 0) throw new UserError(`not an IP address: ${quoteForMessage(raw)}`, { hint: 'use an address such as 192.0.2.10 or 2001:db8::10, or a network such as 198.51.100.0/24' });
   let bytes = fam === 4 ? v4Bytes(addrText) : v6Bytes(addrText);
   let family: Family = fam === 4 ? 4 : 6;
   let bits = family === 4 ? 32 : 128;
   let prefix = bits;
   if (lenText !== null) {
     if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText) || Number(lenText) > bits) {
-      throw new InputError(`bad prefix length in ${quoteForMessage(raw)}`, { hint: `an IPv${family} prefix is 1 to ${bits}` });
+      throw new UserError(`bad prefix length in ${quoteForMessage(raw)}`, { hint: `an IPv${family} prefix is 1 to ${bits}` });
     }
     prefix = Number(lenText);
   }
@@ -51,11 +51,11 @@ export function parseAddress(raw: string): Address {
     bits = 32;
     prefix -= 96;
   }
-  if (prefix === 0) throw new InputError(`${quoteForMessage(raw)} is every address`, { hint: 'throttling /0 would shape all traffic; give the client\'s address or network' });
+  if (prefix === 0) throw new UserError(`${quoteForMessage(raw)} is every address`, { hint: 'throttling /0 would shape all traffic; give the client\'s address or network' });
   const masked = maskBytes(bytes, prefix);
   if (masked.some((b, i) => b !== bytes[i])) {
     const net = formatBytes(masked, family);
-    throw new InputError(`${quoteForMessage(raw)} has host bits set under /${prefix}`, { hint: `for the network write ${net}/${prefix}; for the one host write ${formatBytes(bytes, family)}` });
+    throw new UserError(`${quoteForMessage(raw)} has host bits set under /${prefix}`, { hint: `for the network write ${net}/${prefix}; for the one host write ${formatBytes(bytes, family)}` });
   }
   const text = prefix === bits ? formatBytes(bytes, family) : `${formatBytes(bytes, family)}/${prefix}`;
   return { text, family, prefix, bytes };
@@ -142,14 +142,14 @@ export const MAX_RATE = 1e12;
 /** `2mbit`, `500kbit`, `1gbit`, `250kbps` (bytes, as in tc) → bits per second. A bare number is refused: tc would read it as bytes. */
 export function parseRate(raw: string, what = 'rate'): number {
   const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*$/i.exec(raw);
-  if (!m) throw new InputError(`bad ${what} ${quoteForMessage(raw)}`, { hint: 'write a number and a unit: 2mbit, 500kbit, 1gbit, 250kbps (bytes/s)' });
+  if (!m) throw new UserError(`bad ${what} ${quoteForMessage(raw)}`, { hint: 'write a number and a unit: 2mbit, 500kbit, 1gbit, 250kbps (bytes/s)' });
   const unit = m[2].toLowerCase();
-  if (unit === '') throw new InputError(`${what} ${quoteForMessage(raw)} has no unit`, { hint: `tc would read a bare number as bytes per second; write ${m[1]}mbit or ${m[1]}kbit` });
+  if (unit === '') throw new UserError(`${what} ${quoteForMessage(raw)} has no unit`, { hint: `tc would read a bare number as bytes per second; write ${m[1]}mbit or ${m[1]}kbit` });
   const mult = RATE_UNITS[unit];
-  if (mult === undefined) throw new InputError(`unknown unit ${quoteForMessage(unit)} in ${what} ${quoteForMessage(raw)}`, { hint: `use one of ${Object.keys(RATE_UNITS).join(', ')}` });
+  if (mult === undefined) throw new UserError(`unknown unit ${quoteForMessage(unit)} in ${what} ${quoteForMessage(raw)}`, { hint: `use one of ${Object.keys(RATE_UNITS).join(', ')}` });
   const bits = Math.round(Number(m[1]) * mult);
-  if (!Number.isFinite(bits) || bits < MIN_RATE) throw new InputError(`${what} ${quoteForMessage(raw)} is below 8kbit`, { hint: 'HTB cannot shape reliably below 8kbit (1 KB/s)' });
-  if (bits > MAX_RATE) throw new InputError(`${what} ${quoteForMessage(raw)} is above 1tbit`, { hint: 'check the unit: 2mbit, not 2tbit' });
+  if (!Number.isFinite(bits) || bits < MIN_RATE) throw new UserError(`${what} ${quoteForMessage(raw)} is below 8kbit`, { hint: 'HTB cannot shape reliably below 8kbit (1 KB/s)' });
+  if (bits > MAX_RATE) throw new UserError(`${what} ${quoteForMessage(raw)} is above 1tbit`, { hint: 'check the unit: 2mbit, not 2tbit' });
   return bits;
 }
 
@@ -179,17 +179,17 @@ export const MAX_PORTS = 15;
 /** `imap,imaps` or `993,995` → sorted unique port numbers. */
 export function parsePorts(raw: string | string[]): number[] {
   const items = (Array.isArray(raw) ? raw : [raw]).flatMap((r) => r.split(',')).map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw new InputError('--ports is empty', { hint: 'for example --ports imap,imaps or --ports 993' });
+  if (items.length === 0) throw new UserError('--ports is empty', { hint: 'for example --ports imap,imaps or --ports 993' });
   const out = new Set<number>();
   for (const item of items) {
     const named = PORT_NAMES[item.toLowerCase()];
     if (named !== undefined) { out.add(named); continue; }
     if (!/^[0-9]{1,5}$/.test(item) || Number(item) < 1 || Number(item) > 65535) {
-      throw new InputError(`bad port ${quoteForMessage(item)}`, { hint: `use 1-65535 or a name: ${Object.keys(PORT_NAMES).join(', ')}` });
+      throw new UserError(`bad port ${quoteForMessage(item)}`, { hint: `use 1-65535 or a name: ${Object.keys(PORT_NAMES).join(', ')}` });
     }
     out.add(Number(item));
   }
-  if (out.size > MAX_PORTS) throw new InputError(`too many ports (${out.size})`, { hint: `at most ${MAX_PORTS}; iptables' multiport match stops there` });
+  if (out.size > MAX_PORTS) throw new UserError(`too many ports (${out.size})`, { hint: `at most ${MAX_PORTS}; iptables' multiport match stops there` });
   return [...out].sort((a, b) => a - b);
 }
 
@@ -201,25 +201,22 @@ export function parsePorts(raw: string | string[]): number[] {
  * an option).
  */
 export function parseIface(raw: string, what = 'interface'): string {
-  if (raw.length === 0 || raw.length > 15) throw new InputError(`bad ${what} name ${quoteForMessage(raw)}: must be 1 to 15 characters`, { hint: 'list interfaces with: ip -br link' });
-  if (!/^[A-Za-z0-9_.:@-]+$/.test(raw)) throw new InputError(`bad ${what} name ${quoteForMessage(raw)}: only letters, digits and _ . : @ - are allowed`, { hint: 'list interfaces with: ip -br link' });
-  if (raw === '.' || raw === '..' || raw.startsWith('-')) throw new InputError(`bad ${what} name ${quoteForMessage(raw)}`, { hint: 'list interfaces with: ip -br link' });
+  if (raw.length === 0 || raw.length > 15) throw new UserError(`bad ${what} name ${quoteForMessage(raw)}: must be 1 to 15 characters`, { hint: 'list interfaces with: ip -br link' });
+  if (!/^[A-Za-z0-9_.:@-]+$/.test(raw)) throw new UserError(`bad ${what} name ${quoteForMessage(raw)}: only letters, digits and _ . : @ - are allowed`, { hint: 'list interfaces with: ip -br link' });
+  if (raw === '.' || raw === '..' || raw.startsWith('-')) throw new UserError(`bad ${what} name ${quoteForMessage(raw)}`, { hint: 'list interfaces with: ip -br link' });
   return raw;
 }
 
 // ---- durations ----
 
 /**
- * `--since`: the same windows as investigate and report accept (resolveWindow): a duration
- * back from `nowMs` (`90m`, `24h`, `1d12h`) or a date, so that a suspect's window can be
- * pasted from one command to the other. Refused in throttle's own words.
+ * `--since` and `--until`: the same windows as investigate and report accept (resolveWindow), so
+ * that the window of an investigation can be pasted into the throttle it proposes. Its errors
+ * already name the flag and the forms it takes.
  */
-export function parseSince(raw: string, nowMs: number): number {
-  try {
-    return resolveWindow(raw, undefined, nowMs).from;
-  } catch {
-    throw new InputError(`bad --since ${quoteForMessage(raw)}`, { hint: 'a duration such as 24h, 7d, 1d12h, 90m, or an instant such as 2024-05-01T00:00:00Z' });
-  }
+export function parseWindow(since: string, until: string | undefined, nowMs: number, tz = 'UTC'): { fromMs: number; toMs: number } {
+  const w = resolveWindow(since, until, nowMs, since, tz);
+  return { fromMs: w.from, toMs: w.to };
 }
 
 // ---- names from logs ----

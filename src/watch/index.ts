@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { STANDARD_LOGS } from '../correlate/run.js';
-import { UserError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { flowHandlers } from '../flows/handlers.js';
 import { info } from '../output.js';
 import { shipContinuously } from '../store/clickhouse/ship.js';
@@ -68,7 +68,7 @@ const STATE_MS = 2000;
 
 export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<WatchSummary> {
   const paths = o.paths.length ? o.paths : STANDARD_FOLLOW.filter((p) => existsSync(p));
-  if (!paths.length) throw new UserError('none of the standard log locations exists here', { hint: `name the files or directories to follow: bytetrail watch /var/log/mail.log ... (standard: ${STANDARD_FOLLOW.join(', ')})` });
+  if (!paths.length) throw new InputError('none of the standard log locations exists here', { hint: `name the files or directories to follow: bytetrail watch /var/log/mail.log ... (standard: ${STANDARD_FOLLOW.join(', ')})` });
   const startedAt = Date.now();
   const store = openStore({ path: o.db });
   const ws = new WatchStore(store);

@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../src/errors.js';
-import { contains, formatRate, humanRate, looksLikeAddress, parseAddress, parseIface, parsePorts, parseRate, parseSince, safeLabel } from '../../src/throttle/validate.js';
+import { UserError } from '../../src/errors.js';
+import { contains, formatRate, humanRate, looksLikeAddress, parseAddress, parseIface, parsePorts, parseRate, parseWindow, safeLabel } from '../../src/throttle/validate.js';
 import { resolveWindow } from '../../src/correlate/window.js';
 
 function message(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(InputError);
-    const e = err as InputError;
+    expect(err).toBeInstanceOf(UserError);
+    const e = err as UserError;
     return `${e.message}${e.hint ? ` | ${e.hint}` : ''}`;
   }
-  throw new Error('expected an InputError');
+  throw new Error('expected a UserError');
 }
 
 describe('parseAddress', () => {
@@ -151,21 +151,24 @@ describe('parseIface', () => {
   });
 });
 
-describe('parseSince', () => {
+describe('parseWindow', () => {
   const now = Date.UTC(2026, 10, 21, 12, 0, 0);
-  it('takes durations and ISO instants', () => {
-    expect(parseSince('24h', now)).toBe(now - 24 * 3600e3);
-    expect(parseSince('7d', now)).toBe(now - 7 * 86400e3);
-    expect(parseSince('90m', now)).toBe(now - 90 * 60e3);
-    expect(parseSince('2026-11-20T00:00:00Z', now)).toBe(Date.UTC(2026, 10, 20));
-    expect(parseSince('2026-11-20T01:00:00+01:00', now)).toBe(Date.UTC(2026, 10, 20));
-    // What investigate accepts, throttle accepts: compound durations and plain dates too.
-    expect(parseSince('1d12h', now)).toBe(now - 36 * 3600e3);
-    expect(parseSince('2026-11-20', now)).toBe(resolveWindow('2026-11-20', undefined, now).from);
+  const since = (raw: string) => parseWindow(raw, undefined, now).fromMs;
+  it('takes durations and dates, as investigate does', () => {
+    expect(since('24h')).toBe(now - 24 * 3600e3);
+    expect(since('7d')).toBe(now - 7 * 86400e3);
+    expect(since('90m')).toBe(now - 90 * 60e3);
+    expect(since('2026-11-20T00:00:00Z')).toBe(Date.UTC(2026, 10, 20));
+    expect(since('2026-11-20T01:00:00+01:00')).toBe(Date.UTC(2026, 10, 20));
+    expect(since('1d12h')).toBe(now - 36 * 3600e3);
+    expect(since('2026-11-20')).toBe(resolveWindow('2026-11-20', undefined, now).from);
+  });
+  it('ends at --until, read in the zone given', () => {
+    expect(parseWindow('2h', '2026-11-20 10:00', now, 'Europe/Berlin')).toEqual({ fromMs: Date.UTC(2026, 10, 20, 7), toMs: Date.UTC(2026, 10, 20, 9) });
   });
   it('refuses the rest', () => {
-    expect(message(() => parseSince('yesterday', now))).toMatch(/bad --since "yesterday" \| a duration such as 24h/);
-    expect(message(() => parseSince('2026-11-22T00:00:00Z', now))).toMatch(/bad --since/);
+    expect(message(() => since('yesterday'))).toMatch(/--since is neither a duration nor a date: yesterday \| use a duration/);
+    expect(message(() => since('2026-11-22T00:00:00Z'))).toMatch(/the window is empty/);
   });
 });
 
