@@ -40,7 +40,7 @@ export interface RunResult { investigation: Investigation; ingest: IngestSummary
 async function demoStore(tz: string): Promise<{ store: Store; ingest: IngestSummary; from: number; to: number; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'bytetrail-demo-'));
   const inc = INCIDENTS.demo();
-  const { files } = inc.writer.write(join(dir, 'logs'), { gzipCapture: true });
+  const { files } = inc.writer.write(join(dir, 'logs'), { gzipCapture: true, vnstat: { from: inc.from, to: inc.to } });
   const store = openStore({ path: join(dir, 'demo.db') });
   const ingest = await ingestPaths(store, files, { tz, now: Date.now(), settleMs: 0, handlers: flowHandlers(), localIps: ['192.0.2.10'] });
   return { store, ingest, from: inc.from, to: inc.to, dir };
