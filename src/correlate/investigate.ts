@@ -932,7 +932,21 @@ function peakWindow(minutes: Map<number, number>, n: number): number {
 
 const PORTS: Record<ServiceGroup, number[]> = { imap: [143, 993], pop3: [110, 995], smtp: [25], submission: [587, 465], vpn: [1194], dns: [53], other: [] };
 
-/** A throttle, not a block: a quarter of the suspect's average rate, within sane bounds. */
+/** Mbit/s with two significant digits: `3.4 Mbit/s`. */
+function mbit(bits: number): string {
+  const m = bits / 1e6;
+  return `${m >= 10 ? Math.round(m) : m.toPrecision(2)} Mbit/s`;
+}
+
+/** Why the rate is what it is, in the numbers it comes from (it must match them). */
+function rateWhy(peakBits: number, target: number, rate: string): string {
+  const quarter = peakBits / 4;
+  if (quarter < 1e6) return `Its busiest five minutes averaged ${mbit(peakBits)}; a quarter of that is below the 1 Mbit/s floor, so ${rate}.`;
+  if (quarter > 20e6) return `Its busiest five minutes averaged ${mbit(peakBits)}; a quarter of that is above the 20 Mbit/s ceiling, so ${rate}.`;
+  return `Its busiest five minutes averaged ${mbit(peakBits)}: ${rate} is a quarter of that${Math.abs(target - quarter) > 1 ? ', rounded' : ''}.`;
+}
+
+/** A throttle, not a block: a quarter of the suspect's busiest five minutes, within sane bounds. */
 function proposeThrottle(s: Suspect, from: number, to: number, peak5min: number, submitters?: string[]): ThrottleProposal | null {
   if (!s.ips.length) return null;
   const dir = s.direction;
@@ -960,7 +974,7 @@ function proposeThrottle(s: Suspect, from: number, to: number, peak5min: number,
   };
   return {
     target: who, ips, direction, rate, ports,
-    reason: `${s.finding === 'normal-use' ? 'heaviest client' : s.finding}: ${formatBytes(bytes)} ${dir === 'out' ? 'sent to' : 'received from'} ${who}. ${advice[s.finding] ?? 'A quarter of its peak rate keeps the service usable for it without letting the traffic run.'}`,
+    reason: `${s.finding === 'normal-use' ? 'heaviest client' : s.finding}: ${formatBytes(bytes)} ${dir === 'out' ? 'sent to' : 'received from'} ${who}. ${advice[s.finding] ?? 'The rate keeps the service usable for it without letting the traffic run.'} ${rateWhy(peakBits, target, rate)}`,
     command: cmd,
   };
 }
