@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { overlapping } from '../src/correlate/identities.js';
 import { investigate } from '../src/correlate/investigate.js';
+import { liveSources } from '../src/correlate/run.js';
 import { resolveWindow, parseDuration } from '../src/correlate/window.js';
 import { flowHandlers } from '../src/flows/handlers.js';
 import { ingestPaths } from '../src/ingest/index.js';
@@ -101,5 +102,19 @@ describe('overlapping', () => {
     expect(overlapping(list, 100_000, 100_001, 0)).toEqual([]);
     list.push({ start: 1, end: 200_000 });
     expect(overlapping(list, 100_000, 100_001, 0)).toEqual([{ start: 1, end: 200_000 }]);
+  });
+});
+
+describe('investigate reads what is there now (live)', () => {
+  it('as root: the conntrack table and the OpenVPN status files that exist', () => {
+    const have = new Set(['/proc/net/nf_conntrack', '/run/openvpn-server/status-server.log']);
+    expect(liveSources(0, (p) => have.has(p))).toEqual({ paths: ['/proc/net/nf_conntrack', '/run/openvpn-server/status-server.log'], note: null });
+    expect(liveSources(0, () => false).note).toMatch(/^no \/proc\/net\/nf_conntrack \(nf_conntrack not loaded\)/);
+  });
+
+  it('not as root: one line on what it could not read and what that costs', () => {
+    const r = liveSources(1000, () => true);
+    expect(r.paths).toEqual([]);
+    expect(r.note).toBe('not run as root: the conntrack table and OpenVPN\'s status files were not read, so connections still open count only once they log out (run it with sudo, or --no-live to skip this)');
   });
 });

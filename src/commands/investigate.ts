@@ -26,13 +26,14 @@ By default first reads new lines from the standard log locations (/var/log/mail.
     local: Flags.string({ description: "the server's own address, for captures (repeat for several; default: inferred)", multiple: true, multipleNonGreedy: true }),
     'vpn-port': Flags.integer({ description: 'OpenVPN server port (repeat for several; default 1194)', multiple: true, multipleNonGreedy: true }),
     source: Flags.string({ description: 'flow source to use instead of the most complete one', options: [...FLOW_SOURCES] }),
+    live: Flags.boolean({ description: 'with the standard locations, also read what is there now: the conntrack table and OpenVPN status files (as root) and vnstat', default: true, allowNo: true }),
   };
 
   async run(): Promise<Investigation> {
     const { flags } = await this.parse(Investigate);
     const r = await runInvestigation({
       db: flags.db, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
-      logs: flags.logs, ingest: flags.ingest, demo: flags.demo, localIps: flags.local, vpnPorts: flags['vpn-port'], source: flags.source,
+      logs: flags.logs, ingest: flags.ingest, demo: flags.demo, localIps: flags.local, vpnPorts: flags['vpn-port'], source: flags.source, live: flags.live,
       onWarning: warn,
     });
     for (const w of [...r.warnings, ...(r.ingest?.warnings ?? [])]) warn(w);

@@ -5,15 +5,18 @@
  */
 import { formatBytes } from '../output.js';
 import { chooseFlowSource, WIRE_SOURCES } from '../flows/query.js';
+import { spreadOver } from '../flows/snapshots.js';
 import type { FlowSource } from '../flows/query.js';
-import type { FlowRow, Store, StoredEvent } from '../store/index.js';
+import type { FlowRow, OpenConnInput, Store, StoredEvent } from '../store/index.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
 import { aggregateFact } from '../sources/index.js';
-import { buildIdentities, type Identities, isMailSessionEvent, type Lease, type MailSession } from './identities.js';
+import { buildIdentities, isMailSessionEvent, overlapping, type Identities, type Lease, type MailSession, type VpnSession } from './identities.js';
+import { dnsEstimates, dropEstimates, relayEstimates, submissionEstimates, type Estimate } from './estimates.js';
+import { matchLifetimes, type ConnLifetime } from './lifetimes.js';
 import { SERVICE_LABEL } from './types.js';
 import { throttleCommandLine } from '../throttle/command.js';
 import type {
-  Confidence, Evidence, EvidenceLine, Finding, FindingKind, FlowSourceName, Investigation, ServiceGroup, Suspect, ThrottleProposal, UnattributedBucket,
+  ClosureEntry, Confidence, Evidence, EvidenceLine, Finding, FindingKind, FlowSourceName, Investigation, ServiceGroup, Suspect, ThrottleProposal, UnattributedBucket,
 } from './types.js';
 
 export interface InvestigateOptions {
@@ -38,14 +41,31 @@ interface Bucket {
   confidences: Set<Confidence>; split: boolean; minutes: Map<number, number>;
   /** Bytes per service group, to name the group of a bucket that spans several (a scan). */
   groups: Map<ServiceGroup, number>;
+  /** Wire bytes per interface ('' = the one the flow source does not name), copies included: for the closure. */
+  wire: Map<string, { bytesIn: number; bytesOut: number }>;
+  /** Of bytesIn/bytesOut: what the logs' own counters gave, and what was estimated (with how). */
+  log: { bytesIn: number; bytesOut: number };
+  est: { bytesIn: number; bytesOut: number };
+  methods: Set<string>;
+  /** Connections paired with their session by lifetime on a shared address, and those left to split. */
+  lifetimeMatched: number; lifetimeAmbiguous: number;
 }
 
 function iso(t: number | null): string | null {
   return t === null ? null : new Date(t).toISOString();
 }
 
+/**
+ * The message part of a syslog line: the time and host are in `ts` and `where` already, and
+ * shown again they push the fields that matter (user=, rip=, out=) off a terminal line.
+ */
+export function messagePart(raw: string): string {
+  const m = /^(?:\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) \S+ (?=\S+: )/.exec(raw);
+  return m ? raw.slice(m[0].length) : raw;
+}
+
 function evLine(e: StoredEvent): EvidenceLine {
-  return { ts: new Date(e.ts).toISOString(), where: e.path ? `${e.path}:${e.line}` : `event ${e.id}`, text: (e.raw ?? '').slice(0, 400) };
+  return { ts: new Date(e.ts).toISOString(), where: e.path ? `${e.path}:${e.line}` : `event ${e.id}`, text: messagePart(e.raw ?? '').slice(0, 400) };
 }
 
 /** A few lines from the start and the end of a list, as evidence. */
@@ -67,7 +87,21 @@ function chooseSource(store: Store, from: number, to: number, forced?: string): 
 function* noFlows(): Generator<FlowRow> { /* nothing */ }
 
 function newBucket(account: string | null, group: ServiceGroup, reason: string | null): Bucket {
-  return { account, group, reason, bytesIn: 0, bytesOut: 0, dupBytes: 0, ips: new Map(), remotes: new Map(), confidences: new Set(), split: false, minutes: new Map(), groups: new Map() };
+  return {
+    account, group, reason, bytesIn: 0, bytesOut: 0, dupBytes: 0, ips: new Map(), remotes: new Map(), confidences: new Set(), split: false, minutes: new Map(), groups: new Map(),
+    wire: new Map(), log: { bytesIn: 0, bytesOut: 0 }, est: { bytesIn: 0, bytesOut: 0 }, methods: new Set(), lifetimeMatched: 0, lifetimeAmbiguous: 0,
+  };
+}
+
+/** Loopback sessions (a webmail's own IMAP connections) never cross an interface. */
+export function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1';
+}
+
+function addWire(b: Bucket, iface: string, bytesIn: number, bytesOut: number): void {
+  const w = b.wire.get(iface) ?? { bytesIn: 0, bytesOut: 0 };
+  w.bytesIn += bytesIn; w.bytesOut += bytesOut;
+  b.wire.set(iface, w);
 }
 
 function addTo(b: Bucket, f: { bytesIn: number; bytesOut: number; rip: string; rport: number | null; minute: number }, group: ServiceGroup, frac: number, dup: boolean): void {
@@ -77,11 +111,11 @@ function addTo(b: Bucket, f: { bytesIn: number; bytesOut: number; rip: string; r
   b.ips.set(f.rip, (b.ips.get(f.rip) ?? 0) + bi + bo);
   b.groups.set(group, (b.groups.get(group) ?? 0) + bi + bo);
   b.minutes.set(f.minute, (b.minutes.get(f.minute) ?? 0) + bi + bo);
-  // Remote ports are only listed for traffic no account explains.
+  // Remotes are only listed for traffic no account explains, by address: a client's ephemeral
+  // ports would fill the list with one scanner.
   if (b.account !== null) return;
-  const rk = `${f.rip}|${f.rport ?? ''}`;
-  const r = b.remotes.get(rk);
-  if (r) r.bytes += bi + bo; else b.remotes.set(rk, { ip: f.rip, port: f.rport, bytes: bi + bo });
+  const r = b.remotes.get(f.rip);
+  if (r) r.bytes += bi + bo; else b.remotes.set(f.rip, { ip: f.rip, port: null, bytes: bi + bo });
 }
 
 export function investigate(store: Store, opts: InvestigateOptions): Investigation {
@@ -121,7 +155,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
 
   const drops = new Map<string, { count: number; ports: Set<number> }>();
   for (const a of aggs) {
-    if (aggregateFact(a.source, a.kind) !== 'firewall-drop' || !a.rip) continue;
+    if (!firewallHit(a) || !a.rip) continue;
     const d = drops.get(a.rip) ?? { count: 0, ports: new Set<number>() };
     d.count += a.count;
     d.ports.add(a.lport);
@@ -167,57 +201,179 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   };
   let totalIn = 0, totalOut = 0, packetsIn = 0, packetsOut = 0;
   const minuteTotals = new Map<number, { bytesIn: number; bytesOut: number }>();
+  const countMinute = (minute: number, bytesIn: number, bytesOut: number) => {
+    totalIn += bytesIn; totalOut += bytesOut;
+    const mt = minuteTotals.get(minute) ?? { bytesIn: 0, bytesOut: 0 };
+    mt.bytesIn += bytesIn; mt.bytesOut += bytesOut;
+    minuteTotals.set(minute, mt);
+  };
   let vpnDup = 0;
+  // Minutes in which a wire source saw a remote address, per service group and in all: log
+  // counters and estimates only fill what these do not cover (flows win).
+  const wireSeen = new Map<string, Set<number>>();
+  const markSeen = (rip: string, group: ServiceGroup, minute: number) => {
+    for (const k of [`${rip}|${group}`, `${rip}|*`]) {
+      const set = wireSeen.get(k);
+      if (set) set.add(minute); else wireSeen.set(k, new Set([minute]));
+    }
+  };
+  const seenBetween = (rip: string, group: ServiceGroup | '*', a: number, b: number) => {
+    const set = wireSeen.get(`${rip}|${group}`);
+    if (!set) return false;
+    for (let m = a - (a % MINUTE) - MINUTE; m <= b + MINUTE; m += MINUTE) if (set.has(m)) return true;
+    return false;
+  };
+  // A session is covered when flows from its address fill most of its minutes: a neighbour's
+  // connection in its first or last minute does not make it so.
+  const sessionCovered = (rip: string, group: ServiceGroup, a: number, b: number) => {
+    const set = wireSeen.get(`${rip}|${group}`);
+    if (!set) return false;
+    let n = 0, seen = 0;
+    for (let m = a - (a % MINUTE); m <= b; m += MINUTE) { n++; if (set.has(m)) seen++; }
+    return seen * 2 >= n;
+  };
 
-  for (const f of rows()) {
-    flowCount++;
-    totalIn += f.bytesIn; totalOut += f.bytesOut; packetsIn += f.packetsIn; packetsOut += f.packetsOut;
-    const mt = minuteTotals.get(f.minute) ?? { bytesIn: 0, bytesOut: 0 };
-    mt.bytesIn += f.bytesIn; mt.bytesOut += f.bytesOut;
-    minuteTotals.set(f.minute, mt);
-    const v: Verdict = attributeFlow(f, ctx);
+  const attribute = (f: FlowRow, v: Verdict) => {
     if (v.kind === 'account') {
       const sum = v.shares.reduce((a, s) => a + s.weight, 0) || 1;
       for (const s of v.shares) {
         const b = bucketFor(`a|${s.account}|${v.group}`, s.account, v.group, null);
         b.confidences.add(v.confidence);
         if (v.shares.length > 1) b.split = true;
-        addTo(b, f, v.group, v.shares.length > 1 ? s.weight / sum : 1, v.duplicate);
+        const frac = v.shares.length > 1 ? s.weight / sum : 1;
+        addWire(b, f.iface, f.bytesIn * frac, f.bytesOut * frac);
+        addTo(b, f, v.group, frac, v.duplicate);
       }
       if (v.duplicate) vpnDup += f.bytesIn + f.bytesOut;
     } else {
-      addTo(bucketFor(`u|${v.reason}`, null, v.group, v.reason), f, v.group, 1, false);
+      const b = bucketFor(`u|${v.reason}`, null, v.group, v.reason);
+      addWire(b, f.iface, f.bytesIn, f.bytesOut);
+      addTo(b, f, v.group, 1, false);
+    }
+  };
+
+  // Mail flows on an address that several accounts use are held back, to pair each connection
+  // with the session it carried by lifetime (lifetimes.ts) once all of them are seen.
+  const sharedIps = new Set<string>();
+  for (const [ip, list] of ids.mailByIp) if (new Set(list.map((x) => x.account)).size > 1) sharedIps.add(ip);
+  const held: FlowRow[] = [];
+
+  for (const f of rows()) {
+    flowCount++;
+    packetsIn += f.packetsIn; packetsOut += f.packetsOut;
+    countMinute(f.minute, f.bytesIn, f.bytesOut);
+    const group = groupOf(f, vpnPorts);
+    if (wire) markSeen(f.rip, group, f.minute);
+    if ((group === 'imap' || group === 'pop3') && sharedIps.has(f.rip) && !leaseOn(ids, f)) { held.push(f); continue; }
+    attribute(f, attributeFlow(f, ctx));
+  }
+  if (held.length) attributeByLifetime(held, ids, ctx, { from, to: Math.max(from + MINUTE, Math.min(to, (extent.last ?? to) + MINUTE)) }, attribute, buckets, vpnPorts);
+
+  // One conntrack listing without start times: each open connection dated by the session it
+  // carried, and what of it falls in the window counted.
+  const open = store.openConnections(from, to + 24 * HOUR);
+  const firstListing = open.length ? open[0].listingTs : null;
+  const unmatchedOpen: typeof open = [];
+  const coveredSessions = new Set<MailSession | VpnSession>();
+  let openUsed = 0;
+  for (const c of firstListing === null ? [] : joinOpenConnections(open.filter((x) => x.listingTs === firstListing), ids, vpnPorts)) {
+    if (!c.session) { unmatchedOpen.push(c.conn); continue; }
+    coveredSessions.add(c.session);
+    const start = Math.min(c.session.start, c.conn.listingTs);
+    const group = c.group;
+    const b = bucketFor(`a|${c.session.account}|${group}`, c.session.account, group, null);
+    b.confidences.add(c.shared ? 'shared-ip' : 'exact');
+    if (c.shared) b.split = true;
+    for (const { minute, values } of spreadOver(start, c.conn.listingTs, [c.conn.bytesIn, c.conn.bytesOut, c.conn.packetsIn, c.conn.packetsOut])) {
+      if (minute < from || minute >= to) continue;
+      const f = { bytesIn: values[0], bytesOut: values[1], rip: c.conn.rip, rport: c.conn.rport, minute };
+      openUsed += values[0] + values[1];
+      packetsIn += values[2]; packetsOut += values[3];
+      countMinute(minute, values[0], values[1]);
+      markSeen(c.conn.rip, group, minute);
+      addWire(b, '', values[0], values[1]);
+      addTo(b, f, group, 1, false);
+    }
+  }
+  if (unmatchedOpen.length) {
+    const top = unmatchedOpen.sort((x, y) => (y.bytesIn + y.bytesOut) - (x.bytesIn + x.bytesOut)).slice(0, 3);
+    notes.push(`${unmatchedOpen.length} open connection(s) in the conntrack listing of ${new Date(firstListing!).toISOString().slice(0, 16).replace('T', ' ')} match no session in the logs, so when their bytes moved is unknown and they are not counted: ` +
+      top.map((x) => `${hostPort(x.rip, x.rport)} → port ${x.lport}: ${formatBytes(x.bytesIn + x.bytesOut)} so far`).join('; ') + '.');
+  }
+
+  // The logs' own counters (Dovecot in=/out= at logout) fill the sessions no flow covers: all of
+  // them without wire flows, the closed sessions a conntrack listing no longer shows with one.
+  let logBytes = 0;
+  const openUnknown = new Map<string, { sessions: number; since: number }>();
+  for (const s of ids.mail) {
+    if (isLoopback(s.rip) || coveredSessions.has(s)) continue;
+    if (s.end < from || s.start >= to) continue;
+    if (wire && sessionCovered(s.rip, s.service, Math.max(s.start, from), Math.min(s.end, to))) continue;
+    if (s.bytesOut === null && s.bytesIn === null) {
+      if (!s.open) continue;
+      const o = openUnknown.get(s.account) ?? { sessions: 0, since: s.start };
+      o.sessions++; o.since = Math.min(o.since, s.start);
+      openUnknown.set(s.account, o);
+      continue;
+    }
+    const span = Math.max(1, s.end - s.start);
+    const overlap = Math.max(0, Math.min(s.end, to) - Math.max(s.start, from));
+    if (overlap <= 0 && !(s.end >= from && s.end < to)) continue;
+    const frac = s.end === s.start ? 1 : overlap / span;
+    const b = bucketFor(`a|${s.account}|${s.service}`, s.account, s.service, null);
+    b.confidences.add('log-counters');
+    const f = { bytesIn: s.bytesIn ?? 0, bytesOut: s.bytesOut ?? 0, rip: s.rip, rport: s.rport, minute: s.end - (s.end % MINUTE) };
+    addTo(b, f, s.service, frac, false);
+    b.log.bytesIn += f.bytesIn * frac; b.log.bytesOut += f.bytesOut * frac;
+    logBytes += (f.bytesIn + f.bytesOut) * frac;
+    countMinute(Math.min(f.minute, to - MINUTE), f.bytesIn * frac, f.bytesOut * frac);
+  }
+  if (!wire) {
+    for (const b of buckets.values()) {
+      if (!(b.account && b.group === 'vpn')) continue;
+      const vpnBytes = b.bytesIn + b.bytesOut - b.log.bytesIn - b.log.bytesOut;
+      if (b.confidences.has('exact') && !openUsed) { b.confidences.clear(); b.confidences.add('log-counters'); }
+      // OpenVPN status deltas are the VPN's own counters: log counters too.
+      if (!openUsed && vpnBytes > 0) { b.log.bytesIn = b.bytesIn; b.log.bytesOut = b.bytesOut; }
     }
   }
 
-  // Without wire flows, the logs' own counters are all there is: Dovecot in=/out= per session
-  // (spread over the session's time in the window) and OpenVPN status deltas (already flows).
-  if (!wire) {
-    for (const s of ids.mail) {
-      if (s.bytesOut === null && s.bytesIn === null) continue;
-      const span = Math.max(1, s.end - s.start);
-      const overlap = Math.max(0, Math.min(s.end, to) - Math.max(s.start, from));
-      if (overlap <= 0 && !(s.end >= from && s.end < to)) continue;
-      const frac = s.end === s.start ? 1 : overlap / span;
-      const b = bucketFor(`a|${s.account}|${s.service}`, s.account, s.service, null);
-      b.confidences.add('log-counters');
-      const f = { bytesIn: s.bytesIn ?? 0, bytesOut: s.bytesOut ?? 0, rip: s.rip, rport: s.rport, minute: s.end - (s.end % MINUTE) };
-      addTo(b, f, s.service, frac, false);
-      totalIn += f.bytesIn * frac; totalOut += f.bytesOut * frac;
-      const mt = minuteTotals.get(f.minute) ?? { bytesIn: 0, bytesOut: 0 };
-      mt.bytesIn += f.bytesIn * frac; mt.bytesOut += f.bytesOut * frac;
-      minuteTotals.set(f.minute, mt);
-    }
-    for (const b of buckets.values()) if (b.account && b.group === 'vpn') { b.confidences.clear(); b.confidences.add('log-counters'); }
-    notes.push(flowCount || ids.mail.length
-      ? 'No capture or conntrack data covers this window: byte counts come from the logs\' own counters (Dovecot in=/out= at logout, OpenVPN status). Sessions still open are undercounted until they log out.'
-      : 'No flow data and no byte counters in this window.');
+  // Estimates from log evidence, for what no flow source covers.
+  const estimates: Estimate[] = [...relayEstimates(ids.deliveries), ...submissionEstimates(ids.submissions.values()), ...dnsEstimates(aggs), ...dropEstimates(aggs)];
+  let estBytes = 0;
+  for (const e of estimates) {
+    if (e.ts < from || e.ts >= to) continue;
+    if (wire && seenBetween(e.rip, e.group === 'other' ? '*' : e.group, e.ts - 3 * MINUTE, e.ts + 3 * MINUTE)) continue;
+    const d = drops.get(e.rip);
+    const reason = e.reason === 'firewall-drop' && d && (d.count >= 5 || d.ports.size >= 3) ? 'scan' : e.reason;
+    const b = e.account ? bucketFor(`a|${e.account}|${e.group}`, e.account, e.group, null) : bucketFor(`u|${reason}`, null, e.group, reason);
+    b.confidences.add('estimated');
+    b.methods.add(e.method);
+    b.est.bytesIn += e.bytesIn; b.est.bytesOut += e.bytesOut;
+    estBytes += e.bytesIn + e.bytesOut;
+    const minute = e.ts - (e.ts % MINUTE);
+    addTo(b, { bytesIn: e.bytesIn, bytesOut: e.bytesOut, rip: e.rip, rport: null, minute }, e.group, 1, false);
+    countMinute(minute, e.bytesIn, e.bytesOut);
+  }
+
+  if (!wire && !openUsed) {
+    notes.push(flowCount || logBytes || estBytes
+      ? 'No capture or conntrack data covers this window: byte counts come from the logs\' own counters (Dovecot in=/out= at logout, OpenVPN status) and from estimates made from the logs.'
+      : store.counts().events + store.counts().flows === 0 ? 'The database is empty: nothing has been ingested yet (bytetrail ingest /var/log/mail.log …).' : 'No flow data and no byte counters in this window.');
+  } else if (openUsed && !wire) {
+    notes.push(`One conntrack listing without start times: each open connection is dated from its session's login and spread evenly up to the listing (${formatBytes(openUsed)} in the window); closed sessions count by their logs' counters.`);
   }
   if (vpnDup > 0) {
     notes.push(`VPN traffic is counted twice on the wire: ${formatBytes(vpnDup)} seen again as forwarded or tunnel-interface traffic (eth0 counts it once as rx from the internet and once as tx to the client over the VPN port). Each account's figure counts those bytes once.`);
   }
 
-  const total = totalIn + totalOut;
+  const ifaceRows = interfaceRows(store, from, to);
+  const mainIface = ifaceRows.length ? [...ifaceRows].sort((a, b) => (b.rx + b.tx) - (a.rx + a.tx))[0] : null;
+  const evidenceTotal = totalIn + totalOut;
+  const shareBasis = mainIface
+    ? { label: `${mainIface.iface}'s traffic in + out, per vnstat`, bytes: mainIface.rx + mainIface.tx }
+    : { label: 'the traffic the evidence accounts for (in + out)', bytes: Math.round(evidenceTotal) };
+  const total = shareBasis.bytes;
   const suspects: Suspect[] = [];
   const findings: Finding[] = [];
   const unattributed: UnattributedBucket[] = [];
@@ -234,22 +390,23 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
       continue;
     }
     attributedBytes += bytes + b.dupBytes;
-    const conf: Confidence = b.confidences.has('log-counters') ? 'log-counters' : b.confidences.has('ip-only') ? 'ip-only' : b.split || b.confidences.has('shared-ip') ? 'shared-ip' : 'exact';
-    suspects.push(makeSuspect(b, conf, ids, index, from, to, total));
+    suspects.push(makeSuspect(b, confidenceOf(b), ids, index, from, to, total, openUnknown.get(b.account)));
   }
 
   // Traffic no account explains but that has a clear cause becomes a suspect without an account.
+  const promoted = new Set<string>();
   const dnsBucket = [...buckets.values()].find((b) => b.account === null && b.reason === 'dns');
   const dnsFinding = dnsBucket ? classifyDns(dnsBucket, aggs, total) : null;
   if (dnsBucket && dnsFinding) {
     suspects.push(anonymousSuspect(dnsBucket, 'dns', 'dns-amplification', dnsFinding.evidence, total));
     findings.push(dnsFinding);
+    promoted.add('dns');
   }
   for (const reason of ['scan', 'bruteforce'] as const) {
     const bs = [...buckets.values()].filter((b) => b.account === null && b.reason === reason);
     for (const b of bs) {
       const ev = anonymousEvidence(b, reason, ids, aggs);
-      if (b.bytesIn + b.bytesOut > 0) suspects.push(anonymousSuspect(b, reason === 'scan' ? 'other' : dominantGroup(b), reason, ev, total));
+      if (b.bytesIn + b.bytesOut > 0) { suspects.push(anonymousSuspect(b, reason === 'scan' ? 'other' : dominantGroup(b), reason, ev, total)); promoted.add(reason); }
     }
   }
   suspects.sort((a, b) => (b.bytesIn + b.bytesOut) - (a.bytesIn + a.bytesOut));
@@ -257,45 +414,211 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   const dnsFindings = findings.splice(0);
   for (const s of suspects) {
     if (s.account && s.finding !== 'normal-use') {
-      findings.push({ kind: s.finding, subject: s.account, summary: findingSummary(s), evidence: s.evidence });
+      findings.push({ kind: s.finding, subject: s.account, summary: findingSummary(s, shareBasis), evidence: s.evidence });
     } else if (!s.account && s.finding === 'dns-amplification') findings.push(...dnsFindings);
   }
   const unknown = unattributed.filter((u) => u.reason === 'unknown' || u.reason === 'outbound-unknown').reduce((a, u) => a + u.bytes, 0);
   if (total > 0 && unknown / total >= 0.05) {
-    const tops = unattributed.filter((u) => u.reason === 'unknown' || u.reason === 'outbound-unknown').flatMap((u) => u.topRemotes).sort((a, b) => b.bytes - a.bytes).slice(0, 5);
+    const tops = groupRemotes(unattributed.filter((u) => u.reason === 'unknown' || u.reason === 'outbound-unknown').flatMap((u) => u.topRemotes)).slice(0, 5);
     findings.push({
       kind: 'unexplained', subject: 'unattributed traffic',
-      summary: `${formatBytes(unknown)} (${pct(unknown / total)}) of the traffic matches no login, VPN session or mail delivery`,
-      evidence: { facts: tops.map((r) => `${hostPort(r.ip, r.port)}: ${formatBytes(r.bytes)}`), lines: [] },
+      summary: `${formatBytes(unknown)} (${pct(unknown / total)} of ${shareBasis.label}) matches no login, VPN session or mail delivery`,
+      evidence: { facts: tops.map((r) => `${r.ip}: ${formatBytes(r.bytes)}`), lines: [] },
     });
   }
   // Scans and brute force that never reached the capture (dropped early) are findings too.
   findings.push(...scanFindings(aggs, ids));
-  unattributed.sort((a, b) => b.bytes - a.bytes);
-  const unattributedBytes = unattributed.reduce((a, u) => a + u.bytes, 0);
+  // A cause that became a suspect is listed there, not again as unattributed traffic.
+  const promotedBytes = unattributed.filter((u) => promoted.has(u.reason)).reduce((a, u) => a + u.bytes, 0);
+  attributedBytes += promotedBytes;
+  const shownUnattributed = unattributed.filter((u) => !promoted.has(u.reason)).sort((a, b) => b.bytes - a.bytes);
+  const unattributedBytes = shownUnattributed.reduce((a, u) => a + u.bytes, 0);
 
+  // Accounts whose only sessions in the window are still open without a byte figure are no
+  // suspect (nothing is known of their bytes), but must not go unmentioned.
+  const silent = [...openUnknown.entries()].filter(([a]) => !suspects.some((x) => x.account === a));
+  if (silent.length) {
+    notes.push(`${silent.reduce((a, [, o]) => a + o.sessions, 0)} mail session(s) still open with no byte figure yet (Dovecot logs out= only at logout, and no flow or conntrack listing covers them): ` +
+      silent.slice(0, 5).map(([a, o]) => `${a} (${o.sessions}, since ${new Date(o.since).toISOString().slice(11, 16)})`).join(', ') + '. The interface\'s unexplained bytes may be theirs; a conntrack listing now (`conntrack -L -o extended`) would tell.');
+  }
+  const closure = mainIface ? computeClosure(ifaceRows, mainIface.iface, buckets, promoted) : null;
   const timeline = buildTimeline(from, to, minuteTotals, buckets);
-  const baseline = wire ? computeBaseline(store, flowSource, from, to, total) : null;
-  const ifaces = store.interfaceTotals('hour', from - (from % HOUR), to);
+  const baseline = wire ? computeBaseline(store, flowSource, from, to, evidenceTotal) : null;
   const top = suspects[0] ?? null;
   const topBucket = top ? [...buckets.values()].find((b) => b.account === top.account && (top.account !== null ? b.group === top.service : b.reason === top.finding || (b.reason === 'dns' && top.finding === 'dns-amplification'))) : undefined;
   const submitters = top?.account ? suspects.find((x) => x.account === top.account && x.service === 'submission')?.ips : undefined;
   const throttle = top ? proposeThrottle(top, from, to, topBucket ? peakWindow(topBucket.minutes, 5) : 0, submitters) : null;
+  const source: FlowSourceName = flowCount ? flowSource : openUsed ? 'conntrack' : !wire && (logBytes || estBytes) ? 'log-counters' : 'none';
 
   return {
     window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
-    flowSource: flowCount || !wire ? flowSource : 'none',
+    flowSource: source,
     totals: { bytesIn: Math.round(totalIn), bytesOut: Math.round(totalOut), attributedBytes: Math.round(attributedBytes), unattributedBytes: Math.round(unattributedBytes), packetsIn, packetsOut },
-    verdict: verdictLine(top, totalIn, totalOut, to - from),
-    suspects: suspects.map((s) => ({ ...s, bytesIn: Math.round(s.bytesIn), bytesOut: Math.round(s.bytesOut), doubleCountedBytes: Math.round(s.doubleCountedBytes) })),
+    verdict: verdictLine(top, shareBasis, to - from),
+    suspects: suspects.map(roundSuspect),
     findings,
-    unattributed: unattributed.map((u) => ({ ...u, bytes: Math.round(u.bytes), bytesIn: Math.round(u.bytesIn), bytesOut: Math.round(u.bytesOut) })),
+    unattributed: shownUnattributed.map((u) => ({ ...u, bytes: Math.round(u.bytes), bytesIn: Math.round(u.bytesIn), bytesOut: Math.round(u.bytesOut) })),
     timeline,
     baseline,
-    interfaceTotals: ifaces.length ? ifaces : null,
+    interfaceTotals: ifaceRows.length ? ifaceRows.map(({ iface, rx, tx }) => ({ iface, rx, tx })) : null,
+    shareBasis,
+    closure,
+    missingEvidence: missingEvidence(top, closure, source, openUsed > 0),
     notes,
     throttle,
   };
+}
+
+/** A flow to or from a VPN client's virtual address is VPN traffic, whatever its port. */
+function leaseOn(ids: Identities, f: FlowRow): boolean {
+  return ids.leasesByVip.has(f.rip) || ids.leasesByVip.has(f.lip);
+}
+
+/**
+ * Mail flows on shared addresses: each connection (address, client port, server port) paired with
+ * the session it carried by lifetime; the connections no lifetime tells apart, and those with no
+ * session, go through attributeFlow as any other flow (split by the sessions' counters).
+ */
+function attributeByLifetime(held: FlowRow[], ids: Identities, ctx: AttributionContext, observed: { from: number; to: number },
+  attribute: (f: FlowRow, v: Verdict) => void, buckets: Map<string, Bucket>, vpnPorts: Set<number>): void {
+  const conns = new Map<string, { c: ConnLifetime; rip: string; group: ServiceGroup; flows: FlowRow[] }>();
+  for (const f of held) {
+    const group = groupOf(f, vpnPorts);
+    const key = `${f.rip}|${f.rport}|${f.lport}|${f.proto}`;
+    const e = conns.get(key);
+    if (e) { e.c.first = Math.min(e.c.first, f.minute); e.c.last = Math.max(e.c.last, f.minute); e.flows.push(f); }
+    else conns.set(key, { c: { key, first: f.minute, last: f.minute, rport: f.rport || null }, rip: f.rip, group, flows: [f] });
+  }
+  const byIp = new Map<string, typeof conns extends Map<string, infer V> ? V[] : never>();
+  for (const e of conns.values()) {
+    const k = `${e.rip}|${e.group}`;
+    const l = byIp.get(k);
+    if (l) l.push(e); else byIp.set(k, [e]);
+  }
+  for (const list of byIp.values()) {
+    const { rip, group } = list[0];
+    const sessions = overlapping(ids.mailByIp.get(rip), observed.from, observed.to).filter((s) => s.service === group);
+    const { matched, ambiguous } = matchLifetimes(list.map((e) => e.c), sessions, observed);
+    for (const e of list) {
+      const s = matched.get(e.c.key) as MailSession | undefined;
+      if (!s) {
+        for (const f of e.flows) attribute(f, attributeFlow(f, ctx));
+        if (ambiguous.has(e.c.key)) for (const b of buckets.values()) if (b.group === group && b.ips.has(rip) && b.account) b.lifetimeAmbiguous++;
+        continue;
+      }
+      for (const f of e.flows) attribute(f, { kind: 'account', group, confidence: 'exact', shares: [{ account: s.account, weight: 1 }], duplicate: false });
+      const b = buckets.get(`a|${s.account}|${group}`);
+      if (b) b.lifetimeMatched++;
+    }
+  }
+}
+
+interface OpenJoin { conn: OpenConnInput; session: MailSession | VpnSession | null; group: ServiceGroup; shared: boolean }
+
+/**
+ * Each open connection of a listing joined to the session it carries: a mail connection to a
+ * Dovecot session from its address that is open at the listing (by client port where logged; else
+ * one to one, oldest session first), a VPN tunnel to the OpenVPN session of its real address and port.
+ */
+function joinOpenConnections(conns: OpenConnInput[], ids: Identities, vpnPorts: Set<number>): OpenJoin[] {
+  const out: OpenJoin[] = [];
+  const used = new Set<object>();
+  const sorted = [...conns].sort((a, b) => a.rip.localeCompare(b.rip) || a.rport - b.rport);
+  for (const c of sorted) {
+    const g = groupOf({ ...c, minute: c.listingTs, iface: '', source: 'conntrack' } as FlowRow, vpnPorts);
+    const t = c.listingTs;
+    const alive = <S extends { start: number; end: number; open: boolean }>(s: S) => s.start <= t && (s.open || s.end >= t - 2 * MINUTE);
+    if (g === 'imap' || g === 'pop3') {
+      const cands = (ids.mailByIp.get(c.rip) ?? []).filter((s) => s.service === g && alive(s) && !isLoopback(s.rip));
+      const byPort = cands.filter((s) => s.rport !== null && s.rport === c.rport);
+      const free = (byPort.length ? byPort : cands).filter((s) => !used.has(s)).sort((a, b) => a.start - b.start);
+      const s = free[0] ?? null;
+      if (s) used.add(s);
+      out.push({ conn: c, session: s, group: g, shared: !byPort.length && new Set(cands.map((x) => x.account)).size > 1 });
+    } else if (g === 'vpn') {
+      const cands = (ids.vpnByIp.get(c.rip) ?? []).filter((s) => (s.rport === null || s.rport === c.rport) && alive(s));
+      out.push({ conn: c, session: cands.sort((a, b) => b.start - a.start)[0] ?? null, group: g, shared: false });
+    } else out.push({ conn: c, session: null, group: g, shared: false });
+  }
+  return out;
+}
+
+/** vnstat's totals per interface for the window: five-minute entries when it has them, else hourly. */
+function interfaceRows(store: Store, from: number, to: number): Array<{ iface: string; rx: number; tx: number; basis: ClosureEntry['basis'] }> {
+  const five = store.interfaceTotals('fiveminute', from - (from % (5 * MINUTE)), to);
+  if (five.length) return five.map((r) => ({ ...r, basis: 'vnstat-5min' as const }));
+  return store.interfaceTotals('hour', from - (from % HOUR), to).map((r) => ({ ...r, basis: 'vnstat-hour' as const }));
+}
+
+/** A suspect's confidence: how most of its bytes are known. */
+function confidenceOf(b: Bucket): Confidence {
+  const bytes = b.bytesIn + b.bytesOut || 1;
+  if ((b.est.bytesIn + b.est.bytesOut) / bytes >= 0.5) return 'estimated';
+  if ((b.log.bytesIn + b.log.bytesOut) / bytes >= 0.5) return 'log-counters';
+  if (b.confidences.has('ip-only')) return 'ip-only';
+  if (b.split || b.confidences.has('shared-ip')) return 'shared-ip';
+  return 'exact';
+}
+
+/** How the interface's bytes in each direction are explained, from the buckets (see ClosureEntry). */
+function computeClosure(ifaces: Array<{ iface: string; rx: number; tx: number; basis: ClosureEntry['basis'] }>, main: string, buckets: Map<string, Bucket>, promoted: Set<string>): ClosureEntry[] {
+  const out: ClosureEntry[] = [];
+  for (const it of ifaces) {
+    for (const direction of ['in', 'out'] as const) {
+      const total = direction === 'in' ? it.rx : it.tx;
+      const pick = (v: { bytesIn: number; bytesOut: number }) => (direction === 'in' ? v.bytesIn : v.bytesOut);
+      let measured = 0, logCounters = 0, estimated = 0;
+      const labelled = new Map<string, number>();
+      for (const b of buckets.values()) {
+        let wire = 0;
+        for (const [name, v] of b.wire) if (name === it.iface || (name === '' && it.iface === main)) wire += pick(v);
+        const explained = b.account !== null || promoted.has(b.reason ?? '');
+        if (it.iface === main) { logCounters += pick(b.log); estimated += pick(b.est); }
+        if (explained) measured += wire;
+        else if (b.reason && b.reason !== 'unknown' && b.reason !== 'outbound-unknown') labelled.set(b.reason, (labelled.get(b.reason) ?? 0) + wire);
+      }
+      const claimed = measured + logCounters + estimated + [...labelled.values()].reduce((a, v) => a + v, 0);
+      out.push({
+        iface: it.iface, direction, basis: it.basis, total,
+        measured: Math.round(measured), logCounters: Math.round(logCounters), estimated: Math.round(estimated),
+        labelled: [...labelled.entries()].filter(([, v]) => v >= 0.5).sort((a, b) => b[1] - a[1]).map(([reason, bytes]) => ({ reason, bytes: Math.round(bytes) })),
+        unexplained: Math.max(0, Math.round(total - claimed)), excess: Math.max(0, Math.round(claimed - total)),
+      });
+    }
+  }
+  return out;
+}
+
+/** One paragraph: what would make an answer resting on counters or estimates exact next time. */
+function missingEvidence(top: Suspect | null, closure: ClosureEntry[] | null, source: FlowSourceName, openListing: boolean): string | null {
+  const unexplained = closure ? closure.reduce((a, c) => a + c.unexplained, 0) / Math.max(1, closure.reduce((a, c) => a + c.total, 0)) : 0;
+  const weak = top && (top.confidence === 'estimated' || top.confidence === 'log-counters');
+  if (!weak && unexplained < 0.1) return null;
+  const parts: string[] = [];
+  if (source !== 'pcap' && source !== 'capture') parts.push('a capture ring buffer (`tcpdump -i eth0 -s 96 -G 3600 -W 48 -w /var/lib/bytetrail/cap-%H.pcap`) or `bytetrail watch --capture` measures every byte');
+  if (openListing || source === 'conntrack') parts.push('conntrack timestamps (`sysctl -w net.netfilter.nf_conntrack_timestamp=1`) date each connection, and a listing every 5 minutes keeps the ones that close');
+  else if (source !== 'pcap' && source !== 'capture') parts.push('or conntrack accounting and timestamps (`sysctl -w net.netfilter.nf_conntrack_acct=1 net.netfilter.nf_conntrack_timestamp=1`) with `conntrack -L -o extended` saved every 5 minutes');
+  if (!closure) parts.push('vnstat on the interface gives the total to explain');
+  if (!parts.length) return null;
+  return `This answer rests partly on ${weak ? `${top!.confidence === 'estimated' ? 'estimates from the logs' : 'the logs\' own counters'}` : 'incomplete evidence'}${unexplained >= 0.1 ? ` and leaves ${pct(unexplained)} of the interface's bytes unexplained` : ''}. To make it exact next time: ${parts.join('; ')}.`;
+}
+
+/** Remotes of several buckets, summed by address. */
+function groupRemotes(rs: Array<{ ip: string; bytes: number }>): Array<{ ip: string; bytes: number }> {
+  const by = new Map<string, number>();
+  for (const r of rs) by.set(r.ip, (by.get(r.ip) ?? 0) + r.bytes);
+  return [...by.entries()].map(([ip, bytes]) => ({ ip, bytes })).sort((a, b) => b.bytes - a.bytes);
+}
+
+function roundSuspect(s: Suspect): Suspect {
+  const r = (v: { bytesIn: number; bytesOut: number }) => ({ bytesIn: Math.round(v.bytesIn), bytesOut: Math.round(v.bytesOut) });
+  return { ...s, ...r(s), doubleCountedBytes: Math.round(s.doubleCountedBytes), measured: r(s.measured), logCounters: r(s.logCounters), estimated: { ...r(s.estimated), methods: s.estimated.methods } };
+}
+
+/** A packet the firewall logged as dropped, or under a prefix that names no verdict: what scans leave. */
+function firewallHit(a: { source: string; kind: string }): boolean {
+  const f = aggregateFact(a.source, a.kind);
+  return f === 'firewall-drop' || f === 'firewall-log';
 }
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
@@ -314,16 +637,18 @@ function humanDuration(ms: number): string {
 }
 
 
-function verdictLine(top: Suspect | null, totalIn: number, totalOut: number, span: number): string {
-  if (!top) return totalIn + totalOut > 0 ? `No account or known cause explains the ${formatBytes(totalIn + totalOut)} in this window.` : 'No traffic recorded in this window.';
-  const dirTotal = top.direction === 'out' ? totalOut : totalIn;
-  const dirBytes = top.direction === 'out' ? top.bytesOut : top.bytesIn;
-  const share = dirTotal > 0 ? dirBytes / dirTotal : 0;
+function verdictLine(top: Suspect | null, basis: { label: string; bytes: number }, span: number): string {
+  if (!top) return basis.bytes > 0 ? `No account or known cause explains ${basis.label}: ${formatBytes(basis.bytes)}.` : 'No traffic recorded in this window.';
+  const bytes = top.bytesIn + top.bytesOut;
+  const share = basis.bytes > 0 ? Math.min(1, bytes / basis.bytes) : 0;
   const who = top.account ?? `${top.finding} from ${top.ips.slice(0, 2).join(', ')}${top.ips.length > 2 ? ` and ${top.ips.length - 2} more` : ''}`;
   const where = top.account ? ` (${SERVICE_LABEL[top.service]}, ${top.ips.slice(0, 2).join(', ')}${top.ips.length > 2 ? ', …' : ''})` : ` (${SERVICE_LABEL[top.service]})`;
   const sessions = top.sessions ? `, ${top.sessions} session${top.sessions === 1 ? '' : 's'}` : '';
   const split = top.split ? ' (split with other accounts on a shared IP)' : '';
-  return `${who}${where} caused ${pct(share)} of ${top.direction === 'out' ? 'outbound' : 'inbound'} traffic: ${formatBytes(dirBytes)} in ${humanDuration(span)}${sessions}${split}.`;
+  const est = top.estimated.bytesIn + top.estimated.bytesOut;
+  const how = top.confidence === 'estimated' ? ', estimated from the logs' : top.confidence === 'log-counters' ? ', by the logs\' own counters' : est > 0 ? ` (${formatBytes(est)} of it estimated)` : '';
+  const open = top.openUnknown ? `; ${top.openUnknown.sessions} more session${top.openUnknown.sessions === 1 ? '' : 's'} still open, bytes not yet known` : '';
+  return `${who}${where} caused ${pct(share)} of ${basis.label}: ${formatBytes(bytes)} ${top.direction === 'out' ? 'mostly sent to it' : 'mostly received from it'} in ${humanDuration(span)}${how}${sessions}${split}${open}.`;
 }
 
 /** The IPs that carry a real part (at least 2%) of a bucket's bytes, largest first. */
@@ -370,7 +695,7 @@ function indexByAccount(events: StoredEvent[], ids: Identities): AccountIndex {
   };
 }
 
-function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: AccountIndex, from: number, to: number, total: number): Suspect {
+function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: AccountIndex, from: number, to: number, total: number, openUnknown?: { sessions: number; since: number }): Suspect {
   const account = b.account!;
   const ips = topIps(b);
   const mine = (index.events.get(account) ?? []).filter((e) => e.ts < to + 5 * MINUTE);
@@ -380,7 +705,7 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: 
   let lines: EvidenceLine[] = [];
   let sessions = 0;
   const bytes = b.bytesIn + b.bytesOut;
-  const share = total > 0 ? bytes / total : 0;
+  const share = total > 0 ? Math.min(1, bytes / total) : 0;
 
   if (b.group === 'imap' || b.group === 'pop3') {
     const ss: MailSession[] = (index.mail.get(account) ?? []).filter((s) => s.service === b.group && s.start < to && s.end > from);
@@ -390,6 +715,9 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: 
     const openNow = ss.filter((s) => s.open).length;
     const medianOut = outs.length ? outs[Math.floor(outs.length / 2)] : 0;
     facts.push(`${sessions} ${SERVICE_LABEL[b.group]} sessions in the window from ${new Set(ss.map((s) => s.rip)).size} IP(s), up to ${maxParallel} at once, ${openNow} still open`);
+    if (openUnknown) facts.push(`${openUnknown.sessions} session(s) still open since ${new Date(openUnknown.since).toISOString().slice(0, 16).replace('T', ' ')}: their bytes are not known yet (no flow or conntrack listing covers them; Dovecot logs out= only at logout)`);
+    if (b.lifetimeMatched) facts.push(`${b.lifetimeMatched} connection(s) on a shared address matched to this account's sessions by lifetime (first packet against the login, last against the logout)`);
+    if (b.lifetimeAmbiguous) facts.push(`${b.lifetimeAmbiguous} connection(s) on a shared address that no lifetime tells apart: split by the sessions' own counters`);
     if (outs.length) facts.push(`${outs.length} logged out with out= between ${formatBytes(outs[0])} and ${formatBytes(outs[outs.length - 1])} (median ${formatBytes(medianOut)})`);
     facts.push(`${formatBytes(b.bytesOut)} sent to the client, ${formatBytes(b.bytesIn)} received`);
     // Re-download loop: the mailbox goes out again and again, in repeated or parallel sessions.
@@ -413,6 +741,7 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: 
     facts.push(`${ds.length} deliveries, ${bad} deferred or bounced${fails ? `; ${fails} failed logins for this account` : ''}`);
     const spam = (rcpts >= 50 || subs.length >= 30) && (nets.size >= 3 || clientIps.size >= 4 || (ds.length > 0 && bad / ds.length >= 0.2));
     if (spam) finding = 'spam-relay';
+    if (b.est.bytesIn + b.est.bytesOut > 0) facts.push(`${formatBytes(b.est.bytesIn + b.est.bytesOut)} estimated: ${[...b.methods].join('; ')}`);
     const scans = subs.map((s) => s.scan).filter((x): x is StoredEvent => x !== null);
     lines = [...sampleLines(subs.map((s) => s.login), 3), ...sampleLines(ds.filter((d) => d.status !== 'sent').map((d) => d.event), 2), ...sampleLines(scans, 1)];
   } else if (b.group === 'vpn') {
@@ -433,7 +762,17 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: 
     account, ips, service: b.group, bytesIn: b.bytesIn, bytesOut: b.bytesOut, share, confidence, finding,
     evidence: { facts, lines }, sessions,
     firstSeen: iso(mine.length ? first : null), lastSeen: iso(mine.length ? last : null),
-    split: b.split, doubleCountedBytes: b.dupBytes, direction: b.bytesOut >= b.bytesIn ? 'out' : 'in',
+    split: b.split, doubleCountedBytes: b.dupBytes, direction: b.bytesOut >= b.bytesIn ? 'out' : 'in', ...howKnown(b),
+    openUnknown: openUnknown ? { sessions: openUnknown.sessions, since: new Date(openUnknown.since).toISOString() } : null,
+  };
+}
+
+/** A bucket's bytes by how they are known: measured, the logs' counters, estimated. */
+function howKnown(b: Bucket): Pick<Suspect, 'measured' | 'logCounters' | 'estimated'> {
+  return {
+    measured: { bytesIn: b.bytesIn - b.log.bytesIn - b.est.bytesIn, bytesOut: b.bytesOut - b.log.bytesOut - b.est.bytesOut },
+    logCounters: { ...b.log },
+    estimated: { ...b.est, methods: [...b.methods] },
   };
 }
 
@@ -448,10 +787,13 @@ function parallelism(ss: MailSession[]): number {
 
 function anonymousSuspect(b: Bucket, group: ServiceGroup, finding: FindingKind, evidence: Evidence, total: number): Suspect {
   const bytes = b.bytesIn + b.bytesOut;
+  const confidence = confidenceOf(b) === 'estimated' ? 'estimated' : 'ip-only';
+  const est = b.est.bytesIn + b.est.bytesOut;
   return {
-    account: null, ips: topIps(b), service: group, bytesIn: b.bytesIn, bytesOut: b.bytesOut, share: total > 0 ? bytes / total : 0,
-    confidence: 'ip-only', finding, evidence, sessions: 0, firstSeen: null, lastSeen: null, split: false, doubleCountedBytes: 0,
-    direction: b.bytesOut >= b.bytesIn ? 'out' : 'in',
+    account: null, ips: topIps(b), service: group, bytesIn: b.bytesIn, bytesOut: b.bytesOut, share: total > 0 ? Math.min(1, bytes / total) : 0,
+    confidence, finding, evidence: est > 0 ? { ...evidence, facts: [...evidence.facts, `${formatBytes(est)} estimated: ${[...b.methods].join('; ')}`] } : evidence,
+    sessions: 0, firstSeen: null, lastSeen: null, split: false, doubleCountedBytes: 0,
+    direction: b.bytesOut >= b.bytesIn ? 'out' : 'in', ...howKnown(b), openUnknown: null,
   };
 }
 
@@ -489,13 +831,13 @@ function anonymousEvidence(b: Bucket, reason: string, ids: Identities, aggs: Ret
   const lines: EvidenceLine[] = [];
   for (const ip of ips) {
     const fails = ids.authFailByIp.get(ip) ?? [];
-    const drops = aggs.filter((a) => aggregateFact(a.source, a.kind) === 'firewall-drop' && a.rip === ip);
+    const drops = aggs.filter((a) => firewallHit(a) && a.rip === ip);
     const dropCount = drops.reduce((a, d) => a + d.count, 0);
     const ports = new Set(drops.map((d) => d.lport));
     facts.push(`${ip}: ${formatBytes(b.ips.get(ip) ?? 0)}${fails.length ? `, ${fails.length} failed logins` : ''}${dropCount ? `, ${dropCount} firewall drops on ${ports.size} port(s)` : ''}`);
     lines.push(...sampleLines(fails, 2));
     const d = drops.find((x) => x.sampleRaw);
-    if (d) lines.push({ ts: new Date(d.firstTs).toISOString(), where: d.samplePath ? `${d.samplePath}:${d.sampleLine}` : 'aggregate', text: d.sampleRaw! });
+    if (d) lines.push({ ts: new Date(d.firstTs).toISOString(), where: d.samplePath ? `${d.samplePath}:${d.sampleLine}` : 'aggregate', text: messagePart(d.sampleRaw!) });
   }
   void reason;
   return { facts, lines: lines.slice(0, 6) };
@@ -506,7 +848,7 @@ function scanFindings(aggs: ReturnType<Store['aggregatesInRange']>, ids: Identit
   const out: Finding[] = [];
   const bySrc = new Map<string, { count: number; ports: Set<number>; first: number; last: number; sample: (typeof aggs)[number] | null }>();
   for (const a of aggs) {
-    if (aggregateFact(a.source, a.kind) !== 'firewall-drop' || !a.rip) continue;
+    if (!firewallHit(a) || !a.rip) continue;
     const s = bySrc.get(a.rip) ?? { count: 0, ports: new Set<number>(), first: a.firstTs, last: a.lastTs, sample: null };
     s.count += a.count; s.ports.add(a.lport); s.first = Math.min(s.first, a.firstTs); s.last = Math.max(s.last, a.lastTs);
     if (!s.sample && a.sampleRaw) s.sample = a;
@@ -519,7 +861,7 @@ function scanFindings(aggs: ReturnType<Store['aggregatesInRange']>, ids: Identit
       summary: `${scanners.reduce((a, [, s]) => a + s.count, 0)} packets dropped by the firewall from ${scanners.length} source(s) probing ${new Set(scanners.flatMap(([, s]) => [...s.ports])).size} port(s)`,
       evidence: {
         facts: scanners.slice(0, 5).map(([ip, s]) => `${ip}: ${s.count} drops on ${s.ports.size} port(s), ${new Date(s.first).toISOString()} to ${new Date(s.last).toISOString()}`),
-        lines: scanners.slice(0, 3).filter(([, s]) => s.sample).map(([, s]) => ({ ts: new Date(s.sample!.firstTs).toISOString(), where: s.sample!.samplePath ? `${s.sample!.samplePath}:${s.sample!.sampleLine}` : 'aggregate', text: s.sample!.sampleRaw! })),
+        lines: scanners.slice(0, 3).filter(([, s]) => s.sample).map(([, s]) => ({ ts: new Date(s.sample!.firstTs).toISOString(), where: s.sample!.samplePath ? `${s.sample!.samplePath}:${s.sample!.sampleLine}` : 'aggregate', text: messagePart(s.sample!.sampleRaw!) })),
       },
     });
   }
@@ -538,8 +880,8 @@ function scanFindings(aggs: ReturnType<Store['aggregatesInRange']>, ids: Identit
   return out;
 }
 
-function findingSummary(s: Suspect): string {
-  const total = formatBytes(s.bytesIn + s.bytesOut);
+function findingSummary(s: Suspect, basis: { label: string }): string {
+  const total = `${formatBytes(s.bytesIn + s.bytesOut)} (${pct(s.share)} of ${basis.label})`;
   switch (s.finding) {
     case 'imap-resync': return `${s.account} downloads the mailbox again and again over ${SERVICE_LABEL[s.service]}: ${total} in ${s.sessions} sessions (a mail client such as Outlook re-synchronising in a loop)`;
     case 'spam-relay': return `${s.account} submits mail in bulk from several networks: likely a compromised SASL account relaying spam`;
@@ -598,7 +940,21 @@ function peakWindow(minutes: Map<number, number>, n: number): number {
 
 const PORTS: Record<ServiceGroup, number[]> = { imap: [143, 993], pop3: [110, 995], smtp: [25], submission: [587, 465], vpn: [1194], dns: [53], other: [] };
 
-/** A throttle, not a block: a quarter of the suspect's average rate, within sane bounds. */
+/** Mbit/s with two significant digits: `3.4 Mbit/s`. */
+function mbit(bits: number): string {
+  const m = bits / 1e6;
+  return `${m >= 10 ? Math.round(m) : m.toPrecision(2)} Mbit/s`;
+}
+
+/** Why the rate is what it is, in the numbers it comes from (it must match them). */
+function rateWhy(peakBits: number, target: number, rate: string): string {
+  const quarter = peakBits / 4;
+  if (quarter < 1e6) return `Its busiest five minutes averaged ${mbit(peakBits)}; a quarter of that is below the 1 Mbit/s floor, so ${rate}.`;
+  if (quarter > 20e6) return `Its busiest five minutes averaged ${mbit(peakBits)}; a quarter of that is above the 20 Mbit/s ceiling, so ${rate}.`;
+  return `Its busiest five minutes averaged ${mbit(peakBits)}: ${rate} is a quarter of that${Math.abs(target - quarter) > 1 ? ', rounded' : ''}.`;
+}
+
+/** A throttle, not a block: a quarter of the suspect's busiest five minutes, within sane bounds. */
 function proposeThrottle(s: Suspect, from: number, to: number, peak5min: number, submitters?: string[]): ThrottleProposal | null {
   if (!s.ips.length) return null;
   const dir = s.direction;
@@ -626,7 +982,7 @@ function proposeThrottle(s: Suspect, from: number, to: number, peak5min: number,
   };
   return {
     target: who, ips, direction, rate, ports,
-    reason: `${s.finding === 'normal-use' ? 'heaviest client' : s.finding}: ${formatBytes(bytes)} ${dir === 'out' ? 'sent to' : 'received from'} ${who}. ${advice[s.finding] ?? 'A quarter of its peak rate keeps the service usable for it without letting the traffic run.'}`,
+    reason: `${s.finding === 'normal-use' ? 'heaviest client' : s.finding}: ${formatBytes(bytes)} ${dir === 'out' ? 'sent to' : 'received from'} ${who}. ${advice[s.finding] ?? 'The rate keeps the service usable for it without letting the traffic run.'} ${rateWhy(peakBits, target, rate)}`,
     command: cmd,
   };
 }

@@ -2,7 +2,8 @@
  * The service behind `investigate` and `report`: optionally ingest new lines first, then
  * investigate a window. Commands stay thin; this is where the steps are put together.
  */
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INCIDENTS } from '../demo/incidents.js';
@@ -20,6 +21,37 @@ import { resolveWindow } from './window.js';
  */
 export const STANDARD_LOGS: readonly string[] = [...new Set(['/var/log/syslog', ...SOURCE_LOG_PATHS])];
 
+/**
+ * What is there now, read at investigate time on the server (root only, but vnstat): the
+ * connection table (the open connections' counters) and OpenVPN's status files.
+ */
+export const LIVE_SOURCES = [
+  '/proc/net/nf_conntrack',
+  '/run/openvpn-server/status-server.log', '/run/openvpn/server.status', '/var/log/openvpn/openvpn-status.log', '/var/log/openvpn/status.log', '/etc/openvpn/openvpn-status.log',
+];
+
+/**
+ * The live sources to read, and one line on what could not be read and what that costs. Pure
+ * but for `exists`; vnstat's export is fetched by the caller.
+ */
+export function liveSources(uid: number | null, exists: (p: string) => boolean): { paths: string[]; note: string | null } {
+  if (uid !== 0) {
+    return { paths: [], note: 'not run as root: the conntrack table and OpenVPN\'s status files were not read, so connections still open count only once they log out (run it with sudo, or --no-live to skip this)' };
+  }
+  const paths = LIVE_SOURCES.filter(exists);
+  const note = paths.includes(LIVE_SOURCES[0]) ? null : 'no /proc/net/nf_conntrack (nf_conntrack not loaded): connections still open count only once they log out';
+  return { paths, note };
+}
+
+/** `vnstat --json` now, into a file ingest can read; null without vnstat. */
+function vnstatNow(dir: string): string | null {
+  const r = spawnSync('vnstat', ['--json'], { encoding: 'utf8', timeout: 10_000, maxBuffer: 64 << 20 });
+  if (r.error || r.status !== 0 || !r.stdout) return null;
+  const p = join(dir, 'vnstat.json');
+  writeFileSync(p, r.stdout);
+  return p;
+}
+
 export interface RunOptions {
   db?: string;
   since?: string;
@@ -35,8 +67,11 @@ export interface RunOptions {
   source?: string;
   /** Told when the database cannot be written and the default ingest is left out. */
   onWarning?: (message: string) => void;
+  /** Also read what is there now (LIVE_SOURCES, vnstat) when reading the standard locations. */
+  live?: boolean;
 }
 
+/** `warnings`: what could not be read and what that costs, one line each (the live reading's too). */
 export interface RunResult { investigation: Investigation; ingest: IngestSummary | null; dbPath: string; warnings: string[] }
 
 /**
@@ -54,7 +89,7 @@ export function noStandardLogs(from: number): string {
 async function demoStore(tz: string): Promise<{ store: Store; ingest: IngestSummary; from: number; to: number; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'bytetrail-demo-'));
   const inc = INCIDENTS.demo();
-  const { files } = inc.writer.write(join(dir, 'logs'), { gzipCapture: true });
+  const { files } = inc.writer.write(join(dir, 'logs'), { gzipCapture: true, vnstat: { from: inc.from, to: inc.to } });
   const store = openStore({ path: join(dir, 'demo.db') });
   const ingest = await ingestPaths(store, files, { tz, now: Date.now(), settleMs: 0, handlers: flowHandlers(), localIps: ['192.0.2.10'] });
   return { store, ingest, from: inc.from, to: inc.to, dir };
@@ -81,21 +116,33 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
   // A bad window is refused before anything is read.
   const w = resolveWindow(o.since, o.until, o.now, '2h', o.tz);
   const warnings: string[] = [];
-  let paths = !o.ingest ? [] : o.logs?.length ? o.logs : STANDARD_LOGS.filter((p) => existsSync(p));
+  let paths = !o.ingest ? [] : o.logs?.length ? [...o.logs] : STANDARD_LOGS.filter((p) => existsSync(p));
   if (o.ingest && !paths.length) warnings.push(noStandardLogs(w.from));
   const dbPath = o.db ?? defaultDbPath();
-  if (paths.length && !o.logs?.length && existsSync(dbPath) && !writable(dbPath)) {
-    o.onWarning?.(`cannot write to ${dbPath}: investigating what it holds without reading new log lines`);
-    paths = [];
-  }
-  // With logs to read, the database is written (and created if need be); without, it is only
-  // read: a mistyped --db then says that it does not exist, and a read-only one can be used.
-  const store = openStore({ path: dbPath, readonly: paths.length === 0 });
+  const tmp = mkdtempSync(join(tmpdir(), 'bytetrail-live-'));
   try {
-    let summary: IngestSummary | null = null;
-    if (paths.length) summary = await ingestPaths(store, paths, { tz: o.tz, now: o.now, handlers: flowHandlers(), localIps: o.localIps });
-    return { investigation: investigate(store, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: summary, dbPath: store.path, warnings };
+    // The present only with the standard locations: explicit --logs are a past incident's files.
+    if (o.ingest && o.live && !o.logs?.length) {
+      const live = liveSources(process.getuid?.() ?? null, existsSync);
+      if (live.note) warnings.push(live.note);
+      const vn = vnstatNow(tmp);
+      paths.push(...live.paths, ...(vn ? [vn] : []));
+    }
+    if (paths.length && !o.logs?.length && existsSync(dbPath) && !writable(dbPath)) {
+      o.onWarning?.(`cannot write to ${dbPath}: investigating what it holds without reading new log lines`);
+      paths = [];
+    }
+    // With logs to read, the database is written (and created if need be); without, it is only
+    // read: a mistyped --db then says that it does not exist, and a read-only one can be used.
+    const store = openStore({ path: dbPath, readonly: paths.length === 0 });
+    try {
+      let summary: IngestSummary | null = null;
+      if (paths.length) summary = await ingestPaths(store, paths, { tz: o.tz, now: o.now, handlers: flowHandlers(), localIps: o.localIps });
+      return { investigation: investigate(store, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: summary, dbPath: store.path, warnings };
+    } finally {
+      store.close();
+    }
   } finally {
-    store.close();
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

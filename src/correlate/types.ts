@@ -3,7 +3,7 @@
  * is a pure function of it. Bytes are wire bytes, seen from the server: bytesIn received,
  * bytesOut sent.
  */
-export type Confidence = 'exact' | 'shared-ip' | 'ip-only' | 'log-counters';
+export type Confidence = 'exact' | 'shared-ip' | 'ip-only' | 'log-counters' | 'estimated';
 export type ServiceGroup = 'imap' | 'pop3' | 'smtp' | 'submission' | 'vpn' | 'dns' | 'other';
 
 /** How a service group is named in verdicts, findings and reports. */
@@ -32,7 +32,7 @@ export interface Suspect {
   service: ServiceGroup;
   bytesIn: number;
   bytesOut: number;
-  /** Share of all bytes (in + out) in the window. */
+  /** Share of the investigation's one named total (`shareBasis`: the interface's bytes when vnstat has them). */
   share: number;
   confidence: Confidence;
   finding: FindingKind;
@@ -46,6 +46,34 @@ export interface Suspect {
   doubleCountedBytes: number;
   /** The dominant direction, from the server: `out` = the client downloads. */
   direction: 'in' | 'out';
+  /** How the bytes are known: measured on the wire, the logs' own counters, estimated from log evidence (with the method). */
+  measured: { bytesIn: number; bytesOut: number };
+  logCounters: { bytesIn: number; bytesOut: number };
+  estimated: { bytesIn: number; bytesOut: number; methods: string[] };
+  /** Sessions still open whose bytes no evidence gives yet: how many, and since when. */
+  openUnknown: { sessions: number; since: string } | null;
+}
+
+/**
+ * How much of one interface's traffic in one direction the investigation explains, and how.
+ * `total` is the interface counters' figure (vnstat); the parts add up to it: `measured` (flows
+ * on the wire, conntrack counters), `logCounters` (Dovecot out=, OpenVPN status), `estimated`
+ * (from log evidence, see estimates.ts), `labelled` (traffic seen on the wire with a known kind but
+ * no account: web, inbound mail...), and `unexplained`, the rest. `excess`: what the evidence
+ * claims beyond the total (estimates are upper bounds then), 0 normally.
+ */
+export interface ClosureEntry {
+  iface: string;
+  direction: 'in' | 'out';
+  /** vnstat's five-minute entries when they cover the window, else its hourly ones. */
+  basis: 'vnstat-5min' | 'vnstat-hour';
+  total: number;
+  measured: number;
+  logCounters: number;
+  estimated: number;
+  labelled: Array<{ reason: string; bytes: number }>;
+  unexplained: number;
+  excess: number;
 }
 
 export interface UnattributedBucket {
@@ -86,6 +114,11 @@ export interface Investigation {
   timeline: { bucketSeconds: number; buckets: TimelineBucket[] };
   baseline: { days: number; typicalBytes: number; ratio: number } | null;
   interfaceTotals: Array<{ iface: string; rx: number; tx: number }> | null;
+  /** The one total every share is of, named. */
+  shareBasis: { label: string; bytes: number };
+  closure: ClosureEntry[] | null;
+  /** When the verdict rests on estimates or counters: what would make it exact next time (one paragraph). */
+  missingEvidence: string | null;
   notes: string[];
   throttle: ThrottleProposal | null;
 }

@@ -18,7 +18,18 @@ const SNAP = 96;
 const LINKTYPE_ETHERNET = 1;
 const LINKTYPE_RAW = 101;
 
-interface Frame { ts: number; iface: number; data: Uint8Array; orig: number }
+/** `tx`: sent by the server (for the interface counters a vnstat export shows). */
+interface Frame { ts: number; iface: number; data: Uint8Array; orig: number; tx: boolean }
+
+/** What the writer can be asked to write: the evidence an admin has after an alarm. */
+export type EvidenceMode = 'capture' | 'listing' | 'listing-ts' | 'logs';
+export const EVIDENCE_MODES: readonly EvidenceMode[] = ['capture', 'listing', 'listing-ts', 'logs'];
+
+/** Wire bytes (frames on eth0, from the server's view) of one owner, per minute. */
+export interface TruthBytes { bytesIn: number; bytesOut: number }
+
+/** An OpenVPN client as the server's status file would list it. */
+interface VpnClient { cn: string; rip: string; rport: number; vip: string; since: number; end: number | null; pkts: Array<{ t: number; fromClient: boolean; len: number }> }
 
 function ip4(s: string): number[] {
   return s.split('.').map(Number);
@@ -75,12 +86,15 @@ export class ScenarioWriter {
   readonly named: Array<[number, string]> = [];
   readonly openvpn: Array<[number, string]> = [];
   readonly frames: Frame[] = [];
+  /** The truth the tests measure bytetrail against: eth0 wire bytes per owner and minute. */
+  private readonly truthByOwner = new Map<string, Map<number, TruthBytes>>();
+  private readonly vpnClients: VpnClient[] = [];
   private readonly r: () => number;
   private pid = 20000;
   /** Interfaces of the capture: 0 = eth0 (Ethernet); 1 = tun0 (raw IP) when used. */
   usesTun = false;
-  /** When set, every connection is also tracked here, for conntrack listings (see write). */
-  conntrack: ConntrackTable | null = null;
+  /** Every connection is also tracked here, for conntrack listings (see write). */
+  conntrack: ConntrackTable = new ConntrackTable();
   constructor(seed = 1, readonly host = 'mx1') { this.r = rng(seed); }
 
   rand(): number { return this.r(); }
@@ -115,8 +129,36 @@ export class ScenarioWriter {
     this.openvpn.push([t, `${new Date(t).toISOString().slice(0, 19).replace('T', ' ')} ${msg}`]);
   }
 
-  private push(t: number, iface: number, f: { data: Uint8Array; orig: number }): void {
-    this.frames.push({ ts: t, iface, data: f.data, orig: f.orig });
+  private push(t: number, iface: number, f: { data: Uint8Array; orig: number }, tx: boolean, owner?: string): void {
+    this.frames.push({ ts: t, iface, data: f.data, orig: f.orig, tx });
+    if (owner === undefined || iface !== 0) return;
+    let m = this.truthByOwner.get(owner);
+    if (!m) { m = new Map(); this.truthByOwner.set(owner, m); }
+    const minute = Math.floor(t / 60_000) * 60_000;
+    const v = m.get(minute) ?? { bytesIn: 0, bytesOut: 0 };
+    if (tx) v.bytesOut += f.orig; else v.bytesIn += f.orig;
+    m.set(minute, v);
+  }
+
+  /** The eth0 wire bytes of `owner` (an account, `account/service`, or a cause) with frames in [from, to). */
+  truth(owner: string, from: number, to: number): TruthBytes {
+    const out = { bytesIn: 0, bytesOut: 0 };
+    for (const [minute, v] of this.truthByOwner.get(owner) ?? []) {
+      if (minute >= from && minute < to) { out.bytesIn += v.bytesIn; out.bytesOut += v.bytesOut; }
+    }
+    return out;
+  }
+
+  /** Every owner the truth knows. */
+  owners(): string[] {
+    return [...this.truthByOwner.keys()];
+  }
+
+  /** eth0's bytes received and sent in [from, to): what the interface counters (vnstat) show. */
+  interfaceBytes(from: number, to: number): { rx: number; tx: number } {
+    let rx = 0, tx = 0;
+    for (const f of this.frames) if (f.iface === 0 && f.ts >= from && f.ts < to) { if (f.tx) tx += f.orig; else rx += f.orig; }
+    return { rx, tx };
   }
 
   /**
@@ -126,17 +168,27 @@ export class ScenarioWriter {
    * `snat`: for conntrack, the address the kernel masquerades the client to (a VPN client's
    * connection forwarded to the internet).
    */
-  tcp(o: { t0: number; t1: number; client: string; cport: number; server: string; sport: number; down: number; up?: number; seg?: number; iface?: number; snat?: string }): { toClient: number; toServer: number; packets: number } {
+  tcp(o: {
+    t0: number; t1: number; client: string; cport: number; server: string; sport: number; down: number; up?: number; seg?: number; iface?: number; snat?: string;
+    /** Whose traffic this is, for the truth (see truth()). */
+    owner?: string;
+    /** Not in the conntrack table (a copy of a connection already tracked, seen again after NAT). */
+    untracked?: boolean;
+    /** Still open at t1 (IMAP IDLE): no FIN, the conntrack entry stays ESTABLISHED. */
+    open?: boolean;
+  }): { toClient: number; toServer: number; packets: number } {
     const eth = (o.iface ?? 0) === 0;
     const iface = o.iface ?? 0;
     const seg = o.seg ?? 64000;
-    const ct = this.conntrack?.open(6, o.client, o.cport, o.server, o.sport, o.snat);
+    const ct = o.untracked ? undefined : this.conntrack.open(6, o.client, o.cport, o.server, o.sport, o.snat);
     let toClient = 0, toServer = 0, packets = 0;
     const emit = (t: number, fromServer: boolean, ipLen: number, flags: number) => {
       const f = fromServer
         ? frame4(o.server, o.client, 6, o.sport, o.cport, ipLen, flags, eth)
         : frame4(o.client, o.server, 6, o.cport, o.sport, ipLen, flags, eth);
-      this.push(t, iface, f);
+      // On eth0 the server is `server` or `client` (SERVER), or the NAT address of a forwarded connection.
+      const tx = (fromServer ? o.server : o.client) === SERVER;
+      this.push(t, iface, f, tx, o.owner);
       if (ct) ct.count(t, !originates(ct, fromServer ? o.server : o.client, fromServer ? o.sport : o.cport), ipLen);
       if (fromServer) toClient += f.orig; else toServer += f.orig;
       packets++;
@@ -164,6 +216,7 @@ export class ScenarioWriter {
     }
     while (leftDown > 0) { const len = Math.min(seg, leftDown); leftDown -= len; emit(t, true, 52 + len, ACK | PSH); emit(t + 0.5, false, 52, ACK); }
     while (leftUp > 0) { const len = Math.min(seg, leftUp); leftUp -= len; emit(t, false, 52 + len, ACK | PSH); emit(t + 0.5, true, 52, ACK); }
+    if (o.open) return { toClient, toServer, packets };
     emit(o.t1 - 2, false, 52, FIN | ACK);
     emit(o.t1 - 1, true, 52, FIN | ACK);
     emit(o.t1, false, 52, ACK);
@@ -172,23 +225,33 @@ export class ScenarioWriter {
   }
 
   /** UDP datagrams between two ends; `fromA`/`fromB` are payload sizes per datagram, repeated over [t0, t1]. */
-  udp(o: { t0: number; t1: number; a: string; aport: number; b: string; bport: number; count: number; fromA: number; fromB: number; iface?: number }): { fromA: number; fromB: number } {
+  udp(o: { t0: number; t1: number; a: string; aport: number; b: string; bport: number; count: number; fromA: number; fromB: number; iface?: number; owner?: string }): { fromA: number; fromB: number } {
     const eth = (o.iface ?? 0) === 0;
-    const ct = this.conntrack?.open(17, o.a, o.aport, o.b, o.bport);
-    const aReplies = ct ? !originates(ct, o.a, o.aport) : false;
+    const ct = this.conntrack.open(17, o.a, o.aport, o.b, o.bport);
+    const aReplies = !originates(ct, o.a, o.aport);
+    // OpenVPN's own counters (the status file) count the tunnel's UDP payload.
+    const vpn = this.vpnClients.find((c) => (c.rip === o.b && c.rport === o.bport && o.aport === 1194) || (c.rip === o.a && c.rport === o.aport && o.bport === 1194));
     let sa = 0, sb = 0;
     const step = (o.t1 - o.t0) / Math.max(1, o.count);
     for (let i = 0; i < o.count; i++) {
       const t = o.t0 + i * step;
-      if (o.fromA > 0) { const f = frame4(o.a, o.b, 17, o.aport, o.bport, 28 + o.fromA, 0, eth); this.push(t, o.iface ?? 0, f); sa += f.orig; ct?.count(t, aReplies, 28 + o.fromA); }
-      if (o.fromB > 0) { const f = frame4(o.b, o.a, 17, o.bport, o.aport, 28 + o.fromB, 0, eth); this.push(t + 1, o.iface ?? 0, f); sb += f.orig; ct?.count(t + 1, !aReplies, 28 + o.fromB); }
+      if (o.fromA > 0) {
+        const f = frame4(o.a, o.b, 17, o.aport, o.bport, 28 + o.fromA, 0, eth);
+        this.push(t, o.iface ?? 0, f, o.a === SERVER, o.owner); sa += f.orig; ct.count(t, aReplies, 28 + o.fromA);
+        vpn?.pkts.push({ t, fromClient: o.a === vpn.rip, len: o.fromA });
+      }
+      if (o.fromB > 0) {
+        const f = frame4(o.b, o.a, 17, o.bport, o.aport, 28 + o.fromB, 0, eth);
+        this.push(t + 1, o.iface ?? 0, f, o.b === SERVER, o.owner); sb += f.orig; ct.count(t + 1, !aReplies, 28 + o.fromB);
+        vpn?.pkts.push({ t: t + 1, fromClient: o.b === vpn.rip, len: o.fromB });
+      }
     }
     return { fromA: sa, fromB: sb };
   }
 
   /** A few inbound SYNs that get no answer (dropped by the firewall). */
-  synProbe(t: number, src: string, dport: number): void {
-    this.push(t, 0, frame4(src, SERVER, 6, 40000 + Math.floor(this.r() * 20000), dport, 60, SYN, true));
+  synProbe(t: number, src: string, dport: number, owner?: string): void {
+    this.push(t, 0, frame4(src, SERVER, 6, 40000 + Math.floor(this.r() * 20000), dport, 60, SYN, true), false, owner);
   }
 
   // ---- log lines in each program's real format ----
@@ -230,6 +293,7 @@ export class ScenarioWriter {
   }
 
   vpnConnect(t: number, cn: string, rip: string, rport: number, vip: string): void {
+    this.vpnClients.push({ cn, rip, rport, vip, since: t + 1000, end: null, pkts: [] });
     this.vpnLog(t, `${rip}:${rport} TLS: Initial packet from [AF_INET]${rip}:${rport}, sid=1a2b3c4d 5e6f7a8b`);
     this.vpnLog(t + 1000, `${cn}/${rip}:${rport} [${cn}] Peer Connection Initiated with [AF_INET]${rip}:${rport}`);
     this.vpnLog(t + 1100, `${cn}/${rip}:${rport} MULTI_sva: pool returned IPv4=${vip}, IPv6=(Not enabled)`);
@@ -237,6 +301,8 @@ export class ScenarioWriter {
   }
 
   vpnDisconnect(t: number, cn: string, rip: string, rport: number): void {
+    const c = this.vpnClients.find((x) => x.cn === cn && x.rip === rip && x.rport === rport && x.end === null);
+    if (c) c.end = t;
     this.vpnLog(t, `${cn}/${rip}:${rport} SIGTERM[soft,remote-exit] received, client-instance exiting`);
   }
 
@@ -252,10 +318,15 @@ export class ScenarioWriter {
   /**
    * Write the logs, the capture unless `capture` is false, and, with `listings`, the conntrack
    * table (see `conntrack`) as listed at each of `times`: one file per listing, dated at its
-   * time, which is when ingest takes a listing to have been taken. Returns the paths, listings
-   * last and oldest first, the order they must be ingested in.
+   * time, which is when ingest takes a listing to have been taken. `vnstat`: also vnstat's
+   * export of eth0 over [from, to) (five-minute and hourly entries, the frames' wire bytes).
+   * `openvpnStatus`: the status file OpenVPN keeps on disk, as rewritten at that time. Returns
+   * the paths, listings last and oldest first, the order they must be ingested in.
    */
-  write(dir: string, o: { gzipCapture?: boolean; captureName?: string; capture?: boolean; listings?: { times: number[]; timestamps: boolean } } = {}): { files: string[]; capture: string | null; listings: string[] } {
+  write(dir: string, o: {
+    gzipCapture?: boolean; captureName?: string; capture?: boolean; listings?: { times: number[]; timestamps: boolean };
+    vnstat?: { from: number; to: number }; openvpnStatus?: number;
+  } = {}): { files: string[]; capture: string | null; listings: string[] } {
     mkdirSync(dir, { recursive: true });
     const files: string[] = [];
     const names: Record<'mail' | 'kern' | 'named' | 'openvpn', string> = { mail: 'mail.log', kern: 'kern.log', named: 'named-queries.log', openvpn: 'openvpn.log' };
@@ -280,9 +351,22 @@ export class ScenarioWriter {
     // Files dated at their last line, as a server writes them: year-less stamps read right.
     const when = new Date(last + 1000);
     for (const f of files) utimesSync(f, when, when);
+    if (o.vnstat) {
+      const p = join(dir, 'vnstat.json');
+      writeFileSync(p, this.vnstatJson(o.vnstat.from, o.vnstat.to));
+      const d = new Date(o.vnstat.to);
+      utimesSync(p, d, d);
+      files.push(p);
+    }
+    if (o.openvpnStatus !== undefined && this.vpnClients.length) {
+      const p = join(dir, 'openvpn-status.log');
+      writeFileSync(p, this.openvpnStatusText(o.openvpnStatus));
+      const d = new Date(o.openvpnStatus);
+      utimesSync(p, d, d);
+      files.push(p);
+    }
     const listings: string[] = [];
     if (o.listings) {
-      if (!this.conntrack) throw new Error('conntrack listings need a ScenarioWriter with a conntrack table');
       const p2 = (n: number) => String(n).padStart(2, '0');
       for (const t of [...o.listings.times].sort((a, b) => a - b)) {
         const d = new Date(t);
@@ -293,6 +377,71 @@ export class ScenarioWriter {
       }
     }
     return { files: [...files, ...listings], capture, listings };
+  }
+
+  /**
+   * Write the evidence of one mode, for the window [from, to): always the logs and vnstat's
+   * export; `capture` the capture; `listing`/`listing-ts` one `conntrack -L -o extended` taken
+   * at `to` (without and with kernel timestamps); `logs` the OpenVPN status file as at `to`.
+   */
+  writeMode(dir: string, mode: EvidenceMode, from: number, to: number): { files: string[]; capture: string | null; listings: string[] } {
+    return this.write(dir, {
+      capture: mode === 'capture',
+      listings: mode === 'listing' || mode === 'listing-ts' ? { times: [to], timestamps: mode === 'listing-ts' } : undefined,
+      vnstat: { from, to },
+      openvpnStatus: mode === 'logs' ? to : undefined,
+    });
+  }
+
+  /** `vnstat --json` (2.x, jsonversion 2) for eth0: five-minute and hourly entries over [from, to). */
+  vnstatJson(from: number, to: number): string {
+    const five = new Map<number, { rx: number; tx: number }>(), hour = new Map<number, { rx: number; tx: number }>();
+    const add = (m: Map<number, { rx: number; tx: number }>, k: number, f: Frame) => {
+      const v = m.get(k) ?? { rx: 0, tx: 0 };
+      if (f.tx) v.tx += f.orig; else v.rx += f.orig;
+      m.set(k, v);
+    };
+    for (const f of this.frames) {
+      if (f.iface !== 0 || f.ts < from || f.ts >= to) continue;
+      add(five, Math.floor(f.ts / 300_000) * 300_000, f);
+      add(hour, Math.floor(f.ts / 3_600_000) * 3_600_000, f);
+    }
+    const entry = (start: number, v: { rx: number; tx: number }, i: number, minute: boolean) => {
+      const d = new Date(start);
+      return {
+        id: i + 1, date: { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() },
+        time: { hour: d.getUTCHours(), minute: minute ? d.getUTCMinutes() : 0 }, timestamp: start / 1000, rx: v.rx, tx: v.tx,
+      };
+    };
+    const list = (m: Map<number, { rx: number; tx: number }>, minute: boolean) => [...m.entries()].sort((a, b) => a[0] - b[0]).map(([k, v], i) => entry(k, v, i, minute));
+    let rx = 0, tx = 0;
+    for (const v of hour.values()) { rx += v.rx; tx += v.tx; }
+    return JSON.stringify({
+      vnstatversion: '2.10', jsonversion: '2',
+      interfaces: [{ name: 'eth0', alias: '', created: { date: { year: 2026, month: 1, day: 1 }, timestamp: 1767225600 }, updated: { date: { year: 2026, month: 1, day: 1 }, timestamp: to / 1000 },
+        traffic: { total: { rx, tx }, fiveminute: list(five, true), hour: list(hour, false) } }],
+    }) + '\n';
+  }
+
+  /** The OpenVPN server status file (version 2) as rewritten at `t`: the clients connected then, their UDP payload bytes so far. */
+  openvpnStatusText(t: number): string {
+    const s = (ms: number) => Math.floor(ms / 1000);
+    const stamp = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+    const lines = [
+      'TITLE,OpenVPN 2.6.8 x86_64-pc-linux-gnu [SSL (OpenSSL)] [LZO] [LZ4] [EPOLL] [MH/PKTINFO] [AEAD]',
+      `TIME,${stamp(t)},${s(t)}`,
+      'HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Virtual IPv6 Address,Bytes Received,Bytes Sent,Connected Since,Connected Since (time_t),Username,Client ID,Peer ID,Data Channel Cipher',
+    ];
+    const live = this.vpnClients.filter((c) => c.since <= t && (c.end === null || c.end > t));
+    live.forEach((c, i) => {
+      let rx = 0, tx = 0;
+      for (const p of c.pkts) if (p.t <= t) { if (p.fromClient) rx += p.len; else tx += p.len; }
+      lines.push(`CLIENT_LIST,${c.cn},${c.rip}:${c.rport},${c.vip},,${rx},${tx},${stamp(c.since)},${s(c.since)},UNDEF,${i},${i},AES-256-GCM`);
+    });
+    lines.push('HEADER,ROUTING_TABLE,Virtual Address,Common Name,Real Address,Last Ref,Last Ref (time_t)');
+    for (const c of live) lines.push(`ROUTING_TABLE,${c.vip},${c.cn},${c.rip}:${c.rport},${stamp(t)},${s(t)}`);
+    lines.push('GLOBAL_STATS,Max bcast/mcast queue length,0', 'END');
+    return lines.join('\n') + '\n';
   }
 
   /** The capture: pcapng with eth0 and tun0 when the tunnel interface is used, else classic pcap. */

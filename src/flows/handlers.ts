@@ -92,7 +92,7 @@ function snapshotHandler(kind: SnapshotKind, label: string, stateKey: string | n
         events: [], aggs: [], unparsed: r.unparsed.map((u) => ({ ...u, source: kind })),
         stats: [{ source: kind, events: r.entries, skipped: 0, unparsed: r.unparsedCount }],
         flows: r.flows.length ? { source: kind, records: r.flows } : undefined,
-        leases: r.leases, ifaceTotals: r.ifaceTotals,
+        leases: r.leases, ifaceTotals: r.ifaceTotals, openConns: r.openConns,
         counterState: stateKey && r.state !== null ? [{ key: stateKey, value: r.state }] : [],
       }, { kind, contentHash: hash, path: content.stdin ? '(stdin)' : content.path, ts: Math.round(r.ts) },
       stateKey ? { key: stateKey, value: prev } : undefined);

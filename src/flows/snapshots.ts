@@ -20,7 +20,7 @@ import type { ParseContext } from '../events.js';
 import { counterProblem, timestampProblem } from '../parsers/check.js';
 import { normalizeIp } from '../parsers/common.js';
 import { parseOpenvpnStatus, type OpenvpnStatusClient } from '../parsers/openvpn-status.js';
-import type { IfaceTotalInput, LeaseInput } from '../store/index.js';
+import type { IfaceTotalInput, LeaseInput, OpenConnInput } from '../store/index.js';
 import { ConntrackDeltas, keyOf, parseConntrackSnapshot, type ConntrackEntry, type ConntrackState } from './conntrack.js';
 import { DEFAULT_SERVICES, ServiceTable } from './services.js';
 import type { FlowRecord, ServicePorts } from './types.js';
@@ -41,6 +41,8 @@ export interface SnapshotResult {
   flows: FlowRecord[];
   leases: LeaseInput[];
   ifaceTotals: IfaceTotalInput[];
+  /** Connections of a first listing whose start is unknown (not counted as flows; investigate dates them by their sessions). */
+  openConns?: OpenConnInput[];
   /** The engine's state after this snapshot (JSON text), or null when the kind keeps none. */
   state: string | null;
   warnings: string[];
@@ -221,16 +223,22 @@ export function conntrackSnapshot(text: string, prevState: string | null, o: Con
   // Deltas name the protocol; flow records want its number.
   const protoOf = new Map(snap.entries.map((e) => [keyOf(e), e.protoNum]));
   const flows: FlowRecord[] = [];
+  const openConns: OpenConnInput[] = [];
   let unaccounted = 0, baseline = 0, baselineBytes = 0;
   for (const d of deltas) {
     if (d.bytesIn === null || d.bytesOut === null) { unaccounted++; continue; }
-    let since = d.since;
-    if (since === null) {
-      if (prevLast === null) { baseline++; baselineBytes += d.bytesIn + d.bytesOut; continue; }
-      since = prevLast;
-    }
     const lport = d.lport ?? 0, rport = d.rport ?? 0;
     const protoNum = protoOf.get(d.key) ?? 0;
+    let since = d.since;
+    if (since === null) {
+      if (prevLast === null) {
+        baseline++; baselineBytes += d.bytesIn + d.bytesOut;
+        openConns.push({ listingTs: o.ts, proto: protoNum, lip: d.lip, lport, rip: d.rip, rport, service: services.classify(protoNum, lport, rport),
+          bytesIn: d.bytesIn, bytesOut: d.bytesOut, packetsIn: d.packetsIn ?? 0, packetsOut: d.packetsOut ?? 0 });
+        continue;
+      }
+      since = prevLast;
+    }
     flows.push(...spreadFlow(
       { iface: '', proto: protoNum, lip: d.lip, lport, rip: d.rip, rport, service: services.classify(protoNum, lport, rport) },
       Math.min(since, o.ts), o.ts,
@@ -241,14 +249,14 @@ export function conntrackSnapshot(text: string, prevState: string | null, o: Con
     warnings.push(`${fmt(unaccounted)} connection(s) without byte counters: accounting is off (sysctl -w net.netfilter.nf_conntrack_acct=1)`);
   }
   if (baseline) {
-    warnings.push(`first listing: ${fmt(baseline)} connection(s) without a start time (${fmt(baselineBytes)} bytes so far) taken as the baseline, not counted; ` +
-      'later listings count their growth (sysctl -w net.netfilter.nf_conntrack_timestamp=1 gives start times)');
+    warnings.push(`first listing: ${fmt(baseline)} connection(s) without a start time (${fmt(baselineBytes)} bytes so far) taken as the baseline, not counted as flows; ` +
+      'kept as open connections, which investigate dates by the sessions they carried; later listings count their growth (sysctl -w net.netfilter.nf_conntrack_timestamp=1 gives start times)');
   }
   // Remember the addresses inferred with confidence (and those of earlier listings this one did not show).
   const state: ConntrackState = engine.toJSON();
   if (inferred) state.inferredLocal = [...new Set([...known, ...inferred.sure])];
   return {
-    ts: o.ts, flows: mergeFlows(flows), leases: [], ifaceTotals: [], state: JSON.stringify(state),
+    ts: o.ts, flows: mergeFlows(flows), leases: [], ifaceTotals: [], openConns, state: JSON.stringify(state),
     warnings, unparsed, unparsedCount: snap.errors, entries: snap.entries.length,
   };
 }

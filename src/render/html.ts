@@ -5,7 +5,7 @@
  */
 import type { Confidence, Investigation } from '../correlate/types.js';
 import {
-  CONFIDENCE_TEXT, FINDING_TITLE, FLOW_SOURCE_LABEL, SERVICE_LABEL, attributionLine, axisTime, baselineLine, blockAdvice,
+  CONFIDENCE_TEXT, FINDING_TITLE, FLOW_SOURCE_LABEL, SERVICE_LABEL, attributionLine, axisTime, baselineLine, blockAdvice, closureLines, shareBasisLine,
   bucketEnd, bucketLabel, clean, dateTime, duration, escapeHtml, formatBytes, percent, plural, remoteLabel, suspectName,
   timelineSummary, windowLabel, windowMs, type TimelineSummary,
 } from './format.js';
@@ -61,7 +61,11 @@ export function renderHtml(inv: Investigation): string {
   ];
   if (all > 0) summary.push(`${h(attributionLine(inv))}.`);
   if (inv.baseline) summary.push(`That is <strong>${h(baselineLine(inv.baseline))}</strong>.`);
-  b.push(`<p>${summary.join(' ')}</p></header>`);
+  b.push(`<p>${summary.join(' ')}</p>`);
+  const closure = closureLines(inv);
+  if (closure.length) b.push(`<p><strong>Explained:</strong></p><ul class="closure">${closure.map((l) => `<li>${h(l)}</li>`).join('')}</ul>`);
+  if (inv.missingEvidence) b.push(`<p class="legend">${h(inv.missingEvidence)}</p>`);
+  b.push('</header>');
 
   b.push('<section id="suspects"><h2>Suspects</h2>');
   if (!inv.suspects.length) {
@@ -77,7 +81,9 @@ export function renderHtml(inv: Investigation): string {
     });
     b.push('</tbody></table>');
     const used = [...new Set(inv.suspects.map((s) => s.confidence))] as Confidence[];
-    b.push(`<p class="legend">Confidence: ${used.map((c) => `<em>${h(c)}</em>: ${h(CONFIDENCE_TEXT[c] ?? c)}`).join('; ')}.</p>`);
+    b.push(`<p class="legend">Confidence: ${used.map((c) => `<em>${h(c)}</em>: ${h(CONFIDENCE_TEXT[c] ?? c)}`).join('; ')}. Share: ${h(shareBasisLine(inv))}.</p>`);
+    const est = inv.suspects.filter((s) => s.estimated && s.estimated.bytesIn + s.estimated.bytesOut > 0);
+    if (est.length) b.push(`<p class="legend">${est.map((s) => `${h(suspectName(s))}: ${formatBytes(s.estimated.bytesIn + s.estimated.bytesOut)} estimated (${h(s.estimated.methods.join('; '))}).`).join(' ')}</p>`);
     for (const s of inv.suspects.filter((x) => x.doubleCountedBytes > 0)) {
       b.push(`<p class="legend">${h(suspectName(s))}: ${formatBytes(s.doubleCountedBytes)} was seen a second time on the wire (forwarded VPN traffic) and is counted once.</p>`);
     }

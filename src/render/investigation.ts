@@ -5,7 +5,7 @@
  */
 import type { Confidence, Investigation, Suspect } from '../correlate/types.js';
 import {
-  SERVICE_LABEL, attributionLine, axisTime, baselineLine, bucketLabel, clean, dateTime, duration,
+  SERVICE_LABEL, attributionLine, axisTime, baselineLine, bucketLabel, clean, closureLines, dateTime, duration, shareBasisLine, shortenLine,
   flowSourcePhrase, formatBytes, ipList, pad, percent, plural, remoteLabel, sparkline, suspectName, textTable, type TextColumn, timelineSummary, totalsLine,
   truncate, windowLabel, windowMs, wrap,
 } from './format.js';
@@ -35,14 +35,16 @@ export function renderInvestigationText(inv: Investigation, opts: TextOptions): 
 
   const field = (k: string, v: string) => out.push(...wrap(v, width, ' '.repeat(10), pad(k, 10)));
   field('Window', `${windowLabel(inv.window)} (${duration(windowMs(inv.window))}), ${flowSourcePhrase(inv.flowSource)}`);
+  closureLines(inv).forEach((l, i) => field(i === 0 ? 'Explained' : '', clean(l)));
   const packets = inv.totals.packetsIn + inv.totals.packetsOut;
   field('Traffic', `${totalsLine(inv)}${packets ? `; ${plural(packets, 'packet')}` : ''}`);
   if (inv.totals.bytesIn + inv.totals.bytesOut > 0) field('', attributionLine(inv));
   if (inv.baseline) field('Baseline', baselineLine(inv.baseline));
+  if (inv.missingEvidence) { out.push(''); out.push(...wrap(clean(inv.missingEvidence), width, '  ', '  ').map(p.dim)); }
 
   section('Suspects');
   if (!inv.suspects.length) out.push('  none: no account or known cause stands out');
-  else out.push(...suspectsTable(inv.suspects, width, p));
+  else out.push(...suspectsTable(inv, width, p));
 
   if (inv.findings.length) {
     section('Findings');
@@ -53,7 +55,7 @@ export function renderInvestigationText(inv: Investigation, opts: TextOptions): 
       for (const fact of f.evidence.facts) out.push(...wrap(clean(fact), width, '      ', '    - '));
       for (const l of f.evidence.lines.slice(0, EVIDENCE_LINES)) {
         const where = shortWhere(clean(l.where));
-        out.push(`    ${p.dim(where)}  ${truncate(clean(l.text), width - 6 - where.length)}`);
+        out.push(`    ${p.dim(where)}  ${shortenLine(clean(l.text), width - 6 - where.length)}`);
       }
       if (f.evidence.lines.length > EVIDENCE_LINES) out.push(p.dim(`    (${plural(f.evidence.lines.length - EVIDENCE_LINES, 'more line')} in the Markdown and JSON reports)`));
     }
@@ -100,8 +102,9 @@ export function renderInvestigationText(inv: Investigation, opts: TextOptions): 
   return out.join('\n');
 }
 
-function suspectsTable(suspects: Suspect[], width: number, p: ReturnType<typeof palette>): string[] {
-  const conf: Record<Confidence, Paint> = { exact: p.green, 'shared-ip': p.yellow, 'ip-only': p.yellow, 'log-counters': p.cyan };
+function suspectsTable(inv: Investigation, width: number, p: ReturnType<typeof palette>): string[] {
+  const suspects = inv.suspects;
+  const conf: Record<Confidence, Paint> = { exact: p.green, 'shared-ip': p.yellow, 'ip-only': p.yellow, 'log-counters': p.cyan, estimated: p.yellow };
   const account = (s: Suspect) => (s.account === null ? '(no account)' : clean(s.account));
   // Wide screens get service and IPs as columns; narrow ones a line under each suspect.
   const cols = (wide: boolean): TextColumn[] => [
@@ -127,6 +130,10 @@ function suspectsTable(suspects: Suspect[], width: number, p: ReturnType<typeof 
     const table = textTable(cols(false), rows(false), { width, indent: '  ', paintHeader: p.dim });
     lines = [table[0]];
     suspects.forEach((s, i) => lines.push(table[i + 1], p.dim(truncate(`    ${service(s)}${s.ips.length ? ` from ${clean(ipList(s.ips))}` : ''}`, width))));
+  }
+  if (inv.shareBasis) lines.push(...wrap(shareBasisLine(inv), width, '    ', '  ').map(p.dim));
+  for (const s of suspects.filter((x) => x.estimated && x.estimated.bytesIn + x.estimated.bytesOut > 0 && x.confidence !== 'estimated')) {
+    lines.push(...wrap(`${clean(suspectName(s))}: ${formatBytes(s.estimated.bytesIn + s.estimated.bytesOut)} of it estimated (${clean(s.estimated.methods.join('; '))})`, width, '    ', '  ').map(p.dim));
   }
   if (suspects.some((s) => s.split)) lines.push(...wrap('* bytes split between accounts logged in on the same IP at the same time', width, '    ', '  ').map(p.dim));
   for (const s of suspects.filter((x) => x.doubleCountedBytes > 0)) {

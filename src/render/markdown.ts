@@ -7,7 +7,7 @@
 import type { Confidence, Investigation } from '../correlate/types.js';
 import {
   CONFIDENCE_TEXT, FINDING_TITLE, FLOW_SOURCE_LABEL, SERVICE_LABEL, attributionLine, axisTime, baselineLine, blockAdvice,
-  bucketLabel, clean, dateTime, duration, formatBytes, percent, plural, remoteLabel, sparkline, suspectName, timelineSummary,
+  bucketLabel, clean, closureLines, dateTime, duration, formatBytes, shareBasisLine, percent, plural, remoteLabel, sparkline, suspectName, timelineSummary,
   windowLabel, windowMs,
 } from './format.js';
 
@@ -52,6 +52,9 @@ export function renderMarkdown(inv: Investigation): string {
   if (all > 0) summary.push(`${attributionLine(inv)}.`);
   if (inv.baseline) summary.push(`That is ${baselineLine(inv.baseline)}.`);
   out.push(summary.join(' '));
+  const closure = closureLines(inv);
+  if (closure.length) out.push(`**Explained:**\n\n${closure.map((l) => `- ${mdText(l)}`).join('\n')}`);
+  if (inv.missingEvidence) out.push(`*${mdText(inv.missingEvidence)}*`);
 
   out.push('## Suspects');
   if (!inv.suspects.length) {
@@ -67,7 +70,9 @@ export function renderMarkdown(inv: Investigation): string {
       ]),
     ));
     const used = [...new Set(inv.suspects.map((s) => s.confidence))] as Confidence[];
-    out.push(`Confidence: ${used.map((c) => `*${c}*: ${CONFIDENCE_TEXT[c]}`).join('; ')}.`);
+    out.push(`Confidence: ${used.map((c) => `*${c}*: ${CONFIDENCE_TEXT[c]}`).join('; ')}. Share: ${mdText(shareBasisLine(inv))}.`);
+    const est = inv.suspects.filter((s) => s.estimated && s.estimated.bytesIn + s.estimated.bytesOut > 0);
+    if (est.length) out.push(est.map((s) => `${mdText(suspectName(s))}: ${formatBytes(s.estimated.bytesIn + s.estimated.bytesOut)} estimated (${mdText(s.estimated.methods.join('; '))}).`).join(' '));
     const doubled = inv.suspects.filter((s) => s.doubleCountedBytes > 0);
     if (doubled.length) out.push(doubled.map((s) => `${mdText(suspectName(s))}: ${formatBytes(s.doubleCountedBytes)} was seen a second time on the wire (forwarded VPN traffic) and is counted once.`).join(' '));
   }

@@ -17,7 +17,7 @@ import { source as netfilter } from './netfilter.js';
 import { source as openvpn } from './openvpn.js';
 import { source as postfix } from './postfix.js';
 import { source as rspamd } from './rspamd.js';
-import type { FactName, IdentityFact, LogSource, ServicePort } from './types.js';
+import type { AggregateFact, FactName, IdentityFact, LogSource, ServicePort } from './types.js';
 import { source as unbound } from './unbound.js';
 
 const registry: LogSource[] = [];
@@ -65,7 +65,7 @@ export function aggregateDetail(ev: LogEvent): string | null {
 }
 
 /** What an aggregated row (source, kind) stands for. */
-export function aggregateFact(source: string, kind: string): 'firewall-drop' | 'dns-query' | null {
+export function aggregateFact(source: string, kind: string): AggregateFact | null {
   return byName.get(source)?.aggregateFact?.(kind) ?? null;
 }
 

@@ -12,7 +12,8 @@ export const source: LogSource = {
   // A prefix that names no verdict (kind `log`) keeps its own aggregate: two unknown rules (one
   // may accept, the other drop) must not merge into one count.
   aggregate: (ev) => String(ev.attrs?.proto ?? '') + ':' + ev.kind + (ev.kind === 'log' ? ':' + String(ev.attrs?.prefix ?? '') : ''),
-  aggregateFact: () => 'firewall-drop',
+  // Accepted packets are no evidence of a scan; a prefix that names no verdict is kept apart.
+  aggregateFact: (kind) => (kind === 'drop' || kind === 'reject' ? 'firewall-drop' : kind === 'log' ? 'firewall-log' : null),
   standardPaths: ['/var/log/kern.log'],
   corpusDirs: ['netfilter'],
   fact: () => null,

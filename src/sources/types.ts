@@ -96,7 +96,7 @@ export interface LogSource {
    */
   aggregate?(ev: LogEvent): string | null;
   /** The fact of an aggregated row, by its kind (`drop` → firewall-drop). */
-  aggregateFact?(kind: string): 'firewall-drop' | 'dns-query' | null;
+  aggregateFact?(kind: string): AggregateFact | null;
   /** Ports of the services it serves. */
   ports?: readonly ServicePort[];
   /** Its sessions last days (a VPN): investigate looks a week back for its identity events. */
@@ -110,3 +110,9 @@ export interface LogSource {
   /** The service an event of this source was for, as whois lists it (`imap`, `vpn`, `smtp`). */
   service(ev: LogEvent): string;
 }
+
+/**
+ * What a per-minute aggregate row is evidence of: packets a firewall dropped or rejected, packets
+ * it logged under a prefix that names no verdict, DNS queries, and DNS replies with their sizes.
+ */
+export type AggregateFact = 'firewall-drop' | 'firewall-log' | 'dns-query' | 'dns-reply';

@@ -9,7 +9,7 @@ export const source: LogSource = {
   nativeStamps: ['epoch-bracket'],
   parser,
   aggregate: (ev) => (ev.kind === 'query' || ev.kind === 'reply' ? String(ev.attrs?.qtype ?? '') : null),
-  aggregateFact: (kind) => (kind === 'query' ? 'dns-query' : null),
+  aggregateFact: (kind) => (kind === 'query' ? 'dns-query' : kind === 'reply' ? 'dns-reply' : null),
   ports: [['dns', 53, ['tcp', 'udp']]],
   standardPaths: ['/var/log/unbound.log'],
   fact: () => null,

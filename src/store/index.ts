@@ -225,6 +225,12 @@ export interface LeaseInput { account: string; realIp: string; realPort: number 
 
 export interface IfaceTotalInput { iface: string; granularity: string; start: number; rx: number; tx: number }
 
+/** A conntrack entry of a listing whose start is unknown: its counters since it began, from the server's view. */
+export interface OpenConnInput {
+  listingTs: number; proto: number; lip: string; lport: number; rip: string; rport: number; service: string;
+  bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number;
+}
+
 /** Everything one read step produces, committed atomically with the file's new offset. */
 export interface Batch {
   fileId: number;
@@ -244,6 +250,7 @@ export interface Batch {
   flows?: { source: string; records: FlowRecord[] };
   leases?: LeaseInput[];
   ifaceTotals?: IfaceTotalInput[];
+  openConns?: OpenConnInput[];
   counterState?: Array<{ key: string; value: string }>;
 }
 
@@ -474,6 +481,9 @@ export class Store {
         ON CONFLICT (account, real_ip, real_port, vip, first_ts) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)`),
       upsertIfaceTotal: db.prepare(`INSERT INTO iface_totals (iface, granularity, start, rx, tx) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (iface, granularity, start) DO UPDATE SET rx = max(rx, excluded.rx), tx = max(tx, excluded.tx)`),
+      insertOpenConn: db.prepare(`INSERT OR REPLACE INTO conntrack_open (listing_ts, proto, lip, lport, rip, rport, service, bytes_in, bytes_out, packets_in, packets_out)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      openConnsInRange: db.prepare('SELECT * FROM conntrack_open WHERE listing_ts >= ? AND listing_ts < ? ORDER BY listing_ts, rip, rport'),
       putState: db.prepare('INSERT INTO counter_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       getState: db.prepare('SELECT value FROM counter_state WHERE key = ?'),
       snapshotSeen: db.prepare('SELECT 1 FROM snapshots WHERE kind = ? AND content_hash = ?'),
@@ -625,6 +635,7 @@ export class Store {
       // real_port 0 stands for unknown (OpenVPN 2.4 IPv6 clients have none).
       for (const l of b.leases ?? []) s.upsertLease.run(l.account, l.realIp, l.realPort ?? 0, l.vip, l.firstTs, l.lastTs, l.source);
       for (const t of b.ifaceTotals ?? []) s.upsertIfaceTotal.run(t.iface, t.granularity, t.start, t.rx, t.tx);
+      for (const c of b.openConns ?? []) s.insertOpenConn.run(c.listingTs, c.proto, c.lip, c.lport, c.rip, c.rport, c.service, c.bytesIn, c.bytesOut, c.packetsIn, c.packetsOut);
       for (const st of b.counterState ?? []) s.putState.run(st.key, st.value);
       s.advanceFile.run(b.newOffset, b.newLines, b.tailHash, Date.now(), b.fileId);
       return true;
@@ -754,6 +765,14 @@ export class Store {
     return (this.stmts.leasesInRange.all(fromMs, toMs) as Array<Record<string, unknown>>).map((r) => ({
       account: r.account as string, realIp: r.real_ip as string, realPort: r.real_port as number, vip: r.vip as string,
       firstTs: r.first_ts as number, lastTs: r.last_ts as number, source: r.source as string,
+    }));
+  }
+
+  /** Open connections of listings taken in [from, to) whose start the listing did not give (conntrack_open). */
+  openConnections(fromMs: number, toMs: number): OpenConnInput[] {
+    return (this.stmts.openConnsInRange.all(fromMs, toMs) as Array<Record<string, number | string>>).map((r) => ({
+      listingTs: r.listing_ts as number, proto: r.proto as number, lip: r.lip as string, lport: r.lport as number, rip: r.rip as string, rport: r.rport as number,
+      service: r.service as string, bytesIn: r.bytes_in as number, bytesOut: r.bytes_out as number, packetsIn: r.packets_in as number, packetsOut: r.packets_out as number,
     }));
   }
 

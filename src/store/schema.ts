@@ -224,4 +224,21 @@ CREATE TABLE ship_log_iface_totals (
 );
 `,
   },
+  {
+    version: 7,
+    name: 'conntrack_open: connections of a listing whose start is unknown',
+    sql: `
+-- A conntrack listing without kernel timestamps gives each open connection's counters since it
+-- began, but not when that was. The first listing of a source used to be a baseline that counted
+-- nothing; its entries are kept here, so that investigate can date each one by the session it
+-- carried (a Dovecot login, an OpenVPN connect) and count what falls in the window.
+CREATE TABLE conntrack_open (
+  listing_ts INTEGER NOT NULL, proto INTEGER NOT NULL,
+  lip TEXT NOT NULL, lport INTEGER NOT NULL, rip TEXT NOT NULL, rport INTEGER NOT NULL,
+  service TEXT NOT NULL,
+  bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, packets_in INTEGER NOT NULL, packets_out INTEGER NOT NULL,
+  PRIMARY KEY (listing_ts, proto, lip, lport, rip, rport)
+) WITHOUT ROWID;
+`,
+  },
 ];

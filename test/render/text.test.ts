@@ -12,7 +12,8 @@ describe('renderInvestigationText', () => {
 
   it('opens with the verdict and keeps the sections in order', () => {
     const out = renderInvestigationText(loadInvestigation(), { color: false, width: 100 });
-    expect(out.startsWith('alice@example.com (IMAP, 198.51.100.23, 2001:db8:a::51, …) caused 80% of outbound traffic')).toBe(true);
+    expect(out.startsWith('alice@example.com (IMAP, 198.51.100.23, 2001:db8:a::51, …) caused 66% of eth0\'s traffic in + out')).toBe(true);
+    expect(out).toContain('Explained eth0 out 12.9 GB (vnstat): 92% measured on the wire');
     const order = ['Suspects', 'Findings', 'Unattributed:', 'Timeline (5-minute buckets', 'Notes', 'Interface totals', 'Proposed throttle'].map((h) => out.indexOf(`\n${h}`));
     expect(order.every((i) => i > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
@@ -35,13 +36,16 @@ describe('renderInvestigationText', () => {
     expect(renderInvestigationText(loadInvestigation(), { color: true, width: 20 })).toContain('Proposed throttle');
   });
 
-  it('shows at most three evidence lines per finding, cut to the width', () => {
+  it('shows at most three evidence lines per finding, cut to the width, keeping the fields that matter', () => {
     const out = renderInvestigationText(loadInvestigation(), { color: false, width: 100 });
     const start = out.indexOf('\n  imap-resync  alice@example.com\n');
     const resync = out.slice(start, out.indexOf('\n  vpn-heavy  bob@example.com\n', start));
     expect(resync.match(/\/var\/log\/mail\.log:\d+/g)).toHaveLength(3);
     expect(resync).toContain('(1 more line in the Markdown and JSON reports)');
-    expect(resync).toMatch(/mail\.log:10412 {2}Nov 20 09:02:11 .*…\n/);
+    // Shortened, a line keeps its head and its key fields (user=, rip=, in=, out=), not its middle.
+    expect(resync).toMatch(/mail\.log:10412 {2}Nov 20 09:02:11 mail dovecot: imap… user=<alice@example\.com>,\n/);
+    expect(resync).toMatch(/mail\.log:10533 {2}.* in=18230 out=412233870\n/);
+    for (const l of resync.split('\n')) expect(l.length).toBeLessThanOrEqual(100);
   });
 
   it('colours only when asked, and the text is the same without the escapes', () => {

@@ -1,0 +1,154 @@
+/**
+ * Bytes estimated from log evidence, for traffic that no flow source (capture, conntrack)
+ * covers: what Postfix relayed and received per SASL account, what a DNS server answered per
+ * client, what the firewall dropped per source. Pure: events and aggregates in, estimates out;
+ * investigate.ts decides which of them fill a gap (flows always win) and labels them
+ * `estimated`, with the method named here.
+ *
+ * Wire bytes are frames as an interface counts them (Ethernet header included, as vnstat and a
+ * capture see them), so that estimates add up against the interface totals.
+ */
+import { aggregateFact } from '../sources/index.js';
+import type { AggRow } from '../store/index.js';
+import type { Delivery, Submission } from './identities.js';
+import type { ServiceGroup } from './types.js';
+
+export interface Estimate {
+  /** The account the bytes belong to; null for traffic that has none (DNS answers, dropped packets). */
+  account: string | null;
+  group: ServiceGroup;
+  /** For traffic without an account: the reason it is known by (`dns`, `firewall-drop`). */
+  reason: string | null;
+  /** The remote end: the relay, the client, the querier or the dropped source. */
+  rip: string;
+  /** When the bytes moved (UTC ms). */
+  ts: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** How the figure was made, in words, for the evidence. */
+  method: string;
+}
+
+/** Ethernet (14) + IPv4 (20) + TCP with timestamps (32): the headers of every TCP frame. */
+export const TCP_FRAME_HEADERS = 66;
+/** Ethernet (14) + IPv4 (20) + UDP (8). */
+export const UDP_FRAME_HEADERS = 42;
+/** The payload of a full TCP segment on a 1500-byte MTU with timestamps. */
+export const MSS = 1448;
+
+/**
+ * The wire bytes of one TCP connection that carried `fromClient` and `fromServer` payload bytes:
+ * every segment's headers, a delayed ACK for every second segment received, and the handshake and
+ * close (SYN 74, SYN-ACK 74, ACK, FIN, FIN, ACK 66 each).
+ */
+export function tcpWire(fromClient: number, fromServer: number): { fromClient: number; fromServer: number } {
+  const segC = Math.ceil(fromClient / MSS), segS = Math.ceil(fromServer / MSS);
+  return {
+    fromClient: fromClient + segC * TCP_FRAME_HEADERS + Math.ceil(segS / 2) * TCP_FRAME_HEADERS + 74 + 3 * TCP_FRAME_HEADERS,
+    fromServer: fromServer + segS * TCP_FRAME_HEADERS + Math.ceil(segC / 2) * TCP_FRAME_HEADERS + 74 + TCP_FRAME_HEADERS,
+  };
+}
+
+/**
+ * SMTP's payload around a message of `size` bytes to `rcpts` recipients: the client's commands
+ * (EHLO ~30, MAIL FROM ~45, RCPT TO ~35 each, DATA, the final dot, QUIT: 100 + 35 per recipient,
+ * plus AUTH ~50 on submission) and the server's replies (greeting and EHLO capabilities ~330, a
+ * ~30-byte reply per command: 400 + 30 per recipient, +40 for AUTH). Postfix's `size=` is the
+ * message as queued, which is what DATA carries (dot-stuffing adds a byte per line starting with
+ * a dot, negligible). STARTTLS is not included: it adds about 5 KB per connection (the
+ * certificate chain), which the logs do not say was used.
+ */
+export function smtpPayload(size: number, rcpts: number, sasl = false): { fromClient: number; fromServer: number } {
+  return { fromClient: size + 100 + 35 * rcpts + (sasl ? 50 : 0), fromServer: 400 + 30 * rcpts + (sasl ? 40 : 0) };
+}
+
+/**
+ * Outbound relay: one SMTP connection per message and relay attempt (recipients at the same relay
+ * in the same minute share it), carrying the message once. Per SASL account, followed from the
+ * submission to the deliveries by queue id. Deferred and bounced attempts count too: the remote
+ * refused after DATA or before it, and the log does not always say which (an upper bound).
+ */
+export function relayEstimates(deliveries: Delivery[]): Estimate[] {
+  const conns = new Map<string, { d: Delivery; rcpts: number }>();
+  for (const d of deliveries) {
+    if (!d.account || !d.relayIp || d.size === null) continue;
+    const k = `${d.qid}|${d.relayIp}|${Math.floor(d.ts / 60_000)}`;
+    const c = conns.get(k);
+    if (c) c.rcpts++; else conns.set(k, { d, rcpts: 1 });
+  }
+  const out: Estimate[] = [];
+  for (const { d, rcpts } of conns.values()) {
+    // The server is the SMTP client here: it sends the message (out) and reads the replies (in).
+    const p = smtpPayload(d.size!, rcpts);
+    const w = tcpWire(p.fromClient, p.fromServer);
+    out.push({ account: d.account, group: 'smtp', reason: null, rip: d.relayIp!, ts: d.ts, bytesIn: w.fromServer, bytesOut: w.fromClient,
+      method: 'Postfix relay: message size × relay connections + SMTP and TCP framing' });
+  }
+  return out;
+}
+
+/** Submission (SASL, ports 587/465): the message comes in once per submission. */
+export function submissionEstimates(subs: Iterable<Submission>): Estimate[] {
+  const out: Estimate[] = [];
+  for (const s of subs) {
+    if (s.size === null || !s.rip) continue;
+    const p = smtpPayload(s.size, s.nrcpt ?? 1, true);
+    const w = tcpWire(p.fromClient, p.fromServer);
+    out.push({ account: s.account, group: 'submission', reason: null, rip: s.rip, ts: s.ts, bytesIn: w.fromClient, bytesOut: w.fromServer,
+      method: 'Postfix submission: message size + SMTP and TCP framing' });
+  }
+  return out;
+}
+
+/**
+ * A DNS answer's payload by query type, when the server does not log reply sizes (BIND never
+ * does; unbound with `log-replies`). A (a few addresses) ~100 bytes, AAAA ~120; MX, NS, SRV
+ * ~150; TXT ~1,000 (SPF and verification records pile up on popular names); DNSKEY ~1,200 and
+ * RRSIG ~1,500 (keys and signatures); ANY ~3,000: every RRset of a signed zone with its
+ * signatures, the amplification attacks' favourite (US-CERT TA14-017A gives DNS an amplification
+ * factor of 28 to 54 on a ~60-byte query, i.e. 1.7 to 3.2 KB). A server that answers ANY
+ * minimally (RFC 8482, BIND 9.11+ `minimal-any`) sends far less: the estimate is then high.
+ */
+export const DNS_ANSWER_PAYLOAD: Record<string, number> = {
+  A: 100, AAAA: 120, CNAME: 100, PTR: 100, SOA: 120, MX: 150, NS: 150, SRV: 150, TXT: 1000, DNSKEY: 1200, RRSIG: 1500, DS: 300, ANY: 3000,
+};
+const DNS_DEFAULT_ANSWER = 150;
+/** A query: 12-byte header, a ~17-byte name, type and class, an EDNS OPT record (11). */
+const DNS_QUERY_PAYLOAD = 44;
+
+/**
+ * Queries in and answers out per client and minute, from the query log's per-minute aggregates;
+ * answers sized by unbound's reply log where it has the same client and type that minute, else by
+ * DNS_ANSWER_PAYLOAD.
+ */
+export function dnsEstimates(aggs: AggRow[]): Estimate[] {
+  const replies = new Map<string, { count: number; bytes: number }>();
+  for (const a of aggs) {
+    if (aggregateFact(a.source, a.kind) !== 'dns-reply') continue;
+    replies.set(`${a.minute}|${a.rip}|${a.detail}`, { count: a.count, bytes: a.bytes });
+  }
+  const out: Estimate[] = [];
+  for (const a of aggs) {
+    if (aggregateFact(a.source, a.kind) !== 'dns-query' || !a.rip) continue;
+    const r = replies.get(`${a.minute}|${a.rip}|${a.detail}`);
+    const known = r && r.count > 0;
+    const answer = known ? r.bytes / r.count : DNS_ANSWER_PAYLOAD[a.detail.toUpperCase()] ?? DNS_DEFAULT_ANSWER;
+    out.push({
+      account: null, group: 'dns', reason: 'dns', rip: a.rip, ts: a.firstTs,
+      bytesIn: a.count * (DNS_QUERY_PAYLOAD + UDP_FRAME_HEADERS), bytesOut: Math.round(a.count * (answer + UDP_FRAME_HEADERS)),
+      method: known ? 'DNS query log × unbound reply sizes' : `DNS query log × a typical ${a.detail || 'answer'} answer size (${answer} bytes)`,
+    });
+  }
+  return out;
+}
+
+/** The bytes the firewall logged and dropped, per source and minute: netfilter's `LEN=` (IP bytes) plus the Ethernet header. */
+export function dropEstimates(aggs: AggRow[]): Estimate[] {
+  const out: Estimate[] = [];
+  for (const a of aggs) {
+    if (aggregateFact(a.source, a.kind) !== 'firewall-drop' || !a.rip) continue;
+    out.push({ account: null, group: 'other', reason: 'firewall-drop', rip: a.rip, ts: a.firstTs, bytesIn: a.bytes + 14 * a.count, bytesOut: 0,
+      method: 'netfilter LOG LEN= of the dropped packets' });
+  }
+  return out;
+}
