@@ -530,7 +530,7 @@ export interface ReadCaptureResult {
 
 /**
  * A sink that passes on only the packets whose time a capture written at `refTime` can carry
- * (the window of parsers/check.ts: ten years before to a day after), and counts the rest: a
+ * (the window of parsers/check.ts: thirty years before to a day after), and counts the rest: a
  * damaged pcapng timestamp (or if_tsoffset) must not put traffic in 1926 or 8426.
  */
 function windowed(sink: CaptureSink, refTime: number, onBad: (tsSec: number) => void): CaptureSink {
@@ -586,7 +586,7 @@ export async function readCapture(chunks: AsyncIterable<Uint8Array>, sink: Captu
   if (reader.skippedPackets > 5) warnings.push(`${reader.skippedPackets} packets in all were skipped for naming an undescribed interface`);
   if (badTimePackets > 0) {
     const shown = Math.abs(badExample) < 8.64e12 ? new Date(badExample * 1000).toISOString() : `${badExample} s`;
-    warnings.push(`${badTimePackets} packet(s) skipped for a timestamp outside 10 years before to 1 day after the file's time (first: ${shown})`);
+    warnings.push(`${badTimePackets} packet(s) skipped for a timestamp outside 30 years before to 1 day after the file's time (first: ${shown})`);
   }
   return {
     format: reader.format,

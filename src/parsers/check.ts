@@ -16,14 +16,15 @@ import { normalizeIp } from './common.js';
 const DAY_MS = 86_400_000;
 
 /**
- * How far before the file's reference time (its mtime) a line may be dated: ten years.
+ * How far before the file's reference time (its mtime) a line may be dated: thirty years.
  * A rotated archive keeps its mtime (the time of its last line), so its lines lie just before
  * it even when it is read months later; what this bound serves is an archive copied without
- * its mtime (`cp` without `-p`, a download), whose reference is the copy's time: ten years of
- * such history is more than any incident needs, and it still refuses the 1926s and 1969s that
- * damaged or zeroed dates produce.
+ * its mtime (`cp` without `-p`, a download), whose reference is the copy's time. Thirty years
+ * still refuses the 1926s and 1969s that damaged or zeroed dates produce, and keeps old
+ * archives (Exim's own test suite dates its logs 1999) readable: a tighter bound would refuse
+ * real history and catch no more garbage, since a damaged year inside any window looks real.
  */
-export const MAX_AGE_MS = Math.round(10 * 365.25 * DAY_MS);
+export const MAX_AGE_MS = Math.round(30 * 365.25 * DAY_MS);
 /**
  * How far after the reference time a line may be dated: one day. A line is written before its
  * file's mtime, so only clock skew between the writer and the file system (and a zone set
@@ -49,7 +50,7 @@ export function timestampProblem(ts: number, refTime: number): string | null {
   if (!Number.isFinite(ts)) return 'timestamp unreadable (damaged date)';
   const w = tsWindow(refTime);
   if (ts < w.from || ts > w.to) {
-    return `timestamp ${isoOrRaw(ts)} outside the plausible window ${isoOrRaw(w.from).slice(0, 10)}..${isoOrRaw(w.to).slice(0, 10)} (10 years before to 1 day after the file's time)`;
+    return `timestamp ${isoOrRaw(ts)} outside the plausible window ${isoOrRaw(w.from).slice(0, 10)}..${isoOrRaw(w.to).slice(0, 10)} (30 years before to 1 day after the file's time)`;
   }
   return null;
 }
