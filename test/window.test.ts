@@ -109,11 +109,13 @@ describe('the throttle investigate proposes', () => {
   it('runs as printed for the demo, a past window', async () => {
     const inv = await runCli<Investigation>(['investigate', '--demo', '--json']);
     const cmd = inv.result!.throttle!.command;
-    expect(cmd).toMatch(/ --since 2026-11-20T08:00:00Z --until 2026-11-20T10:00:00Z$/);
+    expect(cmd).toMatch(/ --since 2026-11-20T08:00:00Z --until 2026-11-20T10:00:00Z -- \S+$/);
     const args = cmd.split(' ');
     expect(args.slice(0, 2)).toEqual(['bytetrail', 'throttle']);
     // The route to the client is this machine's business; the point is that the account resolves.
-    const r = await runCli<ThrottlePlan>([...args.slice(1), '--iface', 'eth0', '--json']);
+    // Flags go before the `--` that ends them (the target after it may look like a flag).
+    const end = args.indexOf('--');
+    const r = await runCli<ThrottlePlan>([...args.slice(1, end), '--iface', 'eth0', '--json', ...args.slice(end)]);
     expect(r.error).toBeUndefined();
     expect(r.result?.target).toMatchObject({ kind: 'account', name: inv.result!.throttle!.target });
     expect(r.result?.clients.map((c) => c.address)).toEqual(inv.result!.throttle!.ips);
