@@ -30,6 +30,8 @@ export abstract class BaseCommand extends Command {
    * reading stdout always gets JSON. Exit codes follow EXIT (src/errors.ts).
    */
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    // this.exit() is not a failure: oclif ends the process with its code.
+    if ((err as { code?: unknown }).code === 'EEXIT') return super.catch(err);
     let e: BytetrailError;
     if (err instanceof BytetrailError) e = err;
     else if (err.oclif || (err as { name?: string }).name === 'CLIError') {
