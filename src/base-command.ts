@@ -33,6 +33,8 @@ export abstract class BaseCommand extends Command {
    * interfaces and accounts from the input: they are escaped, so each stays one line.
    */
   protected override async catch(thrown: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    // this.exit() is not a failure: oclif ends the process with its code.
+    if ((thrown as { code?: unknown }).code === 'EEXIT') return super.catch(thrown);
     // A damaged database is the user's to repair, wherever SQLite noticed it.
     const err = storeErrorFrom(thrown) ?? thrown;
     let e: BytetrailError;

@@ -13,6 +13,10 @@ import { renderManPage } from '../src/man.js';
 import { colorAllowed } from '../src/output.js';
 import { textTable, truncate } from '../src/render/format.js';
 import { ROOT, spawnCli, tempDir } from './helpers/cli.js';
+import { loadSchema } from './render/helpers.js';
+import { validate } from './render/json-schema.js';
+
+const ERROR_SCHEMA = loadSchema('error');
 
 const t = tempDir();
 const db = join(t.dir, 'bytetrail.db');
@@ -59,7 +63,9 @@ describe('exit codes and JSON errors', () => {
   it.each(cases)('%s: with --json, {error} on stdout and the line on stderr', (_, args, code, errCode) => {
     const r = spawnCli([...args, '--json']);
     expect(r.status).toBe(code);
-    const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string | null; exitCode: number } };
+    const out = JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string | null; exitCode: number } };
+    expect(validate(ERROR_SCHEMA, out)).toEqual([]);
+    const { error } = out;
     expect(error).toMatchObject({ code: errCode, exitCode: code });
     expect(r.stderr).toContain(`bytetrail: error: ${error.message}\n`);
   });

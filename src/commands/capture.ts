@@ -7,9 +7,7 @@ import { openStore } from '../store/index.js';
 
 export default class Capture extends BaseCommand {
   static override summary = 'Capture an interface live and store its traffic as per-minute flow records.';
-  static override description = `Uses libpcap through the optional module cap (apt-get install libpcap-dev && npm install cap)
-
-and needs root or CAP_NET_RAW. Every finished minute is written to the database as flow records of source "capture" (bytes as on the wire, from the server's point of view); Ctrl-C, SIGTERM or the end of --duration writes the minute in progress and stops. Read them back with bytetrail flows or bytetrail investigate.`;
+  static override description = `Uses libpcap through the optional module cap (apt-get install libpcap-dev && npm install cap) and needs root or CAP_NET_RAW. Every finished minute is written to the database as flow records of source "capture" (bytes as on the wire, from the server's point of view); Ctrl-C, SIGTERM or the end of --duration writes the minute in progress and stops. Read them back with bytetrail flows or bytetrail investigate.`;
 
   static override examples = [
     '<%= config.bin %> capture -i eth0',

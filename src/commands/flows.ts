@@ -7,9 +7,7 @@ import { resolveZone } from '../zone.js';
 
 export default class Flows extends BaseCommand {
   static override summary = 'Top talkers and a per-minute time series of a past window, from the stored flow records.';
-  static override description = `What iftop, nethogs and tshark -z conv cannot give after the fact: traffic per remote address,
-
-service or local port, or per minute, for any window already ingested (captures, bytetrail capture, conntrack listings, OpenVPN status files). Bytes are counted from the server's point of view (in = received by it) from ONE source: the most complete one in the window unless --source names one; two sources that saw the same traffic are never added together.`;
+  static override description = `What iftop, nethogs and tshark -z conv cannot give after the fact: traffic per remote address, service or local port, or per minute, for any window already ingested (captures, bytetrail capture, conntrack listings, OpenVPN status files). Bytes are counted from the server's point of view (in = received by it) from ONE source: the most complete one in the window unless --source names one; two sources that saw the same traffic are never added together.`;
 
   static override examples = [
     '<%= config.bin %> flows',

@@ -81,7 +81,7 @@ export interface RunResult { investigation: Investigation; ingest: IngestSummary
  */
 export function noStandardLogs(from: number): string {
   return `none of the standard log locations exists here (looked for ${STANDARD_LOGS.join(', ')}), so nothing new was read. ` +
-    `On a journald-only system feed the journal in: journalctl -o json --since @${Math.floor(from / 1000)} | bytetrail ingest - ` +
+    `On a journald-only system feed the journal in (as root, or in group systemd-journal): journalctl -o json --since @${Math.floor(from / 1000)} | bytetrail ingest - ` +
     '(then investigate with --no-ingest); or name the logs with --logs, or install rsyslog to get /var/log/mail.log.';
 }
 
