@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, spawnCli, tempDir } from '../helpers/cli.js';
@@ -129,10 +129,14 @@ describe('watch: following files', () => {
     await expectEvents(db, 100, w);
     // Written just before the rotation, not read yet.
     appendFileSync(f, lines(100, 120));
-    renameSync(f, f + '.1');
+    // The rename, with the new file in place at the same instant: renaming and then creating
+    // leaves a moment without the file, in which a loaded host may let watch look (and rightly
+    // say it waits for it). A link and an atomic rename never leave the name empty.
+    writeFileSync(f + '.new', lines(130, 170));
+    linkSync(f, f + '.1');
+    renameSync(f + '.new', f);
     // The daemon still writes to the old file until it reopens its log.
     appendFileSync(f + '.1', lines(120, 130));
-    writeFileSync(f, lines(130, 170));
     await expectEvents(db, 170, w);
     appendFileSync(f, lines(170, 180));
     await expectEvents(db, 180, w);
