@@ -140,7 +140,7 @@ describe('ingest', () => {
     expect(s.files).toBe(10_000);
     expect(s.lines).toBe(10_000);
     expect((await ingestPaths(store, [many], OPTS)).lines).toBe(0);
-  }, 180_000);
+  }, 600_000);
 });
 
 describe('ingest command', () => {
@@ -231,5 +231,5 @@ describe('ingest command', () => {
     expect(killedMidRun, 'runs killed after a commit and before their end').toBeGreaterThan(0);
     expect(spawnCli(['ingest', '--db', killed, logs]).status).toBe(0);
     expect(dbCounts(killed)).toEqual(want);
-  }, 180_000);
+  }, 600_000);
 });

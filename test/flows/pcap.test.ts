@@ -679,6 +679,7 @@ describe.skipIf(liveWhy !== null)(`live captures on a veth pair${skipNote(liveWh
   let dir = '';
   const files: Record<string, string> = {};
   const dropped: Record<string, number> = {};
+  let bulkReceived = NaN;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bytetrail-pcap-'));
@@ -700,13 +701,18 @@ describe.skipIf(liveWhy !== null)(`live captures on a veth pair${skipNote(liveWh
     });
     await Promise.all(caps.map((c) => waitForOutput(c, 'listening on')));
 
-    const iperf = async (args: string[]) => {
+    /** One iperf3 test; returns the payload bytes the server received (its own count, -J). */
+    const iperf = async (args: string[]): Promise<number> => {
       const server = n.start(n.nsB, ['iperf3', '-s', '-1', '-p', '5201', '--forceflush']);
       await waitForOutput(server, 'Server listening');
-      n.run(n.nsA, ['iperf3', '-c', ...args, '-p', '5201']);
+      const out = JSON.parse(n.run(n.nsA, ['iperf3', '-c', ...args, '-p', '5201', '-J'])) as { end?: { sum_received?: { bytes?: number } } };
       await new Promise<void>((resolve) => (server.exitCode !== null ? resolve() : server.once('exit', () => resolve())));
+      return out.end?.sum_received?.bytes ?? NaN;
     };
-    await iperf([n.ipB, '-n', '3M']);
+    // iperf3 -n counts what the client wrote to its socket; when the test ends the server closes
+    // with data still unread, so what crossed the wire depends on load (1.97 MB of 3 MiB in one
+    // CI run). What the server received did cross it: that is the floor the captures must reach.
+    bulkReceived = await iperf([n.ipB, '-n', '3M']);
     await iperf([n.ipB, '-u', '-b', '20M', '-l', '1200', '-n', '600K']);
     await iperf([n.ip6B, '-n', '1M']);
     // ICMP without ping (not always installed): UDP to a closed port draws "port unreachable".
@@ -777,7 +783,9 @@ describe.skipIf(liveWhy !== null)(`live captures on a veth pair${skipNote(liveWh
       expect(bulk.length, k).toBe(3);
       const lost = dropped[k === 'pcapng' ? 'usec' : k];
       expect(Number.isNaN(lost), `tcpdump's drop count for ${k}`).toBe(false);
-      if (lost === 0) expect(Math.max(...bulk.map(([, v]) => v.bytesOut)), k).toBeGreaterThan(3_000_000);
+      // Every payload byte the server received is in a frame from ns a, with its headers.
+      expect(bulkReceived, 'bytes the iperf3 server received').toBeGreaterThan(0);
+      if (lost === 0) expect(Math.max(...bulk.map(([, v]) => v.bytesOut)), k).toBeGreaterThan(bulkReceived);
       expect([...conns.keys()].some((key) => key.startsWith(`6|${net!.ip6A}|`)), k).toBe(true);
       expect([...conns.keys()].some((key) => key.startsWith(`17|${net!.ipA}|`)), k).toBe(true);
       // Three "port unreachable" back from each family (plus echo requests/replies with ping).

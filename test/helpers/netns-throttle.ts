@@ -138,10 +138,27 @@ export class ThrottleLab {
   async iperf(client: ClientName, dir: 'down' | 'up', seconds = 4, family: 4 | 6 = 4): Promise<number> {
     const target = family === 4 ? SERVER.ip4 : SERVER.ip6;
     const args = ['netns', 'exec', this.ns[client], 'iperf3', '-c', target, '-p', String(CLIENTS[client].port), '-t', String(seconds), '-O', '1', '-J', ...(dir === 'down' ? ['-R'] : [])];
-    const { stdout } = await execFileP('ip', args, { timeout: (seconds + 90) * 1000, maxBuffer: 16 << 20 });
-    const j = JSON.parse(stdout) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
-    if (j.error) throw new Error(`iperf3 ${client}: ${j.error}`);
-    return j.end?.sum_received?.bits_per_second ?? NaN;
+    // An iperf3 server runs one test at a time and needs a moment after each to take the next;
+    // on a loaded host that moment grows, and a client that comes too soon is told the server
+    // is busy. Wait for it, as long as a loaded host may need.
+    const until = Date.now() + 90_000;
+    for (;;) {
+      let stdout: string;
+      try {
+        ({ stdout } = await execFileP('ip', args, { timeout: (seconds + 90) * 1000, maxBuffer: 16 << 20 }));
+      } catch (err) {
+        // iperf3 -J exits non-zero on an error, with the error in its JSON.
+        stdout = (err as { stdout?: string }).stdout ?? '';
+        if (!stdout.trim()) throw err;
+      }
+      const j = JSON.parse(stdout) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
+      if (j.error && /server is busy/.test(j.error) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      if (j.error) throw new Error(`iperf3 ${client}: ${j.error}`);
+      return j.end?.sum_received?.bits_per_second ?? NaN;
+    }
   }
 
   /** Both clients at the same time, as on a real server: the throttled one must not slow the other. */

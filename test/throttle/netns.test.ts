@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildPlan, type Backend, type Direction, type ThrottlePlan } from '../../src/throttle/plan.js';
 import { CLIENTS, ThrottleLab, backendSupport, isRoot } from '../helpers/netns-throttle.js';
 import { missingCommands, skipNote, why } from '../helpers/tools.js';
@@ -71,15 +71,28 @@ describe.skipIf(skipAll !== null)('throttle scripts in network namespaces', () =
     console.log(`throttle netns measurements (requested ${mbit(RATE)}, cap ${mbit(CAP)}):\n  ${report.join('\n  ')}`);
   });
 
+  /**
+   * Plans a test applied: undone after each test, so that a test that fails halfway leaves the
+   * server as it found it, and the next tests judge their own plans, not its leftovers.
+   */
+  const applied: ThrottlePlan[] = [];
+  const apply = (p: ThrottlePlan) => {
+    applied.push(p);
+    return lab.runScript(p.commands.apply);
+  };
+  afterEach(() => {
+    for (const p of applied.splice(0).reverse()) lab.runScript(p.commands.undo);
+  });
+
   /** How far below its baseline the other client may fall and still count as "not reduced". */
   const slack = () => Math.max(0.1, 3 * base.noise);
 
   function applyTwiceAndCheck(p: ThrottlePlan): void {
-    const first = lab.runScript(p.commands.apply);
+    const first = apply(p);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stderr).toContain('in place');
     const once = lab.state();
-    const second = lab.runScript(p.commands.apply);
+    const second = apply(p);
     expect(second.status, second.stderr).toBe(0);
     const twice = lab.state();
     expect(twice).toBe(once);
@@ -152,8 +165,8 @@ describe.skipIf(skipAll !== null)('throttle scripts in network namespaces', () =
   it.skipIf(twoWhy !== null)(`two plans on one interface: undoing one leaves the other in place${skipNote(twoWhy)}`, async () => {
     const p1 = plan('nft', 'out', CLIENTS.c1.ip4);
     const p2 = plan('u32', 'out', CLIENTS.c2.ip4);
-    expect(lab.runScript(p1.commands.apply).status).toBe(0);
-    expect(lab.runScript(p2.commands.apply).status).toBe(0);
+    expect(apply(p1).status).toBe(0);
+    expect(apply(p2).status).toBe(0);
     expect(lab.runScript(p1.commands.undo).status).toBe(0);
     const left = lab.state();
     expect(left).toContain(p2.tc.classid);
@@ -173,7 +186,7 @@ describe.skipIf(skipAll !== null)('throttle scripts in network namespaces', () =
     try {
       const name = `$(touch ${canary})\`touch ${canary}\`;touch ${canary}\ntouch ${canary} #'"`;
       const p = buildPlan({ target: { kind: 'account', name }, addresses: [{ ip: CLIENTS.c1.ip4, otherAccounts: [name] }], iface: 'eth0', direction: 'both', backend: 'nft', ports: [], rate: RATE, defaultRate: 1e10 });
-      const a = lab.runScript(p.commands.apply);
+      const a = apply(p);
       expect(a.status, a.stderr).toBe(0);
       expect(lab.runScript(p.commands.undo).status).toBe(0);
       expect(existsSync(canary)).toBe(false);
@@ -185,6 +198,7 @@ describe.skipIf(skipAll !== null)('throttle scripts in network namespaces', () =
 
   // The command's default backend is nft.
   it.skipIf(unsupported('nft') !== null)(`--apply prints the script, runs it as root and verifies; --undo --apply removes it${skipNote(unsupported('nft'))}`, () => {
+    applied.push(plan('nft', 'out', CLIENTS.c1.ip4));
     const cli = (extra: string[]) => spawnSync('ip', ['netns', 'exec', lab.ns.srv, join(ROOT, 'node_modules/.bin/vite-node'), join(ROOT, 'test/throttle/apply-runner.ts'), CLIENTS.c1.ip4, '--rate', '4mbit', '--iface', 'eth0', ...extra], { encoding: 'utf8', cwd: ROOT, timeout: 180_000 });
     const a = cli(['--apply']);
     expect(a.status, a.stderr).toBe(0);

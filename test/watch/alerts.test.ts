@@ -57,6 +57,17 @@ function dbCounts(db: string) {
   }
 }
 
+/** Whether watch's own view of its paths shows a read of each since `t`. */
+function readAllSince(db: string, t: number): boolean {
+  const d = new Database(db, { readonly: true });
+  try {
+    const rows = d.prepare('SELECT last_read_at AS at FROM watch_paths').all() as Array<{ at: number | null }>;
+    return rows.length > 0 && rows.every((r) => r.at !== null && r.at >= t);
+  } finally {
+    d.close();
+  }
+}
+
 function alertRows(db: string): number {
   const d = new Database(db, { readonly: true });
   try { return (d.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }).n; } finally { d.close(); }
@@ -114,9 +125,14 @@ describe('watch: alerts on a replayed incident', () => {
     expect(st.alerts).toBe(5);
 
     // Restarted on the same data: the windows already judged are not judged again.
+    const restartedAt = Date.now();
     const w2 = startWatch(db, args);
     running.push(w2);
     await waitFor('a quiet restart', () => /watching/.test(w2.stderr()));
+    // Until the restarted watch has looked at every file again (its own view, written every
+    // 2 s), not a fixed time that a loaded host may spend before it reads anything; then a few
+    // more checks of the alert engine (--check-ms 200).
+    await waitFor('the restarted watch to read every file', () => readAllSince(db, restartedAt));
     await sleep(2000);
     w2.child.kill('SIGTERM');
     expect(await w2.exited).toBe(0);
