@@ -256,7 +256,16 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   for (const [ip, list] of ids.mailByIp) if (new Set(list.map((x) => x.account)).size > 1) sharedIps.add(ip);
   const held: FlowRow[] = [];
 
+  // One conntrack listing without start times: each open connection joined to the session it
+  // carried (counted below). An OpenVPN status file's counters for a tunnel the listing has are
+  // the same bytes again (and only the payload): the listing's win.
+  const open = store.openConnections(from, to + 24 * HOUR);
+  const firstListing = open.length ? open[0].listingTs : null;
+  const openJoins = firstListing === null ? [] : joinOpenConnections(open.filter((x) => x.listingTs === firstListing), ids, vpnPorts);
+  const listedTunnels = new Set(openJoins.filter((j) => j.session && j.group === 'vpn').map((j) => `${j.conn.rip}|${j.conn.rport}`));
+
   for (const f of rows()) {
+    if (!wire && listedTunnels.has(`${f.rip}|${f.rport}`)) continue;
     flowCount++;
     packetsIn += f.packetsIn; packetsOut += f.packetsOut;
     countMinute(f.minute, f.bytesIn, f.bytesOut);
@@ -267,14 +276,11 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   }
   if (held.length) attributeByLifetime(held, ids, ctx, { from, to: Math.max(from + MINUTE, Math.min(to, (extent.last ?? to) + MINUTE)) }, attribute, buckets, vpnPorts);
 
-  // One conntrack listing without start times: each open connection dated by the session it
-  // carried, and what of it falls in the window counted.
-  const open = store.openConnections(from, to + 24 * HOUR);
-  const firstListing = open.length ? open[0].listingTs : null;
+  // The listing's open connections, each dated by the session it carried: what falls in the window counts.
   const unmatchedOpen: typeof open = [];
   const coveredSessions = new Set<MailSession | VpnSession>();
   let openUsed = 0;
-  for (const c of firstListing === null ? [] : joinOpenConnections(open.filter((x) => x.listingTs === firstListing), ids, vpnPorts)) {
+  for (const c of openJoins) {
     if (!c.session) { unmatchedOpen.push(c.conn); continue; }
     coveredSessions.add(c.session);
     const start = Math.min(c.session.start, c.conn.listingTs);
