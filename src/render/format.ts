@@ -14,7 +14,7 @@ export const FLOW_SOURCE_LABEL: Record<FlowSourceName, string> = {
   capture: 'a live capture',
   conntrack: 'conntrack accounting',
   'openvpn-status': 'OpenVPN status counters',
-  'log-counters': 'the logs\' own byte counters (Dovecot in=/out=, OpenVPN status)',
+  'log-counters': 'the logs: their own byte counters (Dovecot in=/out=, OpenVPN status) and estimates from them',
   none: 'no flow data',
 };
 
@@ -323,7 +323,7 @@ export function closureLines(inv: Investigation): string[] {
     const parts: string[] = [];
     if (c.measured) parts.push(`${share(c.measured)} measured on the wire`);
     if (c.logCounters) parts.push(`${share(c.logCounters)} by the logs' own counters`);
-    if (c.estimated) parts.push(`${share(c.estimated)} estimated from the logs`);
+    if (c.estimated) parts.push(`${share(c.estimated)} estimated`);
     if (labelled) parts.push(`${share(labelled)} known kind, no account (${c.labelled.slice(0, 3).map((l) => l.reason).join(', ')})`);
     parts.push(`${share(c.unexplained)} unexplained`);
     const excess = c.excess ? `; the evidence claims ${formatBytes(c.excess)} more than the interface moved (estimates are upper bounds)` : '';
