@@ -235,15 +235,17 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
     return seen * 2 >= n;
   };
 
+  // Flow rows of a source that is not the wire (OpenVPN status deltas) are the VPN's own counters.
   const attribute = (f: FlowRow, v: Verdict) => {
     if (v.kind === 'account') {
       const sum = v.shares.reduce((a, s) => a + s.weight, 0) || 1;
       for (const s of v.shares) {
         const b = bucketFor(`a|${s.account}|${v.group}`, s.account, v.group, null);
-        b.confidences.add(v.confidence);
+        b.confidences.add(wire ? v.confidence : 'log-counters');
         if (v.shares.length > 1) b.split = true;
         const frac = v.shares.length > 1 ? s.weight / sum : 1;
-        addWire(b, f.iface, f.bytesIn * frac, f.bytesOut * frac);
+        if (!wire && !v.duplicate) { b.log.bytesIn += f.bytesIn * frac; b.log.bytesOut += f.bytesOut * frac; }
+        else addWire(b, f.iface, f.bytesIn * frac, f.bytesOut * frac);
         addTo(b, f, v.group, frac, v.duplicate);
       }
       if (v.duplicate) vpnDup += f.bytesIn + f.bytesOut;
@@ -335,15 +337,6 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
     b.log.bytesIn += f.bytesIn * frac; b.log.bytesOut += f.bytesOut * frac;
     logBytes += (f.bytesIn + f.bytesOut) * frac;
     countMinute(Math.min(f.minute, to - MINUTE), f.bytesIn * frac, f.bytesOut * frac);
-  }
-  if (!wire) {
-    for (const b of buckets.values()) {
-      if (!(b.account && b.group === 'vpn')) continue;
-      const vpnBytes = b.bytesIn + b.bytesOut - b.log.bytesIn - b.log.bytesOut;
-      if (b.confidences.has('exact') && !openUsed) { b.confidences.clear(); b.confidences.add('log-counters'); }
-      // OpenVPN status deltas are the VPN's own counters: log counters too.
-      if (!openUsed && vpnBytes > 0) { b.log.bytesIn = b.bytesIn; b.log.bytesOut = b.bytesOut; }
-    }
   }
 
   // A VPN client that browses through the tunnel makes each byte cross the interface twice: in
