@@ -8,7 +8,7 @@
  * Wire bytes are frames as an interface counts them (Ethernet header included, as vnstat and a
  * capture see them), so that estimates add up against the interface totals.
  */
-import type { AggRow } from '../store/index.js';
+import type { AggRow, StoredEvent } from '../store/index.js';
 import type { Delivery, Submission } from './identities.js';
 import type { ServiceGroup } from './types.js';
 
@@ -95,6 +95,31 @@ export function submissionEstimates(subs: Iterable<Submission>): Estimate[] {
     const w = tcpWire(p.fromClient, p.fromServer);
     out.push({ account: s.account, group: 'submission', reason: null, rip: s.rip, ts: s.ts, bytesIn: w.fromClient, bytesOut: w.fromServer,
       method: 'Postfix submission: message size + SMTP and TCP framing' });
+  }
+  return out;
+}
+
+/**
+ * Inbound mail: a message received by smtpd from a client that did not authenticate (another
+ * MTA), followed by queue id to its `size=`, comes in once with the SMTP dialogue around it.
+ */
+export function inboundEstimates(events: StoredEvent[]): Estimate[] {
+  const clients = new Map<string, StoredEvent>();
+  const out: Estimate[] = [];
+  for (const e of events) {
+    if (e.source !== 'postfix' || !e.session) continue;
+    if (e.kind === 'client' && e.rip) clients.set(e.session, e);
+    else if (e.kind === 'queued') {
+      const c = clients.get(e.session);
+      const size = typeof e.attrs?.size === 'number' ? e.attrs.size : Number(e.attrs?.size);
+      if (!c || !Number.isFinite(size)) continue;
+      clients.delete(e.session);
+      const nrcpt = Number(e.attrs?.nrcpt) || 1;
+      const p = smtpPayload(size, nrcpt);
+      const w = tcpWire(p.fromClient, p.fromServer);
+      out.push({ account: null, group: 'smtp', reason: 'inbound-mail', rip: c.rip!, ts: c.ts, bytesIn: w.fromClient, bytesOut: w.fromServer,
+        method: 'Postfix inbound: message size + SMTP and TCP framing' });
+    }
   }
   return out;
 }

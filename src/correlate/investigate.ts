@@ -10,7 +10,7 @@ import type { FlowSource } from '../flows/query.js';
 import type { FlowRow, OpenConnInput, Store, StoredEvent } from '../store/index.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
 import { buildIdentities, overlapping, type Identities, type Lease, type MailSession, type VpnSession } from './identities.js';
-import { dnsEstimates, dropEstimates, relayEstimates, submissionEstimates, type Estimate } from './estimates.js';
+import { dnsEstimates, dropEstimates, inboundEstimates, relayEstimates, submissionEstimates, type Estimate } from './estimates.js';
 import { matchLifetimes, type ConnLifetime } from './lifetimes.js';
 import { SERVICE_LABEL } from './types.js';
 import type {
@@ -352,7 +352,9 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   }
 
   // Estimates from log evidence, for what no flow source covers.
-  const estimates: Estimate[] = [...relayEstimates(ids.deliveries), ...submissionEstimates(ids.submissions.values()), ...dnsEstimates(aggs), ...dropEstimates(aggs)];
+  const estimates: Estimate[] = [
+    ...relayEstimates(ids.deliveries), ...submissionEstimates(ids.submissions.values()), ...inboundEstimates(during), ...dnsEstimates(aggs), ...dropEstimates(aggs),
+  ];
   let estBytes = 0;
   for (const e of estimates) {
     if (e.ts < from || e.ts >= to) continue;
