@@ -309,8 +309,8 @@ export function textTable(cols: TextColumn[], rows: string[][], opts: { width: n
 /**
  * How much of each interface direction the investigation explains, and with which evidence, one
  * line each: `eth0 out 1.41 GB (vnstat): 89% measured on the wire, 10% the logs' counters, 1% unexplained`.
- * Only parts that are there are named; the main interface comes first, `in` before `out` reversed
- * so that the heavier direction leads.
+ * Only the parts that are there are named; the largest totals come first, so the main interface's
+ * heavier direction leads.
  */
 export function closureLines(inv: Investigation): string[] {
   if (!inv.closure?.length) return [];
