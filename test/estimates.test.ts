@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dnsEstimates, dropEstimates, relayEstimates, smtpPayload, submissionEstimates, tcpWire, MSS } from '../src/correlate/estimates.js';
+import { dnsEstimates, dropEstimates, inboundEstimates, relayEstimates, smtpPayload, submissionEstimates, tcpWire, MSS } from '../src/correlate/estimates.js';
 import { buildIdentities } from '../src/correlate/identities.js';
 import { investigate } from '../src/correlate/investigate.js';
 import { lifetimeCost, matchLifetimes } from '../src/correlate/lifetimes.js';
@@ -58,6 +58,21 @@ describe('estimates from log lines', () => {
     expect(top).toMatchObject({ account: 'sales@example.com', service: 'smtp', direction: 'out', confidence: 'estimated' });
     expect(top.estimated.bytesOut).toBe(relay[0].bytesOut + relay[1].bytesOut);
     expect(top.measured).toEqual({ bytesIn: 0, bytesOut: 0 });
+  });
+
+  it('Postfix: inbound mail from another MTA, by queue id to its size', async () => {
+    await load('mail.log', [
+      '2026-11-20T08:20:00.000000+00:00 mx1 postfix/smtpd[3001]: connect from mail7.example.net[203.0.113.157]',
+      '2026-11-20T08:20:00.300000+00:00 mx1 postfix/smtpd[3001]: 5B2C3D4E5F: client=mail7.example.net[203.0.113.157]',
+      '2026-11-20T08:20:00.500000+00:00 mx1 postfix/cleanup[3002]: 5B2C3D4E5F: message-id=<20261120082000.1@example.net>',
+      '2026-11-20T08:20:00.600000+00:00 mx1 postfix/qmgr[900]: 5B2C3D4E5F: from=<news@example.net>, size=250000, nrcpt=1 (queue active)',
+      '2026-11-20T08:20:01.000000+00:00 mx1 postfix/local[3003]: 5B2C3D4E5F: to=<jan@example.com>, relay=local, delay=1, delays=0.6/0/0/0.4, dsn=2.0.0, status=sent (delivered to mailbox)',
+    ]);
+    const est = inboundEstimates(store.eventsInRange(FROM, TO));
+    const p = smtpPayload(250000, 1);
+    expect(est).toEqual([expect.objectContaining({ account: null, reason: 'inbound-mail', rip: '203.0.113.157', bytesIn: tcpWire(p.fromClient, p.fromServer).fromClient })]);
+    const inv = investigate(store, { from: FROM, to: TO });
+    expect(inv.unattributed.find((u) => u.reason === 'inbound-mail')?.bytesIn).toBe(est[0].bytesIn);
   });
 
   it('SMTP framing: the estimate is within 3% of the wire bytes of the same connection in a capture', () => {

@@ -8,8 +8,8 @@
  * Wire bytes are frames as an interface counts them (Ethernet header included, as vnstat and a
  * capture see them), so that estimates add up against the interface totals.
  */
-import { aggregateFact } from '../sources/index.js';
-import type { AggRow } from '../store/index.js';
+import { aggregateFact, factOf } from '../sources/index.js';
+import type { AggRow, StoredEvent } from '../store/index.js';
 import type { Delivery, Submission } from './identities.js';
 import type { ServiceGroup } from './types.js';
 
@@ -96,6 +96,30 @@ export function submissionEstimates(subs: Iterable<Submission>): Estimate[] {
     const w = tcpWire(p.fromClient, p.fromServer);
     out.push({ account: s.account, group: 'submission', reason: null, rip: s.rip, ts: s.ts, bytesIn: w.fromClient, bytesOut: w.fromServer,
       method: 'Postfix submission: message size + SMTP and TCP framing' });
+  }
+  return out;
+}
+
+/**
+ * Inbound mail: a message received from a client that did not authenticate (another
+ * MTA), followed by queue id to its `size=`, comes in once with the SMTP dialogue around it.
+ */
+export function inboundEstimates(events: StoredEvent[]): Estimate[] {
+  const clients = new Map<string, StoredEvent>();
+  const out: Estimate[] = [];
+  for (const e of events) {
+    const f = factOf(e);
+    if (f?.fact === 'arrival' && e.rip) clients.set(f.qid, e);
+    else if (f?.fact === 'message') {
+      // Exim says client and size in one arrival line; Postfix says the size later, under the queue id.
+      const c = e.rip ? e : clients.get(f.qid);
+      if (!c || f.size === null) continue;
+      clients.delete(f.qid);
+      const p = smtpPayload(f.size, f.nrcpt || 1);
+      const w = tcpWire(p.fromClient, p.fromServer);
+      out.push({ account: null, group: 'smtp', reason: 'inbound-mail', rip: c.rip!, ts: c.ts, bytesIn: w.fromClient, bytesOut: w.fromServer,
+        method: 'inbound mail: message size + SMTP and TCP framing' });
+    }
   }
   return out;
 }

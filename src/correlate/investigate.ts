@@ -11,7 +11,7 @@ import type { FlowRow, OpenConnInput, Store, StoredEvent } from '../store/index.
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
 import { aggregateFact } from '../sources/index.js';
 import { buildIdentities, isMailSessionEvent, overlapping, type Identities, type Lease, type MailSession, type VpnSession } from './identities.js';
-import { dnsEstimates, dropEstimates, relayEstimates, submissionEstimates, type Estimate } from './estimates.js';
+import { dnsEstimates, dropEstimates, inboundEstimates, relayEstimates, submissionEstimates, type Estimate } from './estimates.js';
 import { matchLifetimes, type ConnLifetime } from './lifetimes.js';
 import { SERVICE_LABEL } from './types.js';
 import { throttleCommandLine } from '../throttle/command.js';
@@ -33,6 +33,8 @@ export interface InvestigateOptions {
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
+/** OpenVPN's share of a full-size tunnel packet (outer UDP/IP and its own header), for the forwarded-copy estimate. */
+const OPENVPN_OVERHEAD = 0.04;
 
 interface Bucket {
   account: string | null; group: ServiceGroup; reason: string | null;
@@ -47,6 +49,8 @@ interface Bucket {
   log: { bytesIn: number; bytesOut: number };
   est: { bytesIn: number; bytesOut: number };
   methods: Set<string>;
+  /** A VPN client's traffic forwarded to and from the internet, estimated from its tunnel: on the interface, not in its bytes. */
+  forwarded: { bytesIn: number; bytesOut: number };
   /** Connections paired with their session by lifetime on a shared address, and those left to split. */
   lifetimeMatched: number; lifetimeAmbiguous: number;
 }
@@ -89,7 +93,7 @@ function* noFlows(): Generator<FlowRow> { /* nothing */ }
 function newBucket(account: string | null, group: ServiceGroup, reason: string | null): Bucket {
   return {
     account, group, reason, bytesIn: 0, bytesOut: 0, dupBytes: 0, ips: new Map(), remotes: new Map(), confidences: new Set(), split: false, minutes: new Map(), groups: new Map(),
-    wire: new Map(), log: { bytesIn: 0, bytesOut: 0 }, est: { bytesIn: 0, bytesOut: 0 }, methods: new Set(), lifetimeMatched: 0, lifetimeAmbiguous: 0,
+    wire: new Map(), log: { bytesIn: 0, bytesOut: 0 }, est: { bytesIn: 0, bytesOut: 0 }, methods: new Set(), forwarded: { bytesIn: 0, bytesOut: 0 }, lifetimeMatched: 0, lifetimeAmbiguous: 0,
   };
 }
 
@@ -233,15 +237,17 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
     return seen * 2 >= n;
   };
 
+  // Flow rows of a source that is not the wire (OpenVPN status deltas) are the VPN's own counters.
   const attribute = (f: FlowRow, v: Verdict) => {
     if (v.kind === 'account') {
       const sum = v.shares.reduce((a, s) => a + s.weight, 0) || 1;
       for (const s of v.shares) {
         const b = bucketFor(`a|${s.account}|${v.group}`, s.account, v.group, null);
-        b.confidences.add(v.confidence);
+        b.confidences.add(wire ? v.confidence : 'log-counters');
         if (v.shares.length > 1) b.split = true;
         const frac = v.shares.length > 1 ? s.weight / sum : 1;
-        addWire(b, f.iface, f.bytesIn * frac, f.bytesOut * frac);
+        if (!wire && !v.duplicate) { b.log.bytesIn += f.bytesIn * frac; b.log.bytesOut += f.bytesOut * frac; }
+        else addWire(b, f.iface, f.bytesIn * frac, f.bytesOut * frac);
         addTo(b, f, v.group, frac, v.duplicate);
       }
       if (v.duplicate) vpnDup += f.bytesIn + f.bytesOut;
@@ -258,7 +264,16 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   for (const [ip, list] of ids.mailByIp) if (new Set(list.map((x) => x.account)).size > 1) sharedIps.add(ip);
   const held: FlowRow[] = [];
 
+  // One conntrack listing without start times: each open connection joined to the session it
+  // carried (counted below). An OpenVPN status file's counters for a tunnel the listing has are
+  // the same bytes again (and only the payload): the listing's win.
+  const open = store.openConnections(from, to + 24 * HOUR);
+  const firstListing = open.length ? open[0].listingTs : null;
+  const openJoins = firstListing === null ? [] : joinOpenConnections(open.filter((x) => x.listingTs === firstListing), ids, vpnPorts);
+  const listedTunnels = new Set(openJoins.filter((j) => j.session && j.group === 'vpn').map((j) => `${j.conn.rip}|${j.conn.rport}`));
+
   for (const f of rows()) {
+    if (!wire && listedTunnels.has(`${f.rip}|${f.rport}`)) continue;
     flowCount++;
     packetsIn += f.packetsIn; packetsOut += f.packetsOut;
     countMinute(f.minute, f.bytesIn, f.bytesOut);
@@ -269,14 +284,11 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   }
   if (held.length) attributeByLifetime(held, ids, ctx, { from, to: Math.max(from + MINUTE, Math.min(to, (extent.last ?? to) + MINUTE)) }, attribute, buckets, vpnPorts);
 
-  // One conntrack listing without start times: each open connection dated by the session it
-  // carried, and what of it falls in the window counted.
-  const open = store.openConnections(from, to + 24 * HOUR);
-  const firstListing = open.length ? open[0].listingTs : null;
+  // The listing's open connections, each dated by the session it carried: what falls in the window counts.
   const unmatchedOpen: typeof open = [];
   const coveredSessions = new Set<MailSession | VpnSession>();
   let openUsed = 0;
-  for (const c of firstListing === null ? [] : joinOpenConnections(open.filter((x) => x.listingTs === firstListing), ids, vpnPorts)) {
+  for (const c of openJoins) {
     if (!c.session) { unmatchedOpen.push(c.conn); continue; }
     coveredSessions.add(c.session);
     const start = Math.min(c.session.start, c.conn.listingTs);
@@ -328,18 +340,23 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
     logBytes += (f.bytesIn + f.bytesOut) * frac;
     countMinute(Math.min(f.minute, to - MINUTE), f.bytesIn * frac, f.bytesOut * frac);
   }
-  if (!wire) {
+
+  // A VPN client that browses through the tunnel makes each byte cross the interface twice: in
+  // the tunnel, and forwarded (after NAT) to or from the internet. A capture sees both copies; a
+  // listing of closed connections or the status file sees only the tunnel, so the forwarded copy
+  // is estimated from it for the closure (not added to the account's bytes): the tunnel's bytes
+  // less OpenVPN's per-packet overhead (UDP/IP 28 + OpenVPN ~24 bytes on ~1,400: about 4%).
+  if (flowSource !== 'pcap' && flowSource !== 'capture') {
     for (const b of buckets.values()) {
-      if (!(b.account && b.group === 'vpn')) continue;
-      const vpnBytes = b.bytesIn + b.bytesOut - b.log.bytesIn - b.log.bytesOut;
-      if (b.confidences.has('exact') && !openUsed) { b.confidences.clear(); b.confidences.add('log-counters'); }
-      // OpenVPN status deltas are the VPN's own counters: log counters too.
-      if (!openUsed && vpnBytes > 0) { b.log.bytesIn = b.bytesIn; b.log.bytesOut = b.bytesOut; }
+      if (!b.account || b.group !== 'vpn' || b.dupBytes > 0) continue;
+      b.forwarded = { bytesIn: b.bytesOut * (1 - OPENVPN_OVERHEAD), bytesOut: b.bytesIn * (1 - OPENVPN_OVERHEAD) };
     }
   }
 
   // Estimates from log evidence, for what no flow source covers.
-  const estimates: Estimate[] = [...relayEstimates(ids.deliveries), ...submissionEstimates(ids.submissions.values()), ...dnsEstimates(aggs), ...dropEstimates(aggs)];
+  const estimates: Estimate[] = [
+    ...relayEstimates(ids.deliveries), ...submissionEstimates(ids.submissions.values()), ...inboundEstimates(during), ...dnsEstimates(aggs), ...dropEstimates(aggs),
+  ];
   let estBytes = 0;
   for (const e of estimates) {
     if (e.ts < from || e.ts >= to) continue;
@@ -573,7 +590,7 @@ function computeClosure(ifaces: Array<{ iface: string; rx: number; tx: number; b
         let wire = 0;
         for (const [name, v] of b.wire) if (name === it.iface || (name === '' && it.iface === main)) wire += pick(v);
         const explained = b.account !== null || promoted.has(b.reason ?? '');
-        if (it.iface === main) { logCounters += pick(b.log); estimated += pick(b.est); }
+        if (it.iface === main) { logCounters += pick(b.log); estimated += pick(b.est) + pick(b.forwarded); }
         if (explained) measured += wire;
         else if (b.reason && b.reason !== 'unknown' && b.reason !== 'outbound-unknown') labelled.set(b.reason, (labelled.get(b.reason) ?? 0) + wire);
       }
@@ -750,6 +767,8 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: 
     facts.push(`${vs.length} VPN session(s) from ${new Set(vs.map((s) => s.rip)).size} real IP(s); virtual address(es) ${[...new Set(vs.flatMap((s) => s.vips))].join(', ') || 'unknown'}`);
     facts.push(`${formatBytes(b.bytesOut)} sent to the client through the tunnel, ${formatBytes(b.bytesIn)} received`);
     if (b.dupBytes > 0) facts.push(`${formatBytes(b.dupBytes)} of the same traffic seen again forwarded or on the tunnel interface (not added)`);
+    const fwd = b.forwarded.bytesIn + b.forwarded.bytesOut;
+    if (fwd > 0) facts.push(`about ${formatBytes(fwd)} more crossed the interface forwarded to and from the internet, if the VPN routes it (estimated from the tunnel, less OpenVPN's overhead; not added)`);
     if (share >= 0.3 || bytes >= 100e6) finding = 'vpn-heavy';
     lines = sampleLines(vs.flatMap((s) => s.events), 4);
   } else {

@@ -15,7 +15,7 @@ export const FLOW_SOURCE_LABEL: Record<FlowSourceName, string> = {
   capture: 'a live capture',
   conntrack: 'conntrack accounting',
   'openvpn-status': 'OpenVPN status counters',
-  'log-counters': 'the logs\' own byte counters (Dovecot in=/out=, OpenVPN status)',
+  'log-counters': 'the logs: their own byte counters (Dovecot in=/out=, OpenVPN status) and estimates from them',
   none: 'no flow data',
 };
 
@@ -327,8 +327,8 @@ export function textTable(cols: TextColumn[], rows: string[][], opts: { width: n
 /**
  * How much of each interface direction the investigation explains, and with which evidence, one
  * line each: `eth0 out 1.41 GB (vnstat): 89% measured on the wire, 10% the logs' counters, 1% unexplained`.
- * Only parts that are there are named; the main interface comes first, `in` before `out` reversed
- * so that the heavier direction leads.
+ * Only the parts that are there are named; the largest totals come first, so the main interface's
+ * heavier direction leads.
  */
 export function closureLines(inv: Investigation): string[] {
   if (!inv.closure?.length) return [];
@@ -341,7 +341,7 @@ export function closureLines(inv: Investigation): string[] {
     const parts: string[] = [];
     if (c.measured) parts.push(`${share(c.measured)} measured on the wire`);
     if (c.logCounters) parts.push(`${share(c.logCounters)} by the logs' own counters`);
-    if (c.estimated) parts.push(`${share(c.estimated)} estimated from the logs`);
+    if (c.estimated) parts.push(`${share(c.estimated)} estimated`);
     if (labelled) parts.push(`${share(labelled)} known kind, no account (${c.labelled.slice(0, 3).map((l) => l.reason).join(', ')})`);
     parts.push(`${share(c.unexplained)} unexplained`);
     const excess = c.excess ? `; the evidence claims ${formatBytes(c.excess)} more than the interface moved (estimates are upper bounds)` : '';

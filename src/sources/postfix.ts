@@ -16,6 +16,8 @@ export const source: LogSource = {
     const qid = ev.session;
     switch (ev.kind) {
       case 'sasl-login': return ev.account ? { fact: 'submission', service: source.service(ev), qid, size: null, nrcpt: null } : null;
+      // `qid: client=host[ip]`: smtpd took a message from that client.
+      case 'client': return qid ? { fact: 'arrival', qid } : null;
       case 'queued': return qid ? { fact: 'message', qid, size: num(ev.attrs?.size), nrcpt: num(ev.attrs?.nrcpt) } : null;
       case 'bounce': {
         // The non-delivery notice travels under a new queue id; it is still the sender's traffic.

@@ -57,6 +57,11 @@ export type IdentityFact =
   | { fact: 'lease'; realm: Realm; key: string | null; vips: string[] }
   /** A message accepted from an authenticated account (SASL): the queue id follows it. */
   | { fact: 'submission'; service: string; qid: string | null; size: number | null; nrcpt: number | null }
+  /**
+   * A message received from the client on the event's rip, authenticated or not: its size
+   * follows under the queue id (a `message` fact that carries rip is an arrival and its size).
+   */
+  | { fact: 'arrival'; qid: string }
   /** A queued message's size and recipient count, when a separate line says them. */
   | { fact: 'message'; qid: string; size: number | null; nrcpt: number | null }
   /** A message's traffic continues under a new queue id (a bounce notice). */
