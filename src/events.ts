@@ -3,9 +3,20 @@
  * Byte counters are always from the server's point of view:
  * bytesIn = received by the server, bytesOut = sent by the server.
  */
-export type Source = 'dovecot' | 'postfix' | 'rspamd' | 'openvpn' | 'bind' | 'unbound' | 'netfilter';
+/** A log source's name, as registered in src/sources/ (`dovecot`, `postfix`, `exim`, ...). */
+export type Source = string;
 
-export const SOURCES: readonly Source[] = ['dovecot', 'postfix', 'rspamd', 'openvpn', 'bind', 'unbound', 'netfilter'];
+const sourceNames: Source[] = [];
+
+/**
+ * The registered log sources, in registration order. Filled by src/sources/index.ts, which
+ * every parsing path imports; this module cannot import it (the parsers import this module).
+ */
+export const SOURCES: readonly Source[] = sourceNames;
+
+export function registerSourceName(name: Source): void {
+  if (!sourceNames.includes(name)) sourceNames.push(name);
+}
 
 export type AttrValue = string | number | boolean | null;
 

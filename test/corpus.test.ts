@@ -10,10 +10,12 @@ import { describe, expect, it } from 'vitest';
 import type { ParseContext, Source } from '../src/events.js';
 import { normalizeIp } from '../src/parsers/common.js';
 import { nextHint, parseAny } from '../src/parsers/index.js';
+import { CORPUS_DIRS } from '../src/sources/index.js';
 import { CORPUS } from './helpers/golden.js';
 
 const COUNTS = join(import.meta.dirname, 'corpus-counts.json');
-const LOG_DIRS = ['bind', 'dovecot', 'netfilter', 'openvpn', 'postfix', 'timestamps'];
+// Each source names its corpus folders (src/sources/); `timestamps` holds envelope variants of every source.
+const LOG_DIRS = [...new Set([...CORPUS_DIRS, 'timestamps'])].sort();
 
 function corpusFiles(): string[] {
   const out: string[] = [];

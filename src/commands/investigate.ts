@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
+import { FLOW_SOURCES } from '../flows/query.js';
 import { runInvestigation } from '../correlate/run.js';
 import type { Investigation } from '../correlate/types.js';
 import { warn } from '../output.js';
@@ -25,7 +26,7 @@ By default first reads new lines from the standard log locations (/var/log/mail.
     logs: Flags.string({ description: 'paths to read first instead of the standard locations', multiple: true }),
     local: Flags.string({ description: "the server's own address, for captures (repeat for several; default: inferred)", multiple: true, multipleNonGreedy: true }),
     'vpn-port': Flags.integer({ description: 'OpenVPN server port (repeat for several; default 1194)', multiple: true, multipleNonGreedy: true }),
-    source: Flags.string({ description: 'flow source to use instead of the most complete one', options: ['pcap', 'capture', 'conntrack', 'openvpn-status'] }),
+    source: Flags.string({ description: 'flow source to use instead of the most complete one', options: [...FLOW_SOURCES] }),
   };
 
   async run(): Promise<Investigation> {

@@ -8,16 +8,17 @@ import { join } from 'node:path';
 import { INCIDENTS } from '../demo/incidents.js';
 import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths, type IngestSummary } from '../ingest/index.js';
+import { SOURCE_LOG_PATHS } from '../sources/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { investigate } from './investigate.js';
 import type { Investigation } from './types.js';
 import { resolveWindow } from './window.js';
 
-/** Where a Debian/Ubuntu mail and VPN server keeps the logs bytetrail reads. */
-export const STANDARD_LOGS = [
-  '/var/log/mail.log', '/var/log/mail.log.1', '/var/log/syslog', '/var/log/kern.log', '/var/log/dovecot.log',
-  '/var/log/openvpn', '/var/log/openvpn.log', '/var/log/named', '/var/log/bind', '/var/log/rspamd/rspamd.log', '/var/log/unbound.log',
-];
+/**
+ * Where a Debian/Ubuntu mail and VPN server keeps the logs bytetrail reads: the general syslog,
+ * then each source's own paths as it declares them (src/sources/).
+ */
+export const STANDARD_LOGS: readonly string[] = [...new Set(['/var/log/syslog', ...SOURCE_LOG_PATHS])];
 
 export interface RunOptions {
   db?: string;

@@ -4,6 +4,7 @@
  * to its port 25 is, so both ends are looked at, the local end first.
  */
 import { UserError } from '../errors.js';
+import { SOURCE_PORTS } from '../sources/index.js';
 
 export type Service =
   | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps'
@@ -19,11 +20,13 @@ export type ServicePorts = Partial<Record<Exclude<Service, 'other'>, readonly nu
 const TCP = 6;
 const UDP = 17;
 
-/** Defaults: [service, port, protocols]. UDP 443 is QUIC, i.e. HTTP/3. */
+/**
+ * Defaults: [service, port, protocols]. Each log source declares the ports of the services it
+ * serves (src/sources/); the web and SSH ports are here because no source reads them. UDP 443
+ * is QUIC, i.e. HTTP/3.
+ */
 const DEFAULT_PORTS: ReadonlyArray<readonly [Exclude<Service, 'other'>, number, readonly number[]]> = [
-  ['imap', 143, [TCP]], ['imaps', 993, [TCP]], ['pop3', 110, [TCP]], ['pop3s', 995, [TCP]],
-  ['smtp', 25, [TCP]], ['submission', 587, [TCP]], ['smtps', 465, [TCP]],
-  ['openvpn', 1194, [TCP, UDP]], ['dns', 53, [TCP, UDP]],
+  ...SOURCE_PORTS.map(([service, port, protos]) => [service, port, protos.map((p) => (p === 'tcp' ? TCP : UDP))] as const),
   ['http', 80, [TCP]], ['https', 443, [TCP, UDP]], ['ssh', 22, [TCP]],
 ];
 

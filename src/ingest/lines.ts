@@ -10,6 +10,8 @@
  */
 import type { LogEvent, ParseContext, Source } from '../events.js';
 import { parseAny, nextHint } from '../parsers/index.js';
+// Per-packet drops and per-query DNS lines are stored as per-minute aggregates: each source says which.
+import { aggregateDetail } from '../sources/index.js';
 import { AGG_TYPES, EVENT_TYPES, type PackedRows, RowPacker, type SourceStats, type UnparsedSample } from '../store/index.js';
 import { sha1 } from './content.js';
 
@@ -83,12 +85,6 @@ interface Agg {
   sampleLine: number; sampleRaw: string;
 }
 
-/** Per-packet drops and per-query DNS lines are stored as per-minute aggregates. */
-function aggregateDetail(ev: LogEvent): string | null {
-  if (ev.source === 'netfilter') return String(ev.attrs?.proto ?? '') + ':' + ev.kind;
-  if ((ev.source === 'bind' || ev.source === 'unbound') && (ev.kind === 'query' || ev.kind === 'reply')) return String(ev.attrs?.qtype ?? '');
-  return null;
-}
 
 export class LinePipeline {
   private carry: Buffer | null = null;

@@ -4,17 +4,12 @@
  */
 import type { ParseContext, ParseResult, Source } from '../events.js';
 import { skip, unparsed } from '../events.js';
-import { bind } from './bind.js';
-import { dovecot } from './dovecot.js';
-import { netfilter } from './netfilter.js';
-import { openvpn } from './openvpn.js';
-import { postfix } from './postfix.js';
-import { rspamd } from './rspamd.js';
+import { PARSERS } from '../sources/index.js';
 import { isEnvelopeError, parseEnvelope } from './syslog.js';
 import type { SourceParser } from './types.js';
-import { unbound } from './unbound.js';
 
-export const PARSERS: readonly SourceParser[] = [postfix, dovecot, netfilter, bind, unbound, rspamd, openvpn];
+/** The parsers of the registered sources, in the registry's order (src/sources/index.ts). */
+export { PARSERS };
 
 /** `other` covers lines from programs bytetrail does not read, and lines with no timestamp. */
 export type DispatchSource = Source | 'other';

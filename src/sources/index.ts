@@ -1,0 +1,86 @@
+/**
+ * The source registry: every log source bytetrail reads, one `register` call each. Everything
+ * that used to list sources by hand is derived from here: the parser list and its order, the
+ * names events carry (events.ts `SOURCES`), aggregated lines, service ports, standard log paths,
+ * corpus folders, and the facts correlation joins.
+ *
+ * Order matters where two sources could claim a line: the first whose `matchesProgram` accepts
+ * a program tag, or whose `sniffNative` accepts a tagless line, takes it (netfilter before
+ * BIND: a kernel line never looks like a query; OpenVPN last: its sniffer is the widest).
+ */
+import { registerSourceName, type LogEvent } from '../events.js';
+import type { SourceParser } from '../parsers/types.js';
+import { source as bind } from './bind.js';
+import { source as dovecot } from './dovecot.js';
+import { source as netfilter } from './netfilter.js';
+import { source as openvpn } from './openvpn.js';
+import { source as postfix } from './postfix.js';
+import { source as rspamd } from './rspamd.js';
+import type { FactName, IdentityFact, LogSource, ServicePort } from './types.js';
+import { source as unbound } from './unbound.js';
+
+const registry: LogSource[] = [];
+const byName = new Map<string, LogSource>();
+
+function register(s: LogSource): void {
+  if (byName.has(s.name)) throw new Error(`source ${s.name} registered twice`);
+  if (s.parser.source !== s.name) throw new Error(`source ${s.name}: its parser says it is ${s.parser.source}`);
+  registry.push(s);
+  byName.set(s.name, s);
+  registerSourceName(s.name);
+}
+
+register(postfix);
+register(dovecot);
+register(netfilter);
+register(bind);
+register(unbound);
+register(rspamd);
+register(openvpn);
+
+export const LOG_SOURCES: readonly LogSource[] = registry;
+
+export function sourceNamed(name: string): LogSource | undefined {
+  return byName.get(name);
+}
+
+/** The parsers, in registration order. */
+export const PARSERS: readonly SourceParser[] = registry.map((s) => s.parser);
+
+/** Where the standard logs of every source live, each path once, in registration order. */
+export const SOURCE_LOG_PATHS: readonly string[] = [...new Set(registry.flatMap((s) => s.standardPaths ?? []))];
+
+/** Every source's service ports. */
+export const SOURCE_PORTS: readonly ServicePort[] = registry.flatMap((s) => s.ports ?? []);
+
+/** Corpus folders with real-world lines of some source, sorted. */
+export const CORPUS_DIRS: readonly string[] = [...new Set(registry.flatMap((s) => s.corpusDirs ?? []))].sort();
+
+/** The per-minute aggregate detail of a high-volume line, or null for a line kept as an event. */
+export function aggregateDetail(ev: LogEvent): string | null {
+  const s = byName.get(ev.source);
+  return s?.aggregate ? s.aggregate(ev) : null;
+}
+
+/** What an aggregated row (source, kind) stands for. */
+export function aggregateFact(source: string, kind: string): 'firewall-drop' | 'dns-query' | null {
+  return byName.get(source)?.aggregateFact?.(kind) ?? null;
+}
+
+/** What an event means to correlation, or null (unknown source, or nothing to join on). */
+export function factOf(ev: LogEvent): IdentityFact | null {
+  return byName.get(ev.source)?.fact(ev) ?? null;
+}
+
+export function hasFact(ev: LogEvent, ...facts: FactName[]): boolean {
+  const f = factOf(ev);
+  return f !== null && facts.includes(f.fact);
+}
+
+/** The service an event was for, as whois lists it; a source without one is its own name. */
+export function serviceOf(ev: LogEvent): string {
+  return byName.get(ev.source)?.service(ev) ?? ev.source;
+}
+
+/** Sources whose sessions last days (VPNs): investigate looks a week back for their identity events. */
+export const LONG_SESSION_SOURCES: readonly string[] = registry.filter((s) => s.longSessions).map((s) => s.name);

@@ -1,0 +1,105 @@
+/**
+ * What a source declares about itself. A source is one module in src/sources/ that calls
+ * `defineSource` once; nothing outside src/sources/ names it. Correlation reads the
+ * source-free identity facts below, never the source's name or its own kinds.
+ */
+import type { LogEvent } from '../events.js';
+import type { SourceParser } from '../parsers/types.js';
+
+/**
+ * The program-native timestamp forms the envelope (parsers/syslog.ts) reads, each with the
+ * shape it stands for. A source lists the ones its own files use; test/sources.test.ts checks
+ * that every declared form parses as `native`.
+ */
+export const NATIVE_STAMPS = {
+  /** `2026-11-20 09:20:02 msg`, optionally `.123`: OpenVPN, rspamd, Exim. */
+  'ymd-hms': '2026-11-20 09:20:02 msg',
+  /** `Fri Nov 20 09:20:02 2026 msg`: older OpenVPN. */
+  ctime: 'Fri Nov 20 09:20:02 2026 msg',
+  /** `20-Nov-2026 09:30:01.123 msg`: BIND's own channel. */
+  'dmy-bind': '20-Nov-2026 09:30:01.123 msg',
+  /** `[1732094402] unbound[1234:0] info: msg`: unbound's own logfile. */
+  'epoch-bracket': '[1732094402] unbound[1234:0] info: msg',
+  /** `@400000004c91b044077a9e94 imap-login: msg`: daemontools/s6 multilog. */
+  tai64n: '@400000004c91b044077a9e94 imap-login: msg',
+  /** `101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: ...`: Proxmox pve-firewall.log. */
+  'pve-firewall': '101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: IN=fwbr101i0 OUT=fwbr101i0 SRC=198.51.100.1 DST=192.0.2.1 PROTO=TCP',
+} as const;
+export type NativeStamp = keyof typeof NATIVE_STAMPS;
+
+/** Flow services a source's ports belong to (flows/services.ts). */
+export type PortService = 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps' | 'openvpn' | 'dns' | 'http' | 'https' | 'ssh';
+
+/** A service port: `['imaps', 993, ['tcp']]`. */
+export type ServicePort = readonly [PortService, number, readonly ('tcp' | 'udp')[]];
+
+/**
+ * Where a session lives: `mail` (IMAP/POP3/submission logins, short) or `tunnel` (VPN
+ * connections, which last days and lease virtual addresses).
+ */
+export type Realm = 'mail' | 'tunnel';
+
+/**
+ * What an event means to correlation, whatever source wrote it. The event's own fields carry
+ * the rest: account, rip/rport (the client), lport (the server port), bytesIn/bytesOut (the
+ * session's counters, at its end), ts.
+ */
+export type IdentityFact =
+  /**
+   * A login or connect. `key` joins the session's end (Dovecot `<mpid><session>`, OpenVPN
+   * `ip:port`); `altKey` is a second way (Dovecot pid/account when the logout lost the key).
+   * `movedFrom`: the client floated here from that address, whose session ends now.
+   */
+  | { fact: 'session-start'; realm: Realm; service: string; key: string | null; altKey: string | null; movedFrom?: { ip: string; port: number | null } }
+  /** A logout or disconnect, with the session's counters on the event. */
+  | { fact: 'session-end'; realm: Realm; key: string | null; altKey: string | null }
+  /** Account → virtual address(es) for the session on the event's rip/rport (VPN pools). */
+  | { fact: 'lease'; realm: Realm; key: string | null; vips: string[] }
+  /** A message accepted from an authenticated account (SASL): the queue id follows it. */
+  | { fact: 'submission'; service: string; qid: string | null; size: number | null; nrcpt: number | null }
+  /** A queued message's size and recipient count, when a separate line says them. */
+  | { fact: 'message'; qid: string; size: number | null; nrcpt: number | null }
+  /** A message's traffic continues under a new queue id (a bounce notice). */
+  | { fact: 'requeue'; qid: string; newQid: string }
+  /** A delivery attempt to a relay (rip/rport on the event): sent, deferred, bounced. */
+  | { fact: 'delivery'; qid: string; status: string; size: number | null }
+  /** A failed login; the event's account is the name tried, if any. */
+  | { fact: 'auth-failure'; service: string }
+  /** A content scan of a queued message (evidence only). */
+  | { fact: 'scan'; qid: string }
+  /** Aggregated rows: a packet the firewall dropped, a DNS query. */
+  | { fact: 'firewall-drop' }
+  | { fact: 'dns-query' };
+
+export type FactName = IdentityFact['fact'];
+
+export interface LogSource {
+  /** The name events carry in `source` and the store keeps. Lower case, stable. */
+  name: string;
+  /** How people call it, for docs. */
+  title: string;
+  /** Syslog program tags it writes under (documentation; `parser.matchesProgram` decides). */
+  tags: readonly string[];
+  /** Timestamp forms of its own log files, besides syslog's. */
+  nativeStamps: readonly NativeStamp[];
+  parser: SourceParser;
+  /**
+   * High-volume lines kept as per-minute aggregates (per source IP, port and this detail) instead
+   * of one event each: returns the detail, or null for a line stored as an event.
+   */
+  aggregate?(ev: LogEvent): string | null;
+  /** The fact of an aggregated row, by its kind (`drop` → firewall-drop). */
+  aggregateFact?(kind: string): 'firewall-drop' | 'dns-query' | null;
+  /** Ports of the services it serves. */
+  ports?: readonly ServicePort[];
+  /** Its sessions last days (a VPN): investigate looks a week back for its identity events. */
+  longSessions?: boolean;
+  /** Where a Debian/Ubuntu (or cPanel) server keeps its logs, in the order to read them. */
+  standardPaths?: readonly string[];
+  /** Folders of ../shared/corpus holding its real-world lines. */
+  corpusDirs?: readonly string[];
+  /** What an event of this source means to correlation, or null. Pure. */
+  fact(ev: LogEvent): IdentityFact | null;
+  /** The service an event of this source was for, as whois lists it (`imap`, `vpn`, `smtp`). */
+  service(ev: LogEvent): string;
+}

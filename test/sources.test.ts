@@ -1,0 +1,34 @@
+/**
+ * The source registry: each source's declarations hold (its native stamps parse as native,
+ * its parser says its name), and what used to be listed by hand is derived from it.
+ */
+import { describe, expect, it } from 'vitest';
+import { SOURCES } from '../src/events.js';
+import { PARSERS } from '../src/parsers/index.js';
+import { isEnvelopeError, parseEnvelope } from '../src/parsers/syslog.js';
+import { CORPUS_DIRS, LOG_SOURCES, SOURCE_LOG_PATHS } from '../src/sources/index.js';
+import { NATIVE_STAMPS } from '../src/sources/types.js';
+import { STANDARD_LOGS } from '../src/correlate/run.js';
+
+describe('source registry', () => {
+  it('derives the source names and the parser order from the registrations', () => {
+    expect(SOURCES).toEqual(LOG_SOURCES.map((s) => s.name));
+    expect(PARSERS.map((p) => p.source)).toEqual([...SOURCES]);
+    expect(new Set(SOURCES).size).toBe(SOURCES.length);
+  });
+
+  it('reads every native timestamp form a source declares as a native stamp', () => {
+    for (const s of LOG_SOURCES) {
+      for (const form of s.nativeStamps) {
+        const env = parseEnvelope(NATIVE_STAMPS[form], { tz: 'UTC', refTime: Date.UTC(2026, 10, 21) });
+        expect(isEnvelopeError(env), `${s.name}: ${form}`).toBe(false);
+        if (!isEnvelopeError(env)) expect(env.form, `${s.name}: ${form}`).toBe('native');
+      }
+    }
+  });
+
+  it('reads each source\'s standard paths and corpus folders', () => {
+    for (const p of SOURCE_LOG_PATHS) expect(STANDARD_LOGS).toContain(p);
+    for (const s of LOG_SOURCES) for (const d of s.corpusDirs ?? []) expect(CORPUS_DIRS).toContain(d);
+  });
+});
