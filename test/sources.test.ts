@@ -2,12 +2,14 @@
  * The source registry: each source's declarations hold (its native stamps parse as native,
  * its parser says its name), and what used to be listed by hand is derived from it.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SOURCES } from '../src/events.js';
+import { type LogEvent, SOURCES } from '../src/events.js';
 import { PARSERS } from '../src/parsers/index.js';
 import { isEnvelopeError, parseEnvelope } from '../src/parsers/syslog.js';
-import { CORPUS_DIRS, LOG_SOURCES, SOURCE_LOG_PATHS } from '../src/sources/index.js';
-import { NATIVE_STAMPS } from '../src/sources/types.js';
+import { CORPUS_DIRS, factOf, LOG_SOURCES, SOURCE_LOG_PATHS } from '../src/sources/index.js';
+import { IDENTITY_KINDS, NATIVE_STAMPS } from '../src/sources/types.js';
+import { goldenCases } from './helpers/golden.js';
 import { STANDARD_LOGS } from '../src/correlate/run.js';
 
 describe('source registry', () => {
@@ -30,5 +32,24 @@ describe('source registry', () => {
   it('reads each source\'s standard paths and corpus folders', () => {
     for (const p of SOURCE_LOG_PATHS) expect(STANDARD_LOGS).toContain(p);
     for (const s of LOG_SOURCES) for (const d of s.corpusDirs ?? []) expect(CORPUS_DIRS).toContain(d);
+  });
+});
+
+describe('identity facts', () => {
+  it('come from the indexed identity kinds, and a mail session starts with `login`, in every golden fixture', () => {
+    let n = 0;
+    for (const c of goldenCases()) {
+      for (const row of readFileSync(c.expectedPath, 'utf8').split('\n')) {
+        if (!row) continue;
+        const r = JSON.parse(row) as { type: string; event?: LogEvent };
+        if (r.type !== 'event' || !r.event) continue;
+        const f = factOf(r.event);
+        if (!f || !['session-start', 'session-end', 'lease', 'submission'].includes(f.fact)) continue;
+        n++;
+        expect(IDENTITY_KINDS as readonly string[], `${c.source}/${c.name}: ${r.event.kind}`).toContain(r.event.kind);
+        if (f.fact === 'session-start' && f.realm === 'mail') expect(r.event.kind).toBe('login');
+      }
+    }
+    expect(n).toBeGreaterThan(0);
   });
 });

@@ -38,7 +38,8 @@ log in from the address, with their services, first and last time, session count
     const store = openStore({ path: flags.db, readonly: true });
     try {
       const events = store.eventsForIp(ip, from, to);
-      const ends = store.eventsForSessions('dovecot', mailSessionKeys(events, ip));
+      const keys = mailSessionKeys(events, ip);
+      const ends = keys.sources.flatMap((source) => store.eventsForSessions(source, keys));
       const report: WhoisReport = {
         ...whoisIp([...events, ...ends], ip),
         window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },

@@ -1,7 +1,11 @@
 /**
  * Time-bounded identities built from events: who was behind which IP, on which service, when.
- * Joins only on documented keys: time, IPs and ports, session ids, queue ids and accounts.
+ * Joins only on documented keys: time, IPs and ports, session ids, queue ids and accounts, and
+ * only through the identity facts each source's module maps its events to (src/sources/):
+ * nothing here knows which server wrote a line.
  */
+import { factOf } from '../sources/index.js';
+import type { IdentityFact } from '../sources/types.js';
 import type { StoredEvent } from '../store/index.js';
 
 export interface MailSession {
@@ -41,17 +45,106 @@ export interface Identities {
   successIps: Set<string>;
 }
 
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^\d+$/.test(v) ? +v : null);
-
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const l = m.get(k);
   if (l) l.push(v); else m.set(k, [v]);
 }
 
-function mailService(ev: StoredEvent): 'imap' | 'pop3' | null {
-  const s = str(ev.attrs?.service) ?? (ev.program?.startsWith('pop3') ? 'pop3' : ev.program?.startsWith('imap') ? 'imap' : null);
-  return s === 'imap' || s === 'pop3' ? s : null;
+/** A mail session of any protocol while it is being rebuilt; `MailSession` narrows it to IMAP and POP3. */
+export type BookedMailSession = Omit<MailSession, 'service'> & { service: string };
+
+/**
+ * Sessions rebuilt from identity facts: the one reconstruction behind investigate and whois.
+ * A mail session's end finds its start by the session key, else by the login process and the
+ * account (`altKey/account`); a tunnel session is its client's address and port (the fact's
+ * key) from connect (or from a lease naming the account) to disconnect or a float away.
+ */
+export class SessionBook {
+  readonly mail: BookedMailSession[] = [];
+  readonly tunnel: VpnSession[] = [];
+  /** Tunnel ends whose start was never seen (the log began mid-session). */
+  readonly orphanTunnelEnds: StoredEvent[] = [];
+  private readonly openBySession = new Map<string, BookedMailSession>();
+  private readonly openByAlt = new Map<string, BookedMailSession>();
+  private readonly tunnelOpen = new Map<string, VpnSession>();
+
+  /** `acceptMail`: which mail protocols become sessions (investigate: IMAP and POP3; whois: all). */
+  constructor(private readonly dataEnd: number, private readonly acceptMail: (service: string) => boolean = () => true) {}
+
+  /** Feed one event (in time order) with its fact; returns the session it started, if any. */
+  add(ev: StoredEvent, f: IdentityFact): BookedMailSession | VpnSession | null {
+    if (f.fact === 'session-start') return f.realm === 'mail' ? this.mailStart(ev, f) : this.tunnelStart(ev, f);
+    if (f.fact === 'session-end') { if (f.realm === 'mail') this.mailEnd(ev, f); else this.tunnelEnd(ev, f); return null; }
+    if (f.fact === 'lease') return this.lease(ev, f);
+    return null;
+  }
+
+  private mailStart(ev: StoredEvent, f: Extract<IdentityFact, { fact: 'session-start' }>): BookedMailSession | null {
+    if (!ev.account || !ev.rip || !this.acceptMail(f.service)) return null;
+    const s: BookedMailSession = { account: ev.account, rip: ev.rip, rport: ev.rport, service: f.service, start: ev.ts, end: this.dataEnd, open: true, bytesIn: null, bytesOut: null, login: ev, logout: null };
+    this.mail.push(s);
+    if (f.key) this.openBySession.set(f.key, s);
+    if (f.altKey !== null) this.openByAlt.set(`${f.altKey}/${ev.account}`, s);
+    return s;
+  }
+
+  private mailEnd(ev: StoredEvent, f: Extract<IdentityFact, { fact: 'session-end' }>): void {
+    let s = f.key ? this.openBySession.get(f.key) : undefined;
+    if (!s && f.altKey !== null && ev.account) s = this.openByAlt.get(`${f.altKey}/${ev.account}`);
+    if (!s || !s.open) return;
+    s.open = false;
+    s.end = ev.ts;
+    s.bytesIn = ev.bytesIn;
+    s.bytesOut = ev.bytesOut;
+    s.logout = ev;
+    if (f.key) this.openBySession.delete(f.key);
+    if (f.altKey !== null) this.openByAlt.delete(`${f.altKey}/${s.account}`);
+  }
+
+  private tunnelStart(ev: StoredEvent, f: Extract<IdentityFact, { fact: 'session-start' }>): VpnSession | null {
+    if (f.movedFrom) {
+      // The client floated to a new address: its old session ends here.
+      const old = this.tunnelOpen.get(`${f.movedFrom.ip}:${f.movedFrom.port ?? ''}`);
+      if (old && old.open) { old.open = false; old.end = ev.ts; }
+    }
+    if (!ev.account || !ev.rip || !f.key) return null;
+    const prev = this.tunnelOpen.get(f.key);
+    if (prev && prev.account === ev.account && prev.open) { prev.events.push(ev); return null; }
+    const s: VpnSession = { account: ev.account, rip: ev.rip, rport: ev.rport, start: ev.ts, end: this.dataEnd, open: true, vips: [], events: [ev] };
+    this.tunnelOpen.set(f.key, s);
+    this.tunnel.push(s);
+    return s;
+  }
+
+  private lease(ev: StoredEvent, f: Extract<IdentityFact, { fact: 'lease' }>): VpnSession | null {
+    if (!f.key) return null;
+    let s = this.tunnelOpen.get(f.key);
+    let started: VpnSession | null = null;
+    if (!s && ev.account && ev.rip) {
+      // A lease without a logged connect (log started mid-session): the lease itself names the client.
+      s = started = { account: ev.account, rip: ev.rip, rport: ev.rport, start: ev.ts, end: this.dataEnd, open: true, vips: [], events: [] };
+      this.tunnelOpen.set(f.key, s);
+      this.tunnel.push(s);
+    }
+    if (!s) return null;
+    s.events.push(ev);
+    for (const v of f.vips) if (!s.vips.includes(v)) s.vips.push(v);
+    return started;
+  }
+
+  private tunnelEnd(ev: StoredEvent, f: Extract<IdentityFact, { fact: 'session-end' }>): void {
+    if (!f.key) return;
+    const s = this.tunnelOpen.get(f.key);
+    if (s && s.open) { s.open = false; s.end = ev.ts; s.events.push(ev); this.tunnelOpen.delete(f.key); } else this.orphanTunnelEnds.push(ev);
+  }
+}
+
+const isImapOrPop3 = (service: string): boolean => service === 'imap' || service === 'pop3';
+
+/** A mail login or logout, whatever server wrote it. */
+export function isMailSessionEvent(ev: StoredEvent): boolean {
+  const f = factOf(ev);
+  return f !== null && (f.fact === 'session-start' || f.fact === 'session-end') && f.realm === 'mail';
 }
 
 /**
@@ -63,113 +156,81 @@ export function buildIdentities(events: StoredEvent[], dataEnd: number, extraLea
     mail: [], mailByIp: new Map(), vpn: [], vpnByIp: new Map(), leasesByVip: new Map(), submissions: new Map(),
     saslByIp: new Map(), deliveriesByRelay: new Map(), deliveries: [], authFailByIp: new Map(), authFailByAccount: new Map(), successIps: new Set(),
   };
-  // Dovecot: a logout finds its login by session key (`<mpid><sid>`), else by pid and account.
-  const openBySession = new Map<string, MailSession>();
-  const openByPid = new Map<string, MailSession>();
-  const vpnOpen = new Map<string, VpnSession>();
+  const book = new SessionBook(dataEnd, isImapOrPop3);
   const qidAccount = new Map<string, string>();
   const sizes = new Map<string, { size: number | null; nrcpt: number | null }>();
   const scans = new Map<string, StoredEvent>();
 
   for (const ev of events) {
-    if (ev.source === 'dovecot') {
-      if (ev.kind === 'login' && ev.account && ev.rip) {
-        const service = mailService(ev);
-        if (!service) continue;
-        const s: MailSession = { account: ev.account, rip: ev.rip, rport: ev.rport, service, start: ev.ts, end: dataEnd, open: true, bytesIn: null, bytesOut: null, login: ev, logout: null };
-        id.mail.push(s);
-        push(id.mailByIp, ev.rip, s);
-        id.successIps.add(ev.rip);
-        if (ev.session) openBySession.set(ev.session, s);
-        const pid = num(ev.attrs?.pid);
-        if (pid !== null) openByPid.set(`${pid}/${ev.account}`, s);
-      } else if (ev.kind === 'logout' || ev.kind === 'disconnect') {
-        let s = ev.session ? openBySession.get(ev.session) : undefined;
-        const pid = num(ev.attrs?.pid);
-        if (!s && pid !== null && ev.account) s = openByPid.get(`${pid}/${ev.account}`);
-        if (!s || !s.open) continue;
-        s.open = false;
-        s.end = ev.ts;
-        s.bytesIn = ev.bytesIn;
-        s.bytesOut = ev.bytesOut;
-        s.logout = ev;
-        if (ev.session) openBySession.delete(ev.session);
-        if (pid !== null) openByPid.delete(`${pid}/${s.account}`);
-      } else if (ev.kind === 'auth-fail' && ev.rip) {
-        push(id.authFailByIp, ev.rip, ev);
-        if (ev.account) push(id.authFailByAccount, ev.account, ev);
-      }
-    } else if (ev.source === 'openvpn') {
-      // The parser's session key is `cn/ip:port` (or `ip:port` before the CN is known).
-      const addrKey = ev.rip ? `${ev.rip}:${ev.rport ?? ''}` : null;
-      const key = addrKey;
-      if (ev.kind === 'connect' && ev.attrs?.float && typeof ev.attrs.fromIp === 'string') {
-        // The client floated to a new address: its old session ends here.
-        const old = vpnOpen.get(`${ev.attrs.fromIp}:${ev.attrs.fromPort ?? ''}`);
-        if (old && old.open) { old.open = false; old.end = ev.ts; }
-      }
-      if (ev.kind === 'connect' && ev.account && ev.rip && key) {
-        const prev = vpnOpen.get(key);
-        if (prev && prev.account === ev.account && prev.open) { prev.events.push(ev); continue; }
-        const s: VpnSession = { account: ev.account, rip: ev.rip, rport: ev.rport, start: ev.ts, end: dataEnd, open: true, vips: [], events: [ev] };
-        vpnOpen.set(key, s);
-        id.vpn.push(s);
-        push(id.vpnByIp, ev.rip, s);
-        id.successIps.add(ev.rip);
-      } else if ((ev.kind === 'lease' || ev.kind === 'learn') && key) {
-        const vip = str(ev.attrs?.vip);
-        let s = vpnOpen.get(key);
-        if (!s && ev.account && ev.rip) {
-          // A lease without a logged connect (log started mid-session): the lease itself names the client.
-          s = { account: ev.account, rip: ev.rip, rport: ev.rport, start: ev.ts, end: dataEnd, open: true, vips: [], events: [] };
-          vpnOpen.set(key, s); id.vpn.push(s); push(id.vpnByIp, ev.rip, s);
+    const f = factOf(ev);
+    if (f === null) continue;
+    switch (f.fact) {
+      case 'session-start': case 'session-end': case 'lease': {
+        const s = book.add(ev, f);
+        if (s === null) break;
+        if ('vips' in s) {
+          id.vpn.push(s);
+          push(id.vpnByIp, s.rip, s);
+          // A lease alone does not prove a login (it may be the tail of an older session).
+          if (f.fact === 'session-start') id.successIps.add(s.rip);
+        } else {
+          const m = s as MailSession;
+          id.mail.push(m);
+          push(id.mailByIp, m.rip, m);
+          id.successIps.add(m.rip);
         }
-        if (!s) continue;
-        s.events.push(ev);
-        for (const v of [vip, str(ev.attrs?.vip6)]) if (v && !s.vips.includes(v)) s.vips.push(v);
-      } else if (ev.kind === 'disconnect' && key) {
-        const s = vpnOpen.get(key);
-        if (s && s.open) { s.open = false; s.end = ev.ts; s.events.push(ev); vpnOpen.delete(key); }
-      } else if (ev.kind === 'auth-fail' && ev.rip) {
-        push(id.authFailByIp, ev.rip, ev);
-        if (ev.account) push(id.authFailByAccount, ev.account, ev);
+        break;
       }
-    } else if (ev.source === 'postfix') {
-      const qid = ev.session;
-      if (ev.kind === 'sasl-login' && ev.account) {
+      case 'submission': {
+        const qid = f.qid;
+        if (!ev.account) break;
         if (ev.rip) { push(id.saslByIp, ev.rip, ev); id.successIps.add(ev.rip); }
         if (qid) {
           qidAccount.set(qid, ev.account);
           id.submissions.set(qid, { account: ev.account, rip: ev.rip, qid, ts: ev.ts, size: null, nrcpt: null, deliveries: [], login: ev, scan: scans.get(qid) ?? null });
+          // A server that logs the size on the submission line itself (Exim's `<=`).
+          if (f.size !== null || f.nrcpt !== null) setSize(qid, { size: f.size, nrcpt: f.nrcpt });
         }
-      } else if (ev.kind === 'queued' && qid) {
-        const v = { size: num(ev.attrs?.size), nrcpt: num(ev.attrs?.nrcpt) };
-        sizes.set(qid, v);
-        const sub = id.submissions.get(qid);
-        if (sub) { sub.size = v.size; sub.nrcpt = v.nrcpt; }
-      } else if (ev.kind === 'bounce' && qid) {
-        // The non-delivery notice travels under a new queue id; it is still the sender's traffic.
-        const bq = str(ev.attrs?.bounceQueueId);
-        const acct = qidAccount.get(qid);
-        if (bq && acct) qidAccount.set(bq, acct);
-      } else if (ev.kind === 'delivery' && qid) {
+        break;
+      }
+      case 'message': setSize(f.qid, { size: f.size, nrcpt: f.nrcpt }); break;
+      case 'requeue': {
+        const acct = qidAccount.get(f.qid);
+        if (acct) qidAccount.set(f.newQid, acct);
+        break;
+      }
+      case 'delivery': {
+        const qid = f.qid;
         const d: Delivery = {
-          qid, ts: ev.ts, relayIp: ev.rip, relayPort: ev.rport, status: str(ev.attrs?.status) ?? 'unknown', event: ev,
-          account: qidAccount.get(qid) ?? null, size: sizes.get(qid)?.size ?? null,
+          qid, ts: ev.ts, relayIp: ev.rip, relayPort: ev.rport, status: f.status, event: ev,
+          account: qidAccount.get(qid) ?? null, size: f.size ?? sizes.get(qid)?.size ?? null,
         };
         id.deliveries.push(d);
         if (d.relayIp) push(id.deliveriesByRelay, d.relayIp, d);
         id.submissions.get(qid)?.deliveries.push(d);
-      } else if (ev.kind === 'sasl-fail' && ev.rip) {
+        break;
+      }
+      case 'auth-failure':
+        if (!ev.rip) break;
         push(id.authFailByIp, ev.rip, ev);
         if (ev.account) push(id.authFailByAccount, ev.account, ev);
+        break;
+      case 'scan': {
+        scans.set(f.qid, ev);
+        const sub = id.submissions.get(f.qid);
+        if (sub) sub.scan = ev;
+        break;
       }
-    } else if (ev.source === 'rspamd' && ev.kind === 'scan' && ev.session) {
-      scans.set(ev.session, ev);
-      const sub = id.submissions.get(ev.session);
-      if (sub) sub.scan = ev;
+      default: break;
     }
   }
+
+  function setSize(qid: string, v: { size: number | null; nrcpt: number | null }): void {
+    sizes.set(qid, v);
+    const sub = id.submissions.get(qid);
+    if (sub) { sub.size = v.size; sub.nrcpt = v.nrcpt; }
+  }
+
   for (const s of id.vpn) {
     for (const vip of s.vips) push(id.leasesByVip, vip, { account: s.account, vip, start: s.start, end: s.end, realIp: s.rip });
   }

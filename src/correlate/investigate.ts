@@ -8,7 +8,8 @@ import { chooseFlowSource, WIRE_SOURCES } from '../flows/query.js';
 import type { FlowSource } from '../flows/query.js';
 import type { FlowRow, Store, StoredEvent } from '../store/index.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
-import { buildIdentities, type Identities, type Lease, type MailSession } from './identities.js';
+import { aggregateFact } from '../sources/index.js';
+import { buildIdentities, type Identities, isMailSessionEvent, type Lease, type MailSession } from './identities.js';
 import { SERVICE_LABEL } from './types.js';
 import type {
   Confidence, Evidence, EvidenceLine, Finding, FindingKind, FlowSourceName, Investigation, ServiceGroup, Suspect, ThrottleProposal, UnattributedBucket,
@@ -119,7 +120,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
 
   const drops = new Map<string, { count: number; ports: Set<number> }>();
   for (const a of aggs) {
-    if (a.source !== 'netfilter' || !a.rip) continue;
+    if (aggregateFact(a.source, a.kind) !== 'firewall-drop' || !a.rip) continue;
     const d = drops.get(a.rip) ?? { count: 0, ports: new Set<number>() };
     d.count += a.count;
     d.ports.add(a.lport);
@@ -396,7 +397,7 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: 
     const repeatedLarge = outs.filter((o) => o >= 0.5 * biggest && o >= 20e6).length;
     const downloadHeavy = b.bytesOut > 4 * Math.max(1, b.bytesIn);
     if (downloadHeavy && (repeatedLarge >= 3 || ((sessions >= 3 || maxParallel >= 2) && share >= 0.2))) finding = 'imap-resync';
-    lines = sampleLines(inWindow.filter((e) => e.source === 'dovecot' && (e.kind === 'login' || e.kind === 'logout' || e.kind === 'disconnect')), 6);
+    lines = sampleLines(inWindow.filter(isMailSessionEvent), 6);
   } else if (b.group === 'smtp' || b.group === 'submission') {
     const subs = (index.submissions.get(account) ?? []).filter((s) => s.ts >= from && s.ts < to);
     sessions = subs.length;
@@ -456,7 +457,7 @@ function anonymousSuspect(b: Bucket, group: ServiceGroup, finding: FindingKind, 
 /** DNS amplification: small queries in, large answers out, to few destinations (the spoofed victims). */
 function classifyDns(b: Bucket, aggs: ReturnType<Store['aggregatesInRange']>, total: number): Finding | null {
   const ratio = b.bytesOut / Math.max(1, b.bytesIn);
-  const queries = aggs.filter((a) => (a.source === 'bind' || a.source === 'unbound') && a.kind === 'query');
+  const queries = aggs.filter((a) => aggregateFact(a.source, a.kind) === 'dns-query');
   const byType = new Map<string, number>();
   const bySrc = new Map<string, number>();
   let n = 0;
@@ -487,7 +488,7 @@ function anonymousEvidence(b: Bucket, reason: string, ids: Identities, aggs: Ret
   const lines: EvidenceLine[] = [];
   for (const ip of ips) {
     const fails = ids.authFailByIp.get(ip) ?? [];
-    const drops = aggs.filter((a) => a.source === 'netfilter' && a.rip === ip);
+    const drops = aggs.filter((a) => aggregateFact(a.source, a.kind) === 'firewall-drop' && a.rip === ip);
     const dropCount = drops.reduce((a, d) => a + d.count, 0);
     const ports = new Set(drops.map((d) => d.lport));
     facts.push(`${ip}: ${formatBytes(b.ips.get(ip) ?? 0)}${fails.length ? `, ${fails.length} failed logins` : ''}${dropCount ? `, ${dropCount} firewall drops on ${ports.size} port(s)` : ''}`);
@@ -504,7 +505,7 @@ function scanFindings(aggs: ReturnType<Store['aggregatesInRange']>, ids: Identit
   const out: Finding[] = [];
   const bySrc = new Map<string, { count: number; ports: Set<number>; first: number; last: number; sample: (typeof aggs)[number] | null }>();
   for (const a of aggs) {
-    if (a.source !== 'netfilter' || !a.rip) continue;
+    if (aggregateFact(a.source, a.kind) !== 'firewall-drop' || !a.rip) continue;
     const s = bySrc.get(a.rip) ?? { count: 0, ports: new Set<number>(), first: a.firstTs, last: a.lastTs, sample: null };
     s.count += a.count; s.ports.add(a.lport); s.first = Math.min(s.first, a.firstTs); s.last = Math.max(s.last, a.lastTs);
     if (!s.sample && a.sampleRaw) s.sample = a;

@@ -2,9 +2,12 @@
  * Who has used an IP address: every account that logged in, connected or failed to log in from
  * it, with its services, times, session counts and the byte counters the logs carry.
  * Joins on the documented keys only: the remote IP, then the session key (a Dovecot logout names
- * no IP; it carries the session's in=/out= and joins its login by `<mpid><session>`).
+ * no IP; it carries the session's in=/out= and joins its login by `<mpid><session>`), through
+ * the identity facts of src/sources/ and investigate's session reconstruction.
  */
+import { factOf, serviceOf } from '../sources/index.js';
 import type { SessionKeys, StoredEvent } from '../store/index.js';
+import { SessionBook } from './identities.js';
 
 export interface WhoisAccount {
   account: string;
@@ -37,25 +40,11 @@ interface Acc {
   sessions: number; failures: number; bytesIn: number; bytesOut: number; counted: number;
 }
 
-const FAILURES = new Set(['auth-fail', 'sasl-fail']);
-const DOVECOT_SERVICES: Record<string, string> = { imap: 'imap', pop3: 'pop3', submission: 'submission', managesieve: 'sieve', sieve: 'sieve' };
-
-const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
-
-function serviceOf(ev: StoredEvent): string {
-  switch (ev.source) {
-    case 'dovecot': return DOVECOT_SERVICES[str(ev.attrs?.service) ?? ''] ?? (ev.program?.startsWith('pop3') ? 'pop3' : ev.program?.startsWith('imap') ? 'imap' : 'dovecot');
-    // Postfix names the master.cf service: smtp (port 25), submission, smtps or a custom name.
-    case 'postfix': return str(ev.attrs?.service)?.toLowerCase().replace(/[^a-z0-9-]/g, '') || 'smtp';
-    case 'openvpn': return 'vpn';
-    default: return ev.source;
-  }
-}
-
 /**
  * `events` holds the events whose rip is `ip`, plus any events sharing a session key with a
- * Dovecot login from it (their logouts); extra events are ignored, and so are repeats of the
- * same stored event. Sorted by time or not.
+ * mail login from it (their logouts); extra events are ignored, and so are repeats of the
+ * same stored event. Sorted by time or not. Sessions are rebuilt by the same SessionBook as
+ * investigate's identities, from the same facts.
  */
 export function whoisIp(events: StoredEvent[], ip: string): WhoisResult {
   // The session query returns the logins again: each event counts once.
@@ -70,10 +59,7 @@ export function whoisIp(events: StoredEvent[], ip: string): WhoisResult {
     a.last = Math.max(a.last, ts);
     return a;
   };
-  // Dovecot sessions opened from the IP, by session key, until their logout.
-  const mailOpen = new Map<string, Acc>();
-  // OpenVPN: one session per real address and port until it disconnects (connect, auth, lease and learn all name it).
-  const vpnOpen = new Map<string, Acc>();
+  const book = new SessionBook(Infinity);
   const counted = new Set<number>();
   let failuresWithoutAccount = 0;
 
@@ -86,47 +72,33 @@ export function whoisIp(events: StoredEvent[], ip: string): WhoisResult {
   };
 
   for (const ev of sorted) {
-    if (ev.rip !== ip) {
-      // A session end without an address: only through a login from this IP.
-      const a = ev.source === 'dovecot' && ev.session ? mailOpen.get(ev.session) : undefined;
-      if (a && (ev.kind === 'logout' || ev.kind === 'disconnect')) {
-        a.last = Math.max(a.last, ev.ts);
-        addCounters(a, ev);
-        mailOpen.delete(ev.session!);
-      }
-      continue;
-    }
-    if (FAILURES.has(ev.kind)) {
+    const f = factOf(ev);
+    if (f) book.add(ev, f);
+    // A session end without an address counts through its login from this IP (below).
+    if (ev.rip !== ip) continue;
+    if (f?.fact === 'auth-failure') {
       if (ev.account) { const a = get(ev.account, ev.ts); a.failures++; a.services.add(serviceOf(ev)); } else failuresWithoutAccount++;
       continue;
     }
     if (!ev.account) continue;
     const a = get(ev.account, ev.ts);
     a.services.add(serviceOf(ev));
-    if (ev.source === 'dovecot') {
-      if (ev.kind === 'login') {
-        a.sessions++;
-        if (ev.session) mailOpen.set(ev.session, a);
-      } else if (ev.kind === 'logout' || ev.kind === 'disconnect') {
-        // A login proxy's `disconnecting <ip> (... in=, out=)` names the IP itself.
-        addCounters(a, ev);
-        if (ev.session) mailOpen.delete(ev.session);
-      }
-    } else if (ev.source === 'postfix') {
-      if (ev.kind === 'sasl-login') a.sessions++;
-    } else if (ev.source === 'openvpn') {
-      const key = `${ev.account}|${ev.rport ?? ''}`;
-      if (ev.kind === 'disconnect') {
-        if (!vpnOpen.has(key)) a.sessions++;
-        vpnOpen.delete(key);
-      } else if (ev.kind === 'connect' || ev.kind === 'auth-ok' || ev.kind === 'lease' || ev.kind === 'learn') {
-        if (!vpnOpen.has(key)) { a.sessions++; vpnOpen.set(key, a); }
-      }
-      addCounters(a, ev);
-    } else {
-      addCounters(a, ev);
+    if (f?.fact === 'submission') a.sessions++;
+    // A login proxy's `disconnecting <ip> (... in=, out=)` names the IP itself.
+    addCounters(a, ev);
+  }
+  for (const s of book.mail) {
+    if (s.rip !== ip) continue;
+    const a = get(s.account, s.start);
+    a.sessions++;
+    if (s.logout && s.logout.rip !== ip) {
+      a.last = Math.max(a.last, s.logout.ts);
+      addCounters(a, s.logout);
     }
   }
+  for (const s of book.tunnel) if (s.rip === ip) get(s.account, s.start).sessions++;
+  // A disconnect whose connect is before the data is still a session.
+  for (const ev of book.orphanTunnelEnds) if (ev.rip === ip && ev.account) get(ev.account, ev.ts).sessions++;
 
   const iso = (t: number) => new Date(t).toISOString();
   return {
@@ -142,16 +114,22 @@ export function whoisIp(events: StoredEvent[], ip: string): WhoisResult {
   };
 }
 
-/** The Dovecot sessions of logins from the IP: the store's `eventsForSessions` finds their logouts. */
-export function mailSessionKeys(events: StoredEvent[], ip: string): SessionKeys {
-  const sessions = new Set<string>(), accounts = new Set<string>();
+/**
+ * The mail sessions of logins from the IP, and the sources that wrote them: the store's
+ * `eventsForSessions` finds their logouts, which name no IP.
+ */
+export function mailSessionKeys(events: StoredEvent[], ip: string): SessionKeys & { sources: string[] } {
+  const sessions = new Set<string>(), accounts = new Set<string>(), sources = new Set<string>();
   let sinceMs = Infinity;
   for (const ev of events) {
-    if (ev.source !== 'dovecot' || ev.kind !== 'login' || ev.rip !== ip || !ev.session || !ev.account) continue;
+    if (ev.rip !== ip || !ev.session || !ev.account) continue;
+    const f = factOf(ev);
+    if (f?.fact !== 'session-start' || f.realm !== 'mail') continue;
     sessions.add(ev.session);
+    sources.add(ev.source);
     // Dovecot may lower-case the user between the login line and the session (%Lu).
     accounts.add(ev.account).add(ev.account.toLowerCase());
     sinceMs = Math.min(sinceMs, ev.ts);
   }
-  return { sessions: [...sessions], accounts: [...accounts], sinceMs: Number.isFinite(sinceMs) ? sinceMs : 0 };
+  return { sessions: [...sessions], accounts: [...accounts], sinceMs: Number.isFinite(sinceMs) ? sinceMs : 0, sources: [...sources] };
 }

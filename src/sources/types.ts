@@ -73,6 +73,13 @@ export type IdentityFact =
 
 export type FactName = IdentityFact['fact'];
 
+/**
+ * The event kinds that make identities (session starts and ends, leases, submissions): the
+ * store indexes exactly these (events_identity_ts), so a source names its identity events with
+ * them, and a mail login is `login`. test/sources.test.ts checks every golden fixture.
+ */
+export const IDENTITY_KINDS = ['login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login'] as const;
+
 export interface LogSource {
   /** The name events carry in `source` and the store keeps. Lower case, stable. */
   name: string;

@@ -11,6 +11,8 @@ import { StoreError } from '../errors.js';
 import type { LogEvent } from '../events.js';
 import type { FlowRecord } from '../flows/types.js';
 import { MIGRATIONS } from './schema.js';
+import { LONG_SESSION_SOURCES } from '../sources/index.js';
+import { IDENTITY_KINDS } from '../sources/types.js';
 
 export type FileKind = 'log' | 'pcap' | 'openvpn-status' | 'conntrack' | 'vnstat';
 
@@ -194,6 +196,20 @@ export interface AggInput {
   minute: number; source: string; kind: string; rip: string; lport: number; detail: string;
   count: number; bytes: number; firstTs: number; lastTs: number; lip: string | null;
   sampleLine: number; sampleRaw: string;
+}
+
+/**
+ * The source term of the long-session identity query. With one such source it is written
+ * `e.source = 'x'`, term for term the WHERE of the partial index events_vpn_identity_ts
+ * (migration 4), so that SQLite uses it; a second source would need a new index.
+ */
+/** IDENTITY_KINDS as SQL, written as the partial indexes' WHERE (migrations 1 and 4) so SQLite uses them. */
+const IDENTITY_KIND_LIST = IDENTITY_KINDS.map((k) => `'${k}'`).join(', ');
+
+function longSessionTerm(): string {
+  const names = LONG_SESSION_SOURCES.map((n) => `'${n.replace(/'/g, "''")}'`);
+  if (names.length === 0) return '0';
+  return names.length === 1 ? `e.source = ${names[0]}` : `e.source IN (${names.join(', ')})`;
 }
 
 /** Sessions to follow (eventsForSessions): their keys, their accounts, and the earliest login. */
@@ -383,12 +399,12 @@ export class Store {
       // Identities from before a window need no raw text (evidence is quoted from the window).
       identityEvents: db.prepare(`SELECT ${eventColumns('NULL')}
         FROM events e LEFT JOIN files f ON f.id = e.file_id
-        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN ('login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login') ORDER BY e.ts, e.id`).raw(),
+        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN (${IDENTITY_KIND_LIST}) ORDER BY e.ts, e.id`).raw(),
       vpnIdentityEvents: db.prepare(`SELECT ${eventColumns('NULL')}
         FROM events e LEFT JOIN files f ON f.id = e.file_id
-        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN ('login', 'logout', 'disconnect', 'connect', 'lease', 'learn', 'sasl-login') AND e.source = 'openvpn' ORDER BY e.ts, e.id`).raw(),
+        WHERE e.ts >= ? AND e.ts < ? AND e.kind IN (${IDENTITY_KIND_LIST}) AND ${longSessionTerm()} ORDER BY e.ts, e.id`).raw(),
       lastMailLogin: db.prepare(`SELECT ${eventColumns('e.raw')} FROM events e LEFT JOIN files f ON f.id = e.file_id
-        WHERE e.rip = ? AND e.ts < ? AND e.ts >= ? AND e.kind = 'login' AND e.source = 'dovecot' ORDER BY e.ts DESC LIMIT 1`).raw(),
+        WHERE e.rip = ? AND e.ts < ? AND e.ts >= ? AND e.kind = 'login' ORDER BY e.ts DESC LIMIT 1`).raw(),
       sessionEnded: db.prepare(`SELECT 1 FROM events WHERE account = ? AND ts >= ? AND ts < ? AND session = ? AND kind IN ('logout', 'disconnect') LIMIT 1`),
       eventsForIp: db.prepare(`SELECT ${eventColumns('e.raw')} FROM events e LEFT JOIN files f ON f.id = e.file_id WHERE e.rip = ? AND e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id`).raw(),
       // Through the account index: a session's events carry its account, and none precede its login.
@@ -584,13 +600,13 @@ export class Store {
     return (this.stmts.identityEvents.all(fromMs, toMs) as EventTuple[]).map(toEvent);
   }
 
-  /** OpenVPN connects, leases and disconnects in [from, to): VPN sessions last days. */
+  /** VPN connects, leases and disconnects in [from, to) (sources with `longSessions`): VPN sessions last days. */
   vpnIdentityEvents(fromMs: number, toMs: number): StoredEvent[] {
     return (this.stmts.vpnIdentityEvents.all(fromMs, toMs) as EventTuple[]).map(toEvent);
   }
 
   /**
-   * The last Dovecot login from an IP in [since, before) whose session had not ended by
+   * The last mail login (kind `login`, whatever server logged it) from an IP in [since, before) whose session had not ended by
    * `before`, or null: who was most likely behind a long-lived connection with no login in view.
    */
   openMailLoginBefore(ip: string, before: number, since: number): StoredEvent | null {
