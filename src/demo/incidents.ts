@@ -74,8 +74,7 @@ export function imapResync(seed = 11, o: { user?: string; ip?: string; perSessio
 }
 
 /** A compromised SASL account relaying spam from many IPs; each message goes to two remote MTAs. */
-export function spamRelay(seed = 12): Incident {
-  const w = new ScenarioWriter(seed);
+export function spamRelay(seed = 12, w = new ScenarioWriter(seed)): Incident {
   background(w);
   const user = 'sales@example.com';
   const ips = ['203.0.113.61', '203.0.113.62', '203.0.113.63', '198.51.100.61', '198.51.100.62', '198.51.100.63'];

@@ -12,6 +12,7 @@ import { registerSourceName, type LogEvent } from '../events.js';
 import type { SourceParser } from '../parsers/types.js';
 import { source as bind } from './bind.js';
 import { source as dovecot } from './dovecot.js';
+import { source as exim } from './exim.js';
 import { source as netfilter } from './netfilter.js';
 import { source as openvpn } from './openvpn.js';
 import { source as postfix } from './postfix.js';
@@ -35,6 +36,7 @@ register(dovecot);
 register(netfilter);
 register(bind);
 register(unbound);
+register(exim);
 register(rspamd);
 register(openvpn);
 
