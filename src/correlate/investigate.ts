@@ -8,6 +8,7 @@ import { chooseFlowSource, WIRE_SOURCES } from '../flows/query.js';
 import type { FlowSource } from '../flows/query.js';
 import type { FlowRow, Store, StoredEvent } from '../store/index.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
+import { COUNTER_FLOW_SOURCES } from '../sources/counters.js';
 import { aggregateFact } from '../sources/index.js';
 import { buildIdentities, type Identities, isMailSessionEvent, type Lease, type MailSession } from './identities.js';
 import { SERVICE_LABEL } from './types.js';
@@ -59,8 +60,8 @@ function chooseSource(store: Store, from: number, to: number, forced?: string): 
   const { source, reason } = chooseFlowSource(store.flowSources(from, to), forced as FlowSource | undefined);
   if (reason === 'chosen') return { name: forced as FlowSourceName, table: forced! };
   // OpenVPN status deltas alone are the VPN's own counters, not the wire.
-  if (source === null || source === 'openvpn-status') return { name: 'log-counters', table: source };
-  return { name: source, table: source };
+  if (source === null || (COUNTER_FLOW_SOURCES as readonly string[]).includes(source)) return { name: 'log-counters', table: source };
+  return { name: source as FlowSourceName, table: source };
 }
 
 function* noFlows(): Generator<FlowRow> { /* nothing */ }

@@ -12,9 +12,11 @@ import type { LogEvent } from '../events.js';
 import type { FlowRecord } from '../flows/types.js';
 import { MIGRATIONS } from './schema.js';
 import { LONG_SESSION_SOURCES } from '../sources/index.js';
+import type { CounterKind } from '../sources/counters.js';
 import { IDENTITY_KINDS } from '../sources/types.js';
 
-export type FileKind = 'log' | 'pcap' | 'openvpn-status' | 'conntrack' | 'vnstat';
+/** What a file holds: a log, a capture, a conntrack listing, a vnstat export, or a counter source's kind (src/sources/counters.ts: `openvpn-status`, `wireguard`, ...). */
+export type FileKind = 'log' | 'pcap' | 'conntrack' | 'vnstat' | CounterKind;
 
 export interface FileRecord {
   id: number; path: string; dev: number | null; ino: number | null;
