@@ -14,6 +14,7 @@ export const FLOW_SOURCE_LABEL: Record<FlowSourceName, string> = {
   capture: 'a live capture',
   conntrack: 'conntrack accounting',
   'openvpn-status': 'OpenVPN status counters',
+  wireguard: 'WireGuard peer counters (wg show dump)',
   'log-counters': 'the logs\' own byte counters (Dovecot in=/out=, OpenVPN status)',
   none: 'no flow data',
 };

@@ -1,6 +1,6 @@
 /**
  * Counter sources: snapshot files whose counters say how many bytes each client or peer moved
- * (OpenVPN status files).
+ * (OpenVPN status files, `wg show all dump`, WireGuard configurations for the peers' names).
  * Each declares how its files are recognised, its state key in the delta engine, and how a
  * snapshot becomes flow records, leases and the engine's next state. The file kinds, the
  * snapshot kinds of ingest, the ingest handlers and the counter flow sources (`--source`) are
@@ -10,6 +10,7 @@
 import { OPENVPN_STATE_KEY, openvpnStatusSnapshot, type SnapshotResult } from '../flows/snapshots.js';
 import type { ServicePorts } from '../flows/types.js';
 import { isOpenvpnStatus } from '../parsers/openvpn-status.js';
+import { isWgConfig, isWgDump, WIREGUARD_STATE_KEY, wireguardConfigSnapshot, wireguardDumpSnapshot } from './wireguard.js';
 
 export interface CounterInput {
   text: string;
@@ -47,8 +48,30 @@ const openvpnStatus: CounterSource<'openvpn-status'> = {
   standardPaths: ['/run/openvpn-server/status-server.log', '/var/log/openvpn/openvpn-status.log', '/etc/openvpn/openvpn-status.log'],
 };
 
+const wireguardDump: CounterSource<'wireguard'> = {
+  kind: 'wireguard',
+  title: 'WireGuard `wg show all dump`',
+  label: 'flow records and leases (wireguard)',
+  sniff: isWgDump,
+  stateKey: WIREGUARD_STATE_KEY,
+  flows: true,
+  compute: (input, prev, opts) => wireguardDumpSnapshot(input.text, prev, { fileTime: input.fileTime, name: input.name, port: opts.servicePorts?.wireguard?.[0] }),
+  standardPaths: [],
+};
+
+const wireguardConfig: CounterSource<'wireguard-config'> = {
+  kind: 'wireguard-config',
+  title: 'WireGuard configuration (wg-quick, PiVPN) or wg-easy wg0.json: peer names',
+  label: 'peer names (wireguard-config)',
+  sniff: isWgConfig,
+  stateKey: WIREGUARD_STATE_KEY,
+  flows: false,
+  compute: (input, prev) => wireguardConfigSnapshot(input.text, prev, { fileTime: input.fileTime }),
+  standardPaths: ['/etc/wireguard/wg0.conf', '/etc/wireguard/wg0.json'],
+};
+
 /** In the order files are tested (the first whose sniff accepts a file takes it). */
-export const COUNTER_SOURCES = [openvpnStatus] as const;
+export const COUNTER_SOURCES = [openvpnStatus, wireguardDump, wireguardConfig] as const;
 export type CounterKind = (typeof COUNTER_SOURCES)[number]['kind'];
 
 /** Counter sources whose records are a flow source. */

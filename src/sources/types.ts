@@ -28,7 +28,7 @@ export const NATIVE_STAMPS = {
 export type NativeStamp = keyof typeof NATIVE_STAMPS;
 
 /** Flow services a source's ports belong to (flows/services.ts). */
-export type PortService = 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps' | 'openvpn' | 'dns' | 'http' | 'https' | 'ssh';
+export type PortService = 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps' | 'openvpn' | 'wireguard' | 'dns' | 'http' | 'https' | 'ssh';
 
 /** A service port: `['imaps', 993, ['tcp']]`. */
 export type ServicePort = readonly [PortService, number, readonly ('tcp' | 'udp')[]];

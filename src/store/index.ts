@@ -416,7 +416,7 @@ export class Store {
       aggInRange: db.prepare(`SELECT a.*, f.path AS path FROM event_agg a LEFT JOIN files f ON f.id = a.sample_file_id WHERE a.minute >= ? AND a.minute < ?`),
       // Named as FlowRow's fields: rows come out of SQLite ready to use, without a copy each.
       flowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ?`),
-      vpnFlowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ? AND (service = 'openvpn'
+      vpnFlowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ? AND (service IN ('openvpn', 'wireguard')
         OR lport IN (SELECT value FROM json_each(?)) OR rip IN (SELECT value FROM json_each(?)) OR lip IN (SELECT value FROM json_each(?)))`),
       // The distinct sources by walking the primary key (one seek each), then each source's window
       // as a primary-key range: far cheaper than the minute index plus a key lookup per row.
