@@ -34,10 +34,10 @@ export type PortService = 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submis
 export type ServicePort = readonly [PortService, number, readonly ('tcp' | 'udp')[]];
 
 /**
- * Where a session lives: `mail` (IMAP/POP3/submission logins, short) or `tunnel` (VPN
- * connections, which last days and lease virtual addresses).
+ * Where a session lives: `mail` (IMAP/POP3/submission logins, short), `tunnel` (VPN
+ * connections, which last days and lease virtual addresses) or `web` (webmail logins).
  */
-export type Realm = 'mail' | 'tunnel';
+export type Realm = 'mail' | 'tunnel' | 'web';
 
 /**
  * What an event means to correlation, whatever source wrote it. The event's own fields carry
