@@ -24,7 +24,7 @@ function corpusFiles(): string[] {
     if (!existsSync(dir)) continue;
     for (const f of readdirSync(dir).sort()) {
       const p = join(dir, f);
-      if (!statSync(p).isFile() || /\.(assert|rb|json|txt|md)$/.test(f)) continue;
+      if (!statSync(p).isFile() || /\.(assert|rb|json|txt|md|xml)$/.test(f)) continue;
       out.push(`${d}/${f}`);
     }
   }

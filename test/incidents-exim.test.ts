@@ -4,28 +4,15 @@
  * must reach the same answer through the same identity facts: the same account, service,
  * finding, confidence and bytes.
  */
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Investigation } from '../src/correlate/types.js';
 import { eximSpamRelay } from '../src/demo/exim.js';
 import { INCIDENTS, type Incident } from '../src/demo/incidents.js';
-import type { IngestSummary } from '../src/ingest/index.js';
-import { runCli, tempDir } from './helpers/cli.js';
+import { investigateIncident } from './helpers/incident.js';
 
 const dirs: Array<() => void> = [];
 afterAll(() => { for (const d of dirs) d(); });
 
-async function investigate(inc: Incident): Promise<{ inv: Investigation; ingest: IngestSummary }> {
-  const { dir, cleanup } = tempDir('bytetrail-exim-');
-  dirs.push(cleanup);
-  const { files } = inc.writer.write(join(dir, 'logs'));
-  const db = join(dir, 'bt.db');
-  const ing = await runCli<IngestSummary>(['ingest', '--db', db, ...files]);
-  expect(ing.error?.message).toBeUndefined();
-  const r = await runCli<Investigation>(['investigate', '--db', db, '--no-ingest', '--json', '--since', new Date(inc.from).toISOString(), '--until', new Date(inc.to).toISOString()]);
-  expect(r.error?.message).toBeUndefined();
-  return { inv: JSON.parse(r.stdout) as Investigation, ingest: ing.result! };
-}
+const investigate = (inc: Incident) => investigateIncident(inc, dirs);
 
 describe('spam relay via Exim', () => {
   it('names the same account with the same finding and bytes as through Postfix', async () => {

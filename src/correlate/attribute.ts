@@ -45,7 +45,7 @@ export function groupOf(f: FlowRow, vpnPorts: Set<number>): ServiceGroup {
     case 'pop3': case 'pop3s': return 'pop3';
     case 'smtp': return 'smtp';
     case 'submission': case 'smtps': return 'submission';
-    case 'openvpn': return 'vpn';
+    case 'openvpn': case 'wireguard': return 'vpn';
     case 'dns': return 'dns';
     default: return vpnPorts.has(f.lport) ? 'vpn' : 'other';
   }

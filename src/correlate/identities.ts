@@ -73,8 +73,9 @@ export class SessionBook {
 
   /** Feed one event (in time order) with its fact; returns the session it started, if any. */
   add(ev: StoredEvent, f: IdentityFact): BookedMailSession | VpnSession | null {
-    if (f.fact === 'session-start') return f.realm === 'mail' ? this.mailStart(ev, f) : this.tunnelStart(ev, f);
-    if (f.fact === 'session-end') { if (f.realm === 'mail') this.mailEnd(ev, f); else this.tunnelEnd(ev, f); return null; }
+    // A webmail login is booked like a mail login (investigate accepts only IMAP and POP3 ones).
+    if (f.fact === 'session-start') return f.realm === 'tunnel' ? this.tunnelStart(ev, f) : this.mailStart(ev, f);
+    if (f.fact === 'session-end') { if (f.realm === 'tunnel') this.tunnelEnd(ev, f); else this.mailEnd(ev, f); return null; }
     if (f.fact === 'lease') return this.lease(ev, f);
     return null;
   }

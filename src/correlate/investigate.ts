@@ -9,6 +9,7 @@ import { spreadOver } from '../flows/snapshots.js';
 import type { FlowSource } from '../flows/query.js';
 import type { FlowRow, OpenConnInput, Store, StoredEvent } from '../store/index.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
+import { COUNTER_FLOW_SOURCES } from '../sources/counters.js';
 import { aggregateFact } from '../sources/index.js';
 import { buildIdentities, isMailSessionEvent, overlapping, type Identities, type Lease, type MailSession, type VpnSession } from './identities.js';
 import { dnsEstimates, dropEstimates, inboundEstimates, relayEstimates, submissionEstimates, type Estimate } from './estimates.js';
@@ -84,8 +85,8 @@ function chooseSource(store: Store, from: number, to: number, forced?: string): 
   const { source, reason } = chooseFlowSource(store.flowSources(from, to), forced as FlowSource | undefined);
   if (reason === 'chosen') return { name: forced as FlowSourceName, table: forced! };
   // OpenVPN status deltas alone are the VPN's own counters, not the wire.
-  if (source === null || source === 'openvpn-status') return { name: 'log-counters', table: source };
-  return { name: source, table: source };
+  if (source === null || (COUNTER_FLOW_SOURCES as readonly string[]).includes(source)) return { name: 'log-counters', table: source };
+  return { name: source as FlowSourceName, table: source };
 }
 
 function* noFlows(): Generator<FlowRow> { /* nothing */ }

@@ -11,7 +11,7 @@ export const SERVICE_LABEL: Record<ServiceGroup, string> = {
   imap: 'IMAP', pop3: 'POP3', smtp: 'SMTP', submission: 'submission', vpn: 'VPN', dns: 'DNS', other: 'other',
 };
 export type FindingKind = 'imap-resync' | 'spam-relay' | 'vpn-heavy' | 'dns-amplification' | 'scan' | 'bruteforce' | 'unexplained' | 'normal-use';
-export type FlowSourceName = 'pcap' | 'capture' | 'conntrack' | 'openvpn-status' | 'log-counters' | 'none';
+export type FlowSourceName = 'pcap' | 'capture' | 'conntrack' | 'openvpn-status' | 'wireguard' | 'log-counters' | 'none';
 
 export interface EvidenceLine {
   ts: string;

@@ -114,8 +114,7 @@ export function spamRelay(seed = 12, w = new ScenarioWriter(seed)): Incident {
  * A VPN user streaming video. eth0 sees it twice: the tunnel (UDP 1194 to the client) and the
  * forwarded connection to the video server after NAT; tun0 sees it once more, before NAT.
  */
-export function vpnHeavy(seed = 13): Incident {
-  const w = new ScenarioWriter(seed);
+export function vpnHeavy(seed = 13, w = new ScenarioWriter(seed)): Incident {
   background(w, T0, T1, 0.5);
   w.usesTun = true;
   return { name: 'vpn-heavy', writer: w, from: T0, to: T1, culprit: 'alice', expect: vpnStreaming(w) };

@@ -9,14 +9,14 @@
  * computed from the delta engine's stored state (snapshots.ts), and the flows, leases, interface
  * totals, the new state and the snapshot's record are committed in one transaction.
  */
+import { basename } from 'node:path';
 import type { IngestOptions, KindHandler } from '../ingest/index.js';
 import { sha1, type OpenedContent } from '../ingest/content.js';
 import type { FileKind } from '../store/index.js';
 import { FlowAggregator } from './aggregate.js';
 import { readCapture, type CaptureSink } from './pcap.js';
-import {
-  CONNTRACK_STATE_KEY, conntrackSnapshot, OPENVPN_STATE_KEY, openvpnStatusSnapshot, type SnapshotResult, vnstatSnapshot,
-} from './snapshots.js';
+import { COUNTER_SOURCES } from '../sources/counters.js';
+import { CONNTRACK_STATE_KEY, conntrackSnapshot, type SnapshotResult, vnstatSnapshot } from './snapshots.js';
 
 const pcapHandler: KindHandler = async (store, content, file, _startOffset, opts) => {
   const stateKey = `pcap-last:${file.id}`;
@@ -64,6 +64,8 @@ interface SnapshotInput {
   text: string;
   /** The file's time: its mtime, or now for stdin and /proc files (whose mtime is not the read time, and size 0). */
   fileTime: number;
+  /** The file's name without its folder. */
+  name: string;
 }
 
 /**
@@ -79,7 +81,7 @@ function snapshotHandler(kind: SnapshotKind, label: string, stateKey: string | n
     }
     const hash = sha1(read.buf);
     if (store.snapshotSeen(kind, hash)) return { records: 0, bytesRead: read.bytes, newOffset: file.offset, warnings: [], label };
-    const input: SnapshotInput = { text: read.buf.toString('utf8'), fileTime: fileTimeOf(content, opts) };
+    const input: SnapshotInput = { text: read.buf.toString('utf8'), fileTime: fileTimeOf(content, opts), name: content.stdin ? '' : basename(content.path) };
     const lines = countLines(read.buf);
     for (let attempt = 0; ; attempt++) {
       const prev = stateKey ? store.getState(stateKey) : null;
@@ -134,12 +136,11 @@ function fileTimeOf(content: OpenedContent, opts: IngestOptions): number {
 const conntrackHandler = snapshotHandler('conntrack', 'flow records (conntrack)', CONNTRACK_STATE_KEY, (input, prev, opts) =>
   conntrackSnapshot(input.text, prev, { tz: opts.tz, ts: input.fileTime, localIps: opts.localIps, servicePorts: opts.servicePorts }));
 
-const openvpnStatusHandler = snapshotHandler('openvpn-status', 'flow records and leases (openvpn-status)', OPENVPN_STATE_KEY, (input, prev, opts) =>
-  openvpnStatusSnapshot(input.text, prev, { tz: opts.tz, fileTime: input.fileTime, port: opts.servicePorts?.openvpn?.[0] }));
-
 const vnstatHandler = snapshotHandler('vnstat', 'interface totals (vnstat)', null, (input, _prev, opts) =>
   vnstatSnapshot(input.text, { tz: opts.tz, fileTime: input.fileTime }));
 
 export function flowHandlers(): NonNullable<IngestOptions['handlers']> {
-  return { pcap: pcapHandler, conntrack: conntrackHandler, 'openvpn-status': openvpnStatusHandler, vnstat: vnstatHandler };
+  const handlers: NonNullable<IngestOptions['handlers']> = { pcap: pcapHandler, conntrack: conntrackHandler, vnstat: vnstatHandler };
+  for (const c of COUNTER_SOURCES) handlers[c.kind] = snapshotHandler(c.kind, c.label, c.stateKey, (input, prev, opts) => c.compute(input, prev, opts));
+  return handlers;
 }

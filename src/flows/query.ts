@@ -5,13 +5,15 @@
  * together: a capture and conntrack see the same traffic.
  */
 import { UserError } from '../errors.js';
+import { COUNTER_FLOW_SOURCES, type CounterKind } from '../sources/counters.js';
 import { clean, dateTime, formatBytes, pad, padStart, percent, sparkline } from '../render/format.js';
 import type { FlowTotals, Store } from '../store/index.js';
 
-export const FLOW_SOURCES = ['pcap', 'capture', 'conntrack', 'openvpn-status'] as const;
-export type FlowSource = (typeof FLOW_SOURCES)[number];
 /** Sources that count packets on the wire (or in the kernel): preferred, the largest first. */
-export const WIRE_SOURCES: readonly FlowSource[] = ['pcap', 'capture', 'conntrack'];
+export const WIRE_SOURCES: readonly string[] = ['pcap', 'capture', 'conntrack'];
+/** The wire sources, then the counter sources' own (src/sources/counters.ts: `openvpn-status`, `wireguard`). */
+export const FLOW_SOURCES: readonly string[] = [...WIRE_SOURCES, ...COUNTER_FLOW_SOURCES];
+export type FlowSource = 'pcap' | 'capture' | 'conntrack' | CounterKind;
 
 export const FLOWS_BY = ['remote', 'service', 'local-port', 'minute'] as const;
 export type FlowsBy = (typeof FLOWS_BY)[number];
@@ -57,7 +59,10 @@ export function chooseFlowSource(available: Array<{ source: string; bytesIn: num
   const wire = available.filter((s) => (WIRE_SOURCES as readonly string[]).includes(s.source))
     .sort((a, b) => (b.bytesIn + b.bytesOut) - (a.bytesIn + a.bytesOut) || WIRE_SOURCES.indexOf(a.source as FlowSource) - WIRE_SOURCES.indexOf(b.source as FlowSource));
   if (wire.length) return { source: wire[0].source as FlowSource, reason: 'most-complete' };
-  if (available.some((s) => s.source === 'openvpn-status')) return { source: 'openvpn-status', reason: 'most-complete' };
+  // Else a VPN's own counters, the largest; OpenVPN's before WireGuard's when equal, in registry order.
+  const counters = available.filter((s) => (COUNTER_FLOW_SOURCES as readonly string[]).includes(s.source))
+    .sort((a, b) => (b.bytesIn + b.bytesOut) - (a.bytesIn + a.bytesOut) || COUNTER_FLOW_SOURCES.indexOf(a.source as CounterKind) - COUNTER_FLOW_SOURCES.indexOf(b.source as CounterKind));
+  if (counters.length) return { source: counters[0].source as FlowSource, reason: 'most-complete' };
   return { source: null, reason: 'none' };
 }
 

@@ -8,10 +8,10 @@ import { SOURCE_PORTS } from '../sources/index.js';
 
 export type Service =
   | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps'
-  | 'openvpn' | 'dns' | 'http' | 'https' | 'ssh' | 'other';
+  | 'openvpn' | 'wireguard' | 'dns' | 'http' | 'https' | 'ssh' | 'other';
 
 export const SERVICES: readonly Service[] = [
-  'imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'smtps', 'openvpn', 'dns', 'http', 'https', 'ssh', 'other',
+  'imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'smtps', 'openvpn', 'wireguard', 'dns', 'http', 'https', 'ssh', 'other',
 ];
 
 /** Extra ports per service, e.g. `{ openvpn: [1195, 443] }`. They apply to TCP and UDP alike. */
@@ -28,6 +28,8 @@ const UDP = 17;
 const DEFAULT_PORTS: ReadonlyArray<readonly [Exclude<Service, 'other'>, number, readonly number[]]> = [
   ...SOURCE_PORTS.map(([service, port, protos]) => [service, port, protos.map((p) => (p === 'tcp' ? TCP : UDP))] as const),
   ['http', 80, [TCP]], ['https', 443, [TCP, UDP]], ['ssh', 22, [TCP]],
+  // WireGuard is a counter source (src/sources/counters.ts), which builds on this module.
+  ['wireguard', 51820, [UDP]],
 ];
 
 /**

@@ -11,6 +11,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ParseContext } from '../events.js';
 import { InputError } from '../errors.js';
+import { COUNTER_SOURCES } from '../sources/counters.js';
 import type { FileKind, FileRecord, Store, UnparsedSample } from '../store/index.js';
 import { FP_MAX, openContent, type OpenedContent, sha1, TAIL_BYTES, TruncatedInputError } from './content.js';
 import { expandInputs, isRotatedName } from './inputs.js';
@@ -90,7 +91,7 @@ export interface IngestSummary {
 }
 
 const SAMPLES_PER_SOURCE = 3;
-const SNAPSHOT_KINDS: ReadonlySet<FileKind> = new Set(['openvpn-status', 'conntrack', 'vnstat']);
+const SNAPSHOT_KINDS: ReadonlySet<FileKind> = new Set(['conntrack', 'vnstat', ...COUNTER_SOURCES.map((c) => c.kind)]);
 const MISMATCH = '\0mismatch';
 /** Lines per batch (and per transaction): 20,000 costs no more than 50,000 and holds less in memory. */
 const DEFAULT_BATCH_LINES = 20_000;

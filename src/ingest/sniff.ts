@@ -1,6 +1,6 @@
 /** Recognise what a file holds from its first bytes, never from its name. */
 import { CONNTRACK_TRAILER } from '../flows/conntrack.js';
-import { isOpenvpnStatus } from '../parsers/openvpn-status.js';
+import { counterSourceOf } from '../sources/counters.js';
 import type { FileKind } from '../store/index.js';
 
 const CONNTRACK_LINE = /^[ \t]*(?:\[\d+\.\d+\][ \t]+)?(?:\[(?:NEW|UPDATE|DESTROY)\][ \t]+)?(?:ipv[46][ \t]+\d+[ \t]+)?[a-z][a-z0-9]*[ \t]+\d{1,3}[ \t]+(?:\d+[ \t]+)?(?:[A-Z][A-Z_]+[ \t]+)?src=\S/m;
@@ -22,7 +22,9 @@ export function sniffContent(head: Buffer): Sniffed {
   if (head.subarray(0, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) return { kind: 'binary', why: 'an SQLite database' };
   const text = head.subarray(0, Math.min(head.length, 4096)).toString('latin1');
   const trimmed = text.trimStart();
-  if (isOpenvpnStatus(trimmed)) return { kind: 'openvpn-status' };
+  // OpenVPN status files, WireGuard dumps and configurations: each counter source knows its own (src/sources/counters.ts).
+  const counter = counterSourceOf(trimmed);
+  if (counter) return { kind: counter.kind };
   if (trimmed.startsWith('{') && /"vnstatversion"\s*:/.test(text)) return { kind: 'vnstat' };
   // conntrack -L / /proc/net/nf_conntrack lines, also offloaded entries (no timeout) and -E events.
   if (CONNTRACK_LINE.test(trimmed.slice(0, 512))) return { kind: 'conntrack' };

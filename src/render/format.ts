@@ -15,7 +15,8 @@ export const FLOW_SOURCE_LABEL: Record<FlowSourceName, string> = {
   capture: 'a live capture',
   conntrack: 'conntrack accounting',
   'openvpn-status': 'OpenVPN status counters',
-  'log-counters': 'the logs: their own byte counters (Dovecot in=/out=, OpenVPN status) and estimates from them',
+  wireguard: 'WireGuard peer counters (wg show dump)',
+  'log-counters': 'the logs: their own byte counters (Dovecot in=/out=, OpenVPN and WireGuard status) and estimates from them',
   none: 'no flow data',
 };
 

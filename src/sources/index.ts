@@ -16,6 +16,7 @@ import { source as exim } from './exim.js';
 import { source as netfilter } from './netfilter.js';
 import { source as openvpn } from './openvpn.js';
 import { source as postfix } from './postfix.js';
+import { source as roundcube } from './roundcube.js';
 import { source as rspamd } from './rspamd.js';
 import type { AggregateFact, FactName, IdentityFact, LogSource, ServicePort } from './types.js';
 import { source as unbound } from './unbound.js';
@@ -37,6 +38,7 @@ register(netfilter);
 register(bind);
 register(unbound);
 register(exim);
+register(roundcube);
 register(rspamd);
 register(openvpn);
 

@@ -28,16 +28,16 @@ export const NATIVE_STAMPS = {
 export type NativeStamp = keyof typeof NATIVE_STAMPS;
 
 /** Flow services a source's ports belong to (flows/services.ts). */
-export type PortService = 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps' | 'openvpn' | 'dns' | 'http' | 'https' | 'ssh';
+export type PortService = 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps' | 'openvpn' | 'wireguard' | 'dns' | 'http' | 'https' | 'ssh';
 
 /** A service port: `['imaps', 993, ['tcp']]`. */
 export type ServicePort = readonly [PortService, number, readonly ('tcp' | 'udp')[]];
 
 /**
- * Where a session lives: `mail` (IMAP/POP3/submission logins, short) or `tunnel` (VPN
- * connections, which last days and lease virtual addresses).
+ * Where a session lives: `mail` (IMAP/POP3/submission logins, short), `tunnel` (VPN
+ * connections, which last days and lease virtual addresses) or `web` (webmail logins).
  */
-export type Realm = 'mail' | 'tunnel';
+export type Realm = 'mail' | 'tunnel' | 'web';
 
 /**
  * What an event means to correlation, whatever source wrote it. The event's own fields carry

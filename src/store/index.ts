@@ -14,9 +14,11 @@ import { warn } from '../output.js';
 import { createDbFile, damagedError, isCorruption, newerError, noteOpened, refuseUnsafeLink, tightenMode } from './safety.js';
 import { MIGRATIONS } from './schema.js';
 import { LONG_SESSION_SOURCES } from '../sources/index.js';
+import type { CounterKind } from '../sources/counters.js';
 import { IDENTITY_KINDS } from '../sources/types.js';
 
-export type FileKind = 'log' | 'pcap' | 'openvpn-status' | 'conntrack' | 'vnstat';
+/** What a file holds: a log, a capture, a conntrack listing, a vnstat export, or a counter source's kind (src/sources/counters.ts: `openvpn-status`, `wireguard`, ...). */
+export type FileKind = 'log' | 'pcap' | 'conntrack' | 'vnstat' | CounterKind;
 
 export interface FileRecord {
   id: number; path: string; dev: number | null; ino: number | null;
@@ -514,7 +516,7 @@ export class Store {
       aggInRange: db.prepare(`SELECT a.*, f.path AS path FROM event_agg a LEFT JOIN files f ON f.id = a.sample_file_id WHERE a.minute >= ? AND a.minute < ?`),
       // Named as FlowRow's fields: rows come out of SQLite ready to use, without a copy each.
       flowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ?`),
-      vpnFlowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ? AND (service = 'openvpn'
+      vpnFlowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ? AND (service IN ('openvpn', 'wireguard')
         OR lport IN (SELECT value FROM json_each(?)) OR rip IN (SELECT value FROM json_each(?)) OR lip IN (SELECT value FROM json_each(?)))`),
       // The distinct sources by walking the primary key (one seek each), then each source's window
       // as a primary-key range: far cheaper than the minute index plus a key lookup per row.
