@@ -48,28 +48,26 @@ function isoOrRaw(ts: number): string {
 /** Why a timestamp (UTC ms) cannot be a line's of a file with this reference time, or null if it can. */
 export function timestampProblem(ts: number, refTime: number): string | null {
   if (!Number.isFinite(ts)) return 'timestamp unreadable (damaged date)';
-  const w = tsWindow(refTime);
-  if (ts < w.from || ts > w.to) {
+  if (ts < refTime - MAX_AGE_MS || ts > refTime + MAX_AHEAD_MS) {
+    const w = tsWindow(refTime);
     return `timestamp ${isoOrRaw(ts)} outside the plausible window ${isoOrRaw(w.from).slice(0, 10)}..${isoOrRaw(w.to).slice(0, 10)} (30 years before to 1 day after the file's time)`;
   }
   return null;
 }
 
-/** A bad value as a reason shows it: NaN is what a parser makes of digits too many or not digits at all. */
-function shown(v: number): string {
-  return Number.isNaN(v) ? 'unreadable or out of range' : String(v);
-}
-
 /** Why a value cannot be a byte or packet counter, or null if it can (null: absent). */
 export function counterProblem(name: string, v: number | null): string | null {
   if (v === null) return null;
-  return Number.isSafeInteger(v) && v >= 0 ? null : `${name} ${shown(v)} is not a counter (an integer 0..2^53-1)`;
+  if (Number.isSafeInteger(v) && v >= 0) return null;
+  // NaN is what a parser makes of a value that is there but is no number it can hold.
+  return Number.isNaN(v) ? `${name} unreadable or beyond 2^53-1: not a counter` : `${name} ${v}: not a counter (an integer 0..2^53-1)`;
 }
 
 /** Why a value cannot be a port, or null if it can (null: absent). */
 export function portProblem(name: string, v: number | null): string | null {
   if (v === null) return null;
-  return Number.isInteger(v) && v >= 0 && v <= 65535 ? null : `${name} ${shown(v)} is not a port (0..65535)`;
+  if (Number.isInteger(v) && v >= 0 && v <= 65535) return null;
+  return Number.isNaN(v) ? `${name} unreadable or beyond 65535: not a port` : `${name} ${v}: not a port (0..65535)`;
 }
 
 /**
@@ -95,7 +93,7 @@ export function eventProblem(ev: LogEvent, ctx: ParseContext): string | null {
   if (ev.attrs !== null) {
     for (const k in ev.attrs) {
       const v = ev.attrs[k];
-      if (typeof v === 'number' && !Number.isFinite(v)) return `${k} ${shown(v)} is not a number`;
+      if (typeof v === 'number' && !Number.isFinite(v)) return `${k} unreadable: not a finite number`;
     }
   }
   return null;

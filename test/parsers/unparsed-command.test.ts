@@ -44,7 +44,7 @@ describe('unparsed lines, shown', () => {
       '2 line(s) not understood: dovecot 1, postfix 1.',
       '',
       'Samples kept (1 shown):',
-      `${f}:2: [dovecot] bytes out unreadable or out of range is not a counter (an integer 0..2^53-1): Nov 21 10:00:01 mx1 dovecot: imap(jan): Logged out in=1 out=99999999999999999999999`,
+      `${f}:2: [dovecot] bytes out unreadable or beyond 2^53-1: not a counter: Nov 21 10:00:01 mx1 dovecot: imap(jan): Logged out in=1 out=99999999999999999999999`,
       '',
     ].join('\n'));
   });

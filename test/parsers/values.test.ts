@@ -61,8 +61,8 @@ describe('timestamps: finite, and within thirty years before to a day after the 
 
 describe('counters are integers within 0..2^53-1, ports within 0..65535', () => {
   it('Dovecot out=99999999999999999999999 is the line\'s failure, not 1e23 (nor a silent null)', () => {
-    expect(unparsedReason('Nov 20 08:09:47 mx1 dovecot: imap(petra@example.com): Logged out in=2201 out=99999999999999999999999')).toMatch(/bytes out .* not a counter/);
-    expect(unparsedReason('Nov 20 08:09:47 mx1 dovecot: imap-login: proxy(jan): disconnecting 198.51.100.23 (Disconnected by client: EOF(0s idle, in=99999999999999999999, out=61440)): user=<jan>, rip=198.51.100.23, lip=192.0.2.10')).toMatch(/bytes in .* not a counter/);
+    expect(unparsedReason('Nov 20 08:09:47 mx1 dovecot: imap(petra@example.com): Logged out in=2201 out=99999999999999999999999')).toMatch(/bytes out.*not a counter/);
+    expect(unparsedReason('Nov 20 08:09:47 mx1 dovecot: imap-login: proxy(jan): disconnecting 198.51.100.23 (Disconnected by client: EOF(0s idle, in=99999999999999999999, out=61440)): user=<jan>, rip=198.51.100.23, lip=192.0.2.10')).toMatch(/bytes in.*not a counter/);
   });
 
   it('an unbound reply size past 2^53 (or Infinity) is unparsed, not stored as 1e22 or skipped', () => {
@@ -73,9 +73,9 @@ describe('counters are integers within 0..2^53-1, ports within 0..65535', () => 
 
   it('netfilter DPT=4294967296 and LEN past 2^53 are unparsed, not a port or a counter', () => {
     const nf = (tail: string) => `Nov 20 09:20:03 mx1 kernel: DROP-IN: IN=eth0 OUT= SRC=203.0.113.9 DST=192.0.2.10 ${tail}`;
-    expect(unparsedReason(nf('LEN=60 TTL=52 PROTO=TCP SPT=51234 DPT=4294967296 WINDOW=64240 SYN URGP=0'))).toMatch(/local port .* not a port/);
-    expect(unparsedReason(nf('LEN=60 TTL=52 PROTO=UDP SPT=65536 DPT=53 LEN=40'))).toMatch(/remote port .* not a port/);
-    expect(unparsedReason(nf('LEN=99999999999999999 TTL=52 PROTO=UDP SPT=5353 DPT=53 LEN=40'))).toMatch(/bytes in .* not a counter/);
+    expect(unparsedReason(nf('LEN=60 TTL=52 PROTO=TCP SPT=51234 DPT=4294967296 WINDOW=64240 SYN URGP=0'))).toMatch(/local port.*not a port/);
+    expect(unparsedReason(nf('LEN=60 TTL=52 PROTO=UDP SPT=65536 DPT=53 LEN=40'))).toMatch(/remote port.*not a port/);
+    expect(unparsedReason(nf('LEN=99999999999999999 TTL=52 PROTO=UDP SPT=5353 DPT=53 LEN=40'))).toMatch(/bytes in.*not a counter/);
   });
 
   it('ports past 65535 in BIND, Postfix, OpenVPN and unbound addresses are unparsed', () => {
