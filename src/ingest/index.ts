@@ -95,6 +95,7 @@ const SAMPLES_PER_SOURCE = 3;
 /** Reasons recorded in the store's losses (status shows them). */
 export const LOSS_BINARY = 'binary file, not read';
 export const LOSS_NOT_UTF8 = 'lines with bytes that are not UTF-8, stored with U+FFFD in their place';
+export const LOSS_TRUNCATED = 'truncated before it was read, with no rotated copy';
 const SNAPSHOT_KINDS: ReadonlySet<FileKind> = new Set(['openvpn-status', 'conntrack', 'vnstat']);
 const MISMATCH = '\0mismatch';
 /** Lines per batch (and per transaction): 20,000 costs no more than 50,000 and holds less in memory. */

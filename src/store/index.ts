@@ -632,6 +632,11 @@ export class Store {
     }
   }
 
+  /** Add to what is known lost at a path for a reason. */
+  addLoss(l: LossInput): void {
+    this.withWriteLock(() => this.lossStmts.addLoss.run(l.path, l.reason, l.lines, l.bytes, Date.now()));
+  }
+
   /** What is known lost at a path for a reason, replacing what was recorded (a whole file judged again). */
   setLoss(l: LossInput): void {
     this.withWriteLock(() => this.lossStmts.setLoss.run(l.path, l.reason, l.lines, l.bytes, Date.now()));

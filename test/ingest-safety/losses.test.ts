@@ -3,11 +3,14 @@
  * original bytes of a line not understood are kept, and every miss is counted by reason.
  */
 import Database from 'better-sqlite3';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawnCli, tempDir } from '../helpers/cli.js';
-import { loginLine, writeBinary } from './helpers.js';
+import { BIN, spawnCli, tempDir } from '../helpers/cli.js';
+import { eventCount, loginLine, writeBinary, writeLog } from './helpers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('what is lost is counted', () => {
   let dir: string;
@@ -56,6 +59,34 @@ describe('what is lost is counted', () => {
     expect(samples).toBe(50);
     expect(counted.reduce((a, r) => a + r.count, 0)).toBe(120);
   });
+
+  it('watch counts the unread bytes of a file truncated with no rotated copy, and says so once', async () => {
+    const f = join(dir, 'mail.log');
+    const partial = 'Nov 20 08:09:59 mx1 dovecot: imap-login: Login: user=<cut';
+    writeLog(f, 0, 100);
+    appendFileSync(f, partial);
+    const w = spawn(process.execPath, [BIN, 'watch', '--db', db, '--poll-ms', '100', '--read-interval-ms', '50', '--sweep-ms', '300', '--drain-ms', '600', '--check-ms', '200', f], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    w.stderr.on('data', (c: Buffer) => { err += c.toString('utf8'); });
+    w.stdout.resume();
+    const code = new Promise<number | null>((r) => w.once('exit', (c) => r(c)));
+    try {
+      const holds = (ok: () => boolean) => { try { return ok(); } catch { return false; } };
+      const waitFor = async (ok: () => boolean) => { for (let i = 0; i < 1200 && !holds(ok); i++) await sleep(50); };
+      await waitFor(() => existsSync(db) && eventCount(db) === 100);
+      expect(eventCount(db)).toBe(100);
+      // `> mail.log` and new lines: the unfinished last line was in no copy.
+      writeLog(f, 1000, 10, 'n');
+      await waitFor(() => eventCount(db) === 110 && /was truncated/.test(err));
+      expect(err).toContain(`${f} was truncated with ${partial.length} bytes not read yet, and no rotated copy holds them: they are lost`);
+    } finally {
+      w.kill('SIGTERM');
+    }
+    expect(await code, err).toBe(0);
+    expect(err.match(/was truncated/g)).toHaveLength(1);
+    const s = spawnCli(['status', '--db', db, '--json']);
+    expect(JSON.parse(s.stdout).losses).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^truncated/), paths: 1, bytes: partial.length })]);
+  }, 90_000);
 
   it('a binary file skipped is counted once per file, and status shows it', () => {
     writeBinary(join(dir, 'wtmp'), 5000, 3);
