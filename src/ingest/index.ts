@@ -114,7 +114,7 @@ function identify(store: Store, c: OpenedContent, kind: FileKind, forceNew: bool
 }
 
 function identifyLocked(store: Store, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
-  const { head, size } = c.now(FP_MAX);
+  const { head, size } = c.current(FP_MAX);
   const fpLen = Math.min(head.length, FP_MAX);
   const fpHash = sha1(head.subarray(0, fpLen));
   const stat = c.stat;
