@@ -35,7 +35,7 @@ export interface OpenedContent {
    * process may have read further than this one's head while it waited for the write lock);
    * otherwise the head and the size at open. The bytes always start with `head`.
    */
-  now(max: number): { head: Buffer; size: number | null };
+  current(max: number): { head: Buffer; size: number | null };
   /** Close the file once any read still pending has finished. */
   close(): Promise<void>;
 }
@@ -206,7 +206,7 @@ export async function openContent(path: string, onWait?: ((message: string) => v
     }
   }
 
-  const now = (max: number): { head: Buffer; size: number | null } => {
+  const current = (max: number): { head: Buffer; size: number | null } => {
     if (compressed || !seekable || fh === null) return { head, size: stat?.size ?? null };
     try {
       const size = fstatSync(fh.fd).size;
@@ -221,5 +221,5 @@ export async function openContent(path: string, onWait?: ((message: string) => v
     }
   };
 
-  return { path, stdin, stream: stdin || !seekable, compressed, stat, head, from, now, close };
+  return { path, stdin, stream: stdin || !seekable, compressed, stat, head, from, current, close };
 }

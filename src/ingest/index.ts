@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import type { ParseContext } from '../events.js';
 import { InputError } from '../errors.js';
 import { COUNTER_SOURCES } from '../sources/counters.js';
-import type { FileKind, FileRecord, Store, UnparsedSample } from '../store/index.js';
+import type { FileKind, FileRecord, LossInput, Store, UnparsedSample } from '../store/index.js';
 import { FP_MAX, openContent, type OpenedContent, sha1, TAIL_BYTES, TruncatedInputError } from './content.js';
 import { expandInputs, isRotatedName } from './inputs.js';
 import { InlineSession, type ParsedBatch, type ParseSession, ParseWorkerHost, type SessionOptions } from './parse-session.js';
@@ -81,6 +81,8 @@ export interface IngestSummary {
   skipped: Record<string, number>;
   /** Unterminated last lines left for the next run (see IngestOptions.settleMs). */
   heldBack: { files: number; bytes: number };
+  /** What this run could not read as it was, per file and reason (also kept in the store for status). */
+  losses: LossInput[];
   kinds: Record<string, Record<string, number>>;
   records: Record<string, number>;
   warnings: string[];
@@ -91,6 +93,10 @@ export interface IngestSummary {
 }
 
 const SAMPLES_PER_SOURCE = 3;
+/** Reasons recorded in the store's losses (status shows them). */
+export const LOSS_BINARY = 'binary file, not read';
+export const LOSS_NOT_UTF8 = 'lines with bytes that are not UTF-8, stored with U+FFFD in their place';
+export const LOSS_TRUNCATED = 'truncated before it was read, with no rotated copy';
 const SNAPSHOT_KINDS: ReadonlySet<FileKind> = new Set(['conntrack', 'vnstat', ...COUNTER_SOURCES.map((c) => c.kind)]);
 const MISMATCH = '\0mismatch';
 /** Lines per batch (and per transaction): 20,000 costs no more than 50,000 and holds less in memory. */
@@ -109,7 +115,7 @@ function identify(store: Store, c: OpenedContent, kind: FileKind, forceNew: bool
 }
 
 function identifyLocked(store: Store, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
-  const { head, size } = c.now(FP_MAX);
+  const { head, size } = c.current(FP_MAX);
   const fpLen = Math.min(head.length, FP_MAX);
   const fpHash = sha1(head.subarray(0, fpLen));
   const stat = c.stat;
@@ -163,7 +169,7 @@ async function* verifiedFrom(c: OpenedContent, offset: number, tailHash: string 
 }
 
 function emptySummary(): IngestSummary {
-  return { files: 0, lines: 0, bytes: 0, events: {}, unparsed: {}, skipped: {}, heldBack: { files: 0, bytes: 0 }, kinds: {}, records: {}, warnings: [], errors: [], samples: {}, perFile: [], durationMs: 0 };
+  return { files: 0, lines: 0, bytes: 0, events: {}, unparsed: {}, skipped: {}, heldBack: { files: 0, bytes: 0 }, losses: [], kinds: {}, records: {}, warnings: [], errors: [], samples: {}, perFile: [], durationMs: 0 };
 }
 
 export async function ingestPaths(store: Store, args: string[], opts: IngestOptions): Promise<IngestSummary> {
@@ -251,6 +257,10 @@ async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, s
     const sniffed = sniffContent(c.head);
     if (sniffed.kind === 'empty') return { path: shown, kind: 'empty', lines: 0, events: 0, resumedAt: 0 };
     if (sniffed.kind === 'binary') {
+      // Counted once per path (set, not added: the same file is judged again on every run).
+      const loss = { path: shown, reason: LOSS_BINARY, lines: 0, bytes: c.stat?.size ?? c.head.length };
+      if (!c.stream) store.setLoss(loss);
+      summary.losses.push(loss);
       return { path: shown, kind: 'binary', lines: 0, events: 0, resumedAt: 0, message: `${shown}: binary data, not a log, capture or status file (${sniffed.why}); skipped` };
     }
     const { file } = identify(store, c, sniffed.kind, forceNew);
@@ -282,15 +292,19 @@ async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts:
   let eventsHere = 0;
   const onUnparsed = opts.onUnparsed ? (u: UnparsedSample) => opts.onUnparsed!({ ...u, path: shown }) : null;
 
+  let notUtf8 = 0;
   const commit = (b: ParsedBatch) => {
     if (b.bytes === 0 && b.lines === 0) return;
     const newOffset = offset + b.bytes;
+    const reasons = [...b.reasons].map(([key, count]) => { const [source, reason] = key.split('\t'); return { source, reason, count }; });
     const ok = store.commitBatch({
       fileId: file.id, expectOffset: offset, newOffset, newLines: lines + b.lines, tailHash: b.tailHash,
       events: [], aggs: [], eventsPacked: b.eventsPacked, aggsPacked: b.aggsPacked,
-      stats: b.stats, unparsed: b.unparsed,
+      stats: b.stats, unparsed: b.unparsed, reasons,
+      losses: b.notUtf8Lines ? [{ path: shown, reason: LOSS_NOT_UTF8, lines: b.notUtf8Lines, bytes: 0 }] : [],
     });
     if (!ok) { lost = true; return; }
+    notUtf8 += b.notUtf8Lines;
     offset = newOffset;
     lines += b.lines;
     summary.lines += b.lines;
@@ -361,6 +375,10 @@ async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts:
     // What was read but not consumed: an unterminated last line, kept for the next run.
     const held = resumedAt + read - offset;
     if (!closed && !lost && held > 0) { summary.heldBack.files++; summary.heldBack.bytes += held; }
+  }
+  if (notUtf8) {
+    summary.losses.push({ path: shown, reason: LOSS_NOT_UTF8, lines: notUtf8, bytes: 0 });
+    summary.warnings.push(`${shown}: ${notUtf8} ${notUtf8 === 1 ? 'line has' : 'lines have'} bytes that are not UTF-8, stored with U+FFFD in their place (the original bytes of those not understood are kept)`);
   }
   if (truncated) warning = `${shown}: ${warning}; kept the ${lines - file.lines} lines before the cut`;
   if (lost) warning = `${shown}: another bytetrail process is reading this file; left the rest to it`;

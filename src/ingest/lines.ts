@@ -8,6 +8,7 @@
  * cheap to pass from the parse worker to the thread that writes, and cheap to bind. The parsed
  * event objects die young, which keeps the garbage collector out of the way.
  */
+import { isUtf8 } from 'node:buffer';
 import type { LogEvent, ParseContext, Source } from '../events.js';
 import { parseAny, nextHint } from '../parsers/index.js';
 // Per-packet drops and per-query DNS lines are stored as per-minute aggregates: each source says which.
@@ -43,6 +44,10 @@ export interface LineBatch {
   allUnparsed: UnparsedSample[] | null;
   /** Events by source and kind (aggregated lines included), for the run summary. */
   kinds: Map<string, Map<string, number>>;
+  /** Every line not understood, by `source\treason` (numbers in the reason as N). */
+  reasons: Map<string, number>;
+  /** Lines with bytes that are not UTF-8: read with U+FFFD in their place. */
+  notUtf8Lines: number;
 }
 
 /** A batch with the hash of the content's last bytes before its end (the resume proof). */
@@ -106,6 +111,8 @@ export class LinePipeline {
   private aggIndex = new Map<string, Agg>();
   private statIndex = new Map<string, SourceStats>();
   private samplesThisBatch = 0;
+  /** The bytes of the line being processed when they are not UTF-8, else null. */
+  private lineBytes: Buffer | null = null;
 
   constructor(private readonly ctx: ParseContext, startLine: number, opts: PipelineOptions) {
     this.lineNo = startLine;
@@ -117,7 +124,10 @@ export class LinePipeline {
   }
 
   private reset(): void {
-    this.batch = { bytes: 0, lines: 0, eventsPacked: [], aggsPacked: [], stats: [], unparsed: [], allUnparsed: this.collectUnparsed ? [] : null, kinds: new Map() };
+    this.batch = {
+      bytes: 0, lines: 0, eventsPacked: [], aggsPacked: [], stats: [], unparsed: [], allUnparsed: this.collectUnparsed ? [] : null,
+      kinds: new Map(), reasons: new Map(), notUtf8Lines: 0,
+    };
     this.events = new RowPacker(EVENT_TYPES, PACK_EVERY);
     this.aggIndex = new Map();
     this.statIndex = new Map();
@@ -177,7 +187,11 @@ export class LinePipeline {
 
   private miss(source: string, reason: string, text: string): void {
     this.stat(source).unparsed++;
+    const key = source + '\t' + reason.replace(/\d+/g, 'N');
+    this.batch.reasons.set(key, (this.batch.reasons.get(key) ?? 0) + 1);
     const u: UnparsedSample = { line: this.lineNo, source, reason, text: text.length > 512 ? text.slice(0, 512) + '…' : text };
+    // The bytes as the file held them, when the text is a U+FFFD copy of them.
+    if (this.lineBytes) u.raw = this.lineBytes.length > 512 ? this.lineBytes.subarray(0, 512) : this.lineBytes;
     if (this.samplesThisBatch < MAX_UNPARSED_SAMPLES_PER_BATCH) { this.batch.unparsed.push(u); this.samplesThisBatch++; }
     this.batch.allUnparsed?.push(u);
     this.onUnparsed?.(u);
@@ -236,6 +250,11 @@ export class LinePipeline {
   private processText(buf: Buffer, start: number, end: number): void {
     // Lines over MAX_LINE_BYTES that fit in one chunk are handled line by line below.
     const text = buf.toString('utf8', start, end);
+    // Bytes that are not UTF-8 became U+FFFD: then each line's bytes are found too (a newline
+    // byte is never part of a multi-byte sequence, so lines match one to one), to count the
+    // lines changed and to keep the original bytes of those not understood.
+    const replaced = text.includes('\uFFFD') && !isUtf8(buf.subarray(start, end));
+    let bytePos = start;
     let pos = 0;
     const n = text.length;
     while (pos < n) {
@@ -245,6 +264,17 @@ export class LinePipeline {
       pos = nl + 1;
       this.lineNo++;
       this.batch.lines++;
+      this.lineBytes = null;
+      if (replaced) {
+        let nlByte = buf.indexOf(10, bytePos);
+        if (nlByte < 0 || nlByte >= end) nlByte = end;
+        const bytes = buf.subarray(bytePos, nlByte);
+        bytePos = nlByte + 1;
+        if (line.includes('\uFFFD') && !isUtf8(bytes)) {
+          this.lineBytes = Buffer.from(bytes);
+          this.batch.notUtf8Lines++;
+        }
+      }
       if (line.length && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
       if (line.length === 0) { this.stat('other').skipped++; continue; }
       if (line.length > MAX_LINE_BYTES) {

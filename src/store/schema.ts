@@ -186,6 +186,30 @@ CREATE INDEX events_vpn_identity_ts ON events (ts)
 `,
   },
   {
+    version: 5,
+    name: 'what was lost: original bytes of unparsed lines, every miss counted by reason, losses',
+    sql: `
+-- The bytes of an unparsed sample as the file held them, when they are not UTF-8 (text then
+-- holds a copy with U+FFFD in place of each bad sequence).
+ALTER TABLE unparsed ADD COLUMN raw BLOB;
+
+-- Every line not understood, counted per file, source and reason (numbers in a reason written
+-- as N), beyond the samples kept in unparsed.
+CREATE TABLE unparsed_reasons (
+  file_id INTEGER NOT NULL, source TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
+  PRIMARY KEY (file_id, source, reason)
+) WITHOUT ROWID;
+
+-- What could not be read as it was, per path and reason: lines with bytes that are not UTF-8,
+-- binary files skipped. The status command shows the totals.
+CREATE TABLE losses (
+  path TEXT NOT NULL, reason TEXT NOT NULL,
+  lines INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0, last_at INTEGER NOT NULL,
+  PRIMARY KEY (path, reason)
+) WITHOUT ROWID;
+`,
+  },
+  {
     version: 6,
     name: 'ship: the outbox for a central ClickHouse store',
     sql: `

@@ -17,7 +17,7 @@ import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BytetrailError, describeFsError } from '../errors.js';
-import { ingestOneFile, type IngestOptions, type IngestSummary } from '../ingest/index.js';
+import { ingestOneFile, type IngestOptions, type IngestSummary, LOSS_TRUNCATED } from '../ingest/index.js';
 import { COMPRESSED_NAME, expandInputs, isRotatedName, ROTATED_NAME } from '../ingest/inputs.js';
 import type { FileKind, Store } from '../store/index.js';
 import type { WatchPathRow, WatchStore } from '../store/watch.js';
@@ -330,23 +330,46 @@ export class Follower {
     // Old files first: their lines are older than the new file's.
     for (const d of [...f.draining]) await this.drain(f, d);
 
+    // A stream cut in place while part of it was unread: what the copy does not hold is lost.
+    let cut: { fileId: number; size: number } | null = null;
     if (f.cur) {
       const fs = fstatSync(f.cur.fd);
       // copytruncate: the lines not read yet are only in the copy.
-      if (f.cur.size >= 0 && fs.size < f.cur.size) f.needSiblings = true;
+      if (f.cur.size >= 0 && fs.size < f.cur.size) {
+        f.needSiblings = true;
+        if (f.fileId !== null) cut = { fileId: f.fileId, size: f.cur.size };
+      }
       if (fs.size !== f.cur.size || fs.mtimeMs !== f.cur.mtimeMs) {
         const before = f.fileId;
+        const sizeBefore = f.cur.size;
         await this.readHandle(f, f.cur, f.path, false);
         // New content under the same name and inode (a copytruncate seen only after the file grew back).
-        if (before !== null && f.fileId !== null && f.fileId !== before) f.needSiblings = true;
+        if (before !== null && f.fileId !== null && f.fileId !== before) {
+          f.needSiblings = true;
+          cut ??= sizeBefore >= 0 ? { fileId: before, size: sizeBefore } : null;
+        }
       }
     }
     if (f.needSiblings && (f.kind === null || f.kind === 'log') && !this.o.signal.aborted) {
       f.needSiblings = false;
       await this.readSiblings(f);
     }
+    if (cut && !this.o.signal.aborted) this.countCut(f, cut);
     f.readOnce = true;
     if (f.gone && !f.draining.length) this.unfollow(f);
+  }
+
+  /**
+   * After a truncation and the read of the newest rotated copy: the bytes of the old stream
+   * seen in the file but still not read (no copy held them: `> mail.log`, or a copy of other
+   * content) are lost. Counted in the store for status, and said once.
+   */
+  private countCut(f: Followed, cut: { fileId: number; size: number }): void {
+    const rec = this.store.fileById(cut.fileId);
+    if (!rec || rec.kind !== 'log' || rec.offset >= cut.size) return;
+    const bytes = cut.size - rec.offset;
+    this.store.addLoss({ path: f.path, reason: LOSS_TRUNCATED, lines: 0, bytes });
+    this.o.notice(`${f.path} was truncated with ${bytes} bytes not read yet, and no rotated copy holds them: they are lost`);
   }
 
   private unfollow(f: Followed): void {

@@ -31,6 +31,8 @@ export interface WatchStatus {
   lastAlert: Alert | null;
   alerts: number;
   counts: { events: number; aggregated: number; flows: number; files: number };
+  /** What could not be read as it was, by reason, over all runs (ingest and watch). */
+  losses: Array<{ reason: string; paths: number; lines: number; bytes: number; lastAt: string }>;
 }
 
 /** A heartbeat older than this means the watch is gone (killed, or the machine stopped). */
@@ -50,8 +52,9 @@ export function watchStatus(dbPath: string | undefined, now: number): WatchStatu
     const bytes = sizeOf(store.path), walBytes = sizeOf(store.path + '-wal');
     const db = { path: store.path, bytes, walBytes, totalBytes: bytes + walBytes };
     const counts = store.counts();
+    const losses = store.lossTotals().map((l) => ({ ...l, lastAt: new Date(l.lastAt).toISOString() }));
     if (!WatchStore.available(store)) {
-      return { db, watch: null, files: [], lastAlert: null, alerts: 0, counts };
+      return { db, watch: null, files: [], lastAlert: null, alerts: 0, counts, losses };
     }
     const ws = new WatchStore(store);
     const num = (k: string) => { const v = ws.state(k); return v === null ? null : Number(v); };
@@ -83,7 +86,7 @@ export function watchStatus(dbPath: string | undefined, now: number): WatchStatu
         };
       });
     const last = ws.lastAlert();
-    return { db, watch, files, lastAlert: last ? (JSON.parse(last.json) as Alert) : null, alerts: ws.alertCount(), counts };
+    return { db, watch, files, lastAlert: last ? (JSON.parse(last.json) as Alert) : null, alerts: ws.alertCount(), counts, losses };
   } finally {
     store.close();
   }
@@ -118,6 +121,10 @@ export function renderStatus(s: WatchStatus, now: number): string {
     for (const r of rows) out.push(line(r));
     for (const f of s.files) if (f.message) out.push(escapeControls(`  ${f.path}: ${f.message}`));
   } else out.push('no files read yet');
+  for (const l of s.losses) {
+    const what = [l.lines ? `${l.lines.toLocaleString('en-US')} lines` : '', l.bytes ? formatBytes(l.bytes) : ''].filter(Boolean).join(', ');
+    out.push(`not read as written: ${l.reason}: ${what} in ${l.paths} ${l.paths === 1 ? 'file' : 'files'} (last ${l.lastAt})`);
+  }
   out.push('');
   // The alert's summary names accounts and interfaces from the data.
   if (s.lastAlert) out.push(escapeControls(`last alert (${s.alerts} in all): ${s.lastAlert.emittedAt} ${s.lastAlert.summary}`));
