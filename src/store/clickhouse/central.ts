@@ -121,8 +121,13 @@ export class Central {
   private failure(what: string, err: unknown): StoreError {
     const e = err as NodeJS.ErrnoException;
     const unreachable = ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EPIPE'].includes(e?.code ?? '');
+    const hints = [
+      unreachable ? 'is ClickHouse running and reachable?' : null,
+      // The outbox's mark did not move: the same rows go again next time.
+      what.startsWith('insert') ? 'Nothing was lost: the next run sends the same rows again' : null,
+    ].filter(Boolean);
     return new StoreError(`ClickHouse ${what} at ${this.target.display} failed: ${e?.message ?? String(err)}`, {
-      hint: unreachable ? 'is ClickHouse running and reachable? Nothing was lost: the next run sends the same rows again' : null,
+      hint: hints.length ? hints.join(' ') : null,
       cause: err,
     });
   }
