@@ -42,8 +42,28 @@ export interface OutboxBatch {
   rows: LocalRow[];
   /** The high-water mark to record once ClickHouse has acknowledged `rows`. */
   highWater: number;
-  /** Entries read (log entries, or rows): fewer than asked means the table is drained. */
+  /** Entries read (log entries, or rows): 0 when nothing is pending. */
   read: number;
+  /** Whether entries may remain: the row limit or the size budget ended the batch, not the table. */
+  more: boolean;
+}
+
+/** About 4 MB of values per insert: some 7,000 event rows with their raw lines, 30,000 flow rows. */
+export const DEFAULT_BATCH_BYTES = 4 << 20;
+
+/** Rows from `it` until `maxBytes` of values (strings by length, numbers as 8); `cut` when the budget ended it. */
+function takeUpTo(it: IterableIterator<LocalRow>, maxBytes: number): { rows: LocalRow[]; cut: boolean } {
+  const rows: LocalRow[] = [];
+  let bytes = 0;
+  for (const r of it) {
+    rows.push(r);
+    for (const k in r) { const v = r[k]; bytes += typeof v === 'string' ? v.length : 8; }
+    if (bytes >= maxBytes) {
+      it.return?.();
+      return { rows, cut: true };
+    }
+  }
+  return { rows, cut: false };
 }
 
 const META_SERVER = 'ship.server';
@@ -117,18 +137,22 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
     return r?.h ?? 0;
   }
 
-  /** Up to `limit` entries after the high-water mark. */
-  batch(table: OutboxTable, limit: number): OutboxBatch {
+  /**
+   * Entries after the high-water mark: up to `limit`, and no more than about `maxBytes` of
+   * values (at least one), so that a table of long raw lines makes smaller batches rather than
+   * a large heap.
+   */
+  batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES): OutboxBatch {
     const after = this.highWater(table);
     if (APPENDED.includes(table)) {
-      const rows = this.db.prepare(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).all(after, limit) as LocalRow[];
-      return { table, rows, highWater: rows.length ? Number(rows.at(-1)!.id) : after, read: rows.length };
+      const { rows, cut } = takeUpTo(this.db.prepare(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
+      return { table, rows, highWater: rows.length ? Number(rows.at(-1)!.id) : after, read: rows.length, more: cut || rows.length === limit };
     }
     const t = TRACKED.find((x) => x.table === table)!;
     const on = t.key.map((k) => `r.${k} = l.${k}`).join(' AND ');
     // The row as it is now (NULL columns when it was pruned locally since: skipped).
-    const entries = this.db.prepare(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
-      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE l.seq > ? ORDER BY l.seq LIMIT ?`).all(after, limit) as LocalRow[];
+    const { rows: entries, cut } = takeUpTo(this.db.prepare(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
+      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE l.seq > ? ORDER BY l.seq LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
     // One row per key: the newest change number is its version, and the adds are summed.
     const byKey = new Map<string, LocalRow>();
     for (const e of entries) {
@@ -145,7 +169,7 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
         for (const a of t.adds) seen[a.log] = Number(seen[a.log]) + Number(e[a.log]);
       }
     }
-    return { table, rows: [...byKey.values()], highWater: entries.length ? Number(entries.at(-1)!._seq) : after, read: entries.length };
+    return { table, rows: [...byKey.values()], highWater: entries.length ? Number(entries.at(-1)!._seq) : after, read: entries.length, more: cut || entries.length === limit };
   }
 
   /** ClickHouse has the batch: advance the mark and forget the changes it carried. */

@@ -85,7 +85,7 @@ export class Shipper {
         res.rows += b.rows.length;
         res.batches++;
         this.opts.onBatch?.(table, b.rows.length);
-        if (b.read < limit) break;
+        if (!b.more) break;
       }
       tables.push(res);
     }
