@@ -11,6 +11,7 @@
  * per-minute roll-ups). Shipping only closed minutes would miss a late file read into an old
  * minute; a change log misses nothing.
  */
+import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import type { Store } from './index.js';
 
@@ -72,6 +73,7 @@ const META_TRACKING = 'ship.tracking_since';
 
 export class Outbox {
   private readonly db: Store['db'];
+  private readonly stmts = new Map<string, Database.Statement>();
 
   constructor(store: Store) {
     this.db = store.db;
@@ -133,7 +135,7 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
   }
 
   highWater(table: OutboxTable): number {
-    const r = this.db.prepare('SELECT high_water AS h FROM ship_state WHERE tbl = ?').get(table) as { h: number } | undefined;
+    const r = this.sql('SELECT high_water AS h FROM ship_state WHERE tbl = ?').get(table) as { h: number } | undefined;
     return r?.h ?? 0;
   }
 
@@ -145,13 +147,13 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
   batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES): OutboxBatch {
     const after = this.highWater(table);
     if (APPENDED.includes(table)) {
-      const { rows, cut } = takeUpTo(this.db.prepare(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
+      const { rows, cut } = takeUpTo(this.sql(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
       return { table, rows, highWater: rows.length ? Number(rows.at(-1)!.id) : after, read: rows.length, more: cut || rows.length === limit };
     }
     const t = TRACKED.find((x) => x.table === table)!;
     const on = t.key.map((k) => `r.${k} = l.${k}`).join(' AND ');
     // The row as it is now (NULL columns when it was pruned locally since: skipped).
-    const { rows: entries, cut } = takeUpTo(this.db.prepare(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
+    const { rows: entries, cut } = takeUpTo(this.sql(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
       FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE l.seq > ? ORDER BY l.seq LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
     // One row per key: the newest change number is its version, and the adds are summed.
     const byKey = new Map<string, LocalRow>();
@@ -175,10 +177,10 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
   /** ClickHouse has the batch: advance the mark and forget the changes it carried. */
   ack(b: OutboxBatch, now: number): void {
     this.db.transaction(() => {
-      this.db.prepare(`INSERT INTO ship_state (tbl, high_water, rows, updated_at) VALUES (?, ?, ?, ?)
+      this.sql(`INSERT INTO ship_state (tbl, high_water, rows, updated_at) VALUES (?, ?, ?, ?)
         ON CONFLICT (tbl) DO UPDATE SET high_water = excluded.high_water, rows = rows + excluded.rows, updated_at = excluded.updated_at`)
         .run(b.table, b.highWater, b.rows.length, now);
-      if (!APPENDED.includes(b.table)) this.db.prepare(`DELETE FROM ship_log_${b.table} WHERE seq <= ?`).run(b.highWater);
+      if (!APPENDED.includes(b.table)) this.sql(`DELETE FROM ship_log_${b.table} WHERE seq <= ?`).run(b.highWater);
     }).immediate();
   }
 
@@ -188,7 +190,7 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
     for (const table of OUTBOX_TABLES) {
       const after = this.highWater(table);
       const sql = APPENDED.includes(table) ? `SELECT count(*) AS n FROM ${table} WHERE id > ?` : `SELECT count(*) AS n FROM ship_log_${table} WHERE seq > ?`;
-      out[table] = (this.db.prepare(sql).get(after) as { n: number }).n;
+      out[table] = (this.sql(sql).get(after) as { n: number }).n;
     }
     return out;
   }
@@ -200,16 +202,23 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
   idsWentBack(table: OutboxTable): boolean {
     if (!APPENDED.includes(table)) return false;
     const after = this.highWater(table);
-    const r = this.db.prepare(`SELECT max(id) AS m FROM ${table}`).get() as { m: number | null };
+    const r = this.sql(`SELECT max(id) AS m FROM ${table}`).get() as { m: number | null };
     return r.m !== null && r.m < after;
   }
 
+  /** A statement, prepared on first use (each batch runs the same few). */
+  private sql(text: string): Database.Statement {
+    let st = this.stmts.get(text);
+    if (!st) { st = this.db.prepare(text); this.stmts.set(text, st); }
+    return st;
+  }
+
   private meta(key: string): string | null {
-    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    const r = this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
     return r?.value ?? null;
   }
 
   private setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 }

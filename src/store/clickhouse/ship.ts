@@ -112,10 +112,14 @@ export async function ship(store: Store, target: ClickHouseTarget, opts: ShipOpt
 /**
  * `watch --ship`: a run every `intervalMs` (one insert per table per interval once caught up,
  * full batches back to back while behind). A failure is reported once and retried with a
- * growing pause, up to a minute; rows wait in the outbox meanwhile. Resolves after `signal`.
+ * growing pause, up to a minute; rows wait in the outbox meanwhile. Not async: a wrong
+ * --server throws here, when watch starts, rather than when it stops.
  */
-export async function shipContinuously(store: Store, target: ClickHouseTarget, opts: ShipOptions & { intervalMs: number; notice: (m: string) => void }, signal: AbortSignal): Promise<void> {
-  const s = new Shipper(store, target, opts);
+export function shipContinuously(store: Store, target: ClickHouseTarget, opts: ShipOptions & { intervalMs: number; notice: (m: string) => void }, signal: AbortSignal): Promise<void> {
+  return shipLoop(new Shipper(store, target, opts), target, opts, signal);
+}
+
+async function shipLoop(s: Shipper, target: ClickHouseTarget, opts: { intervalMs: number; notice: (m: string) => void }, signal: AbortSignal): Promise<void> {
   let failing = false;
   let pause = opts.intervalMs;
   try {
