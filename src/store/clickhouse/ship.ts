@@ -51,7 +51,7 @@ export class Shipper {
   private migrated: MigrateResult | null = null;
   readonly server: string;
 
-  constructor(private readonly store: Store, private readonly target: ClickHouseTarget, private readonly opts: ShipOptions) {
+  constructor(store: Store, private readonly target: ClickHouseTarget, private readonly opts: ShipOptions) {
     this.outbox = new Outbox(store);
     this.server = this.outbox.serverName(opts.server, opts.defaultServer);
     this.outbox.claimTarget(target.display);
