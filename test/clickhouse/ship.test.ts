@@ -120,7 +120,7 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
 
   it('hostile account names round-trip byte for byte, through rows and through quoted literals', async () => {
     const hostile = ["o'brien", 'back\\slash\\', 'nul\u0000byte', 'new\nline\r\n', 'tab\there', '"dq"', "'; DROP TABLE events; --",
-      'ünïcødé', '😀 astral', 'ctrl\u0001\u001f\u007f', '\\x41\\0', 'a`b', '${x}'];
+      'ünïcødé', '😀 astral', 'ctrl\u0001\u001f\u007f', 'bs\b ff\f vt\v', '\\x41\\0', 'a`b', '${x}'];
     const { dir, cleanup } = tempDir('bytetrail-ship-hostile-');
     cleanups.push(cleanup);
     const db = join(dir, 'bt.db');
