@@ -140,12 +140,11 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
   }
 
   /**
-   * Entries after the high-water mark: up to `limit`, and no more than about `maxBytes` of
-   * values (at least one), so that a table of long raw lines makes smaller batches rather than
-   * a large heap.
+   * Entries after the high-water mark (or after `after`: the end of a batch still in flight):
+   * up to `limit`, and no more than about `maxBytes` of values (at least one), so that a table
+   * of long raw lines makes smaller batches rather than a large heap.
    */
-  batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES): OutboxBatch {
-    const after = this.highWater(table);
+  batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table)): OutboxBatch {
     if (APPENDED.includes(table)) {
       const { rows, cut } = takeUpTo(this.sql(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
       return { table, rows, highWater: rows.length ? Number(rows.at(-1)!.id) : after, read: rows.length, more: cut || rows.length === limit };

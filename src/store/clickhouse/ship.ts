@@ -77,15 +77,19 @@ export class Shipper {
     const tables: ShipTableResult[] = [];
     for (const table of OUTBOX_TABLES) {
       const res: ShipTableResult = { table, rows: 0, batches: 0, pending: 0 };
-      for (;;) {
-        const b = outbox.batch(table, limit);
-        if (b.read === 0) break;
-        await central.insert(table, b.rows.map((r) => toCentral(table, r, server)));
+      let b = outbox.batch(table, limit);
+      while (b.read > 0) {
+        const sending = central.insert(table, b.rows.map((r) => toCentral(table, r, server)));
+        // The next batch is read while this one travels and ClickHouse parses it; it starts
+        // after this batch's end, and is acknowledged only after this one.
+        const next = b.more ? outbox.batch(table, limit, undefined, b.highWater) : null;
+        await sending;
         outbox.ack(b, now());
         res.rows += b.rows.length;
         res.batches++;
         this.opts.onBatch?.(table, b.rows.length);
-        if (!b.more) break;
+        if (!next) break;
+        b = next;
       }
       tables.push(res);
     }
