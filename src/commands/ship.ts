@@ -4,7 +4,9 @@ import { BaseCommand } from '../base-command.js';
 import { info, warn } from '../output.js';
 import { ship, DEFAULT_BATCH_ROWS, type ShipResult } from '../store/clickhouse/ship.js';
 import { PASSWORD_ENV, targetFromFlag } from '../store/clickhouse/url.js';
-import { openStore } from '../store/index.js';
+import { defaultDbPath, openStore } from '../store/index.js';
+import { StoreError } from '../errors.js';
+import { existsSync } from 'node:fs';
 
 export default class Ship extends BaseCommand {
   static override description = `Send what the local database holds and a central ClickHouse store does not have yet.
@@ -25,7 +27,10 @@ Events, aggregates, flows, VPN leases, interface totals and watch's alerts, each
   async run(): Promise<ShipResult> {
     const { flags } = await this.parse(Ship);
     const target = targetFromFlag(flags.to, 'to', warn);
-    const store = openStore({ path: flags.db });
+    const path = flags.db ?? defaultDbPath();
+    // Shipping never creates a database: a wrong --db would otherwise ship an empty new one.
+    if (!existsSync(path)) throw new StoreError(`no database at ${path}`, { hint: 'run `bytetrail ingest` or `watch` first, or pass --db' });
+    const store = openStore({ path });
     try {
       const r = await ship(store, target, {
         server: flags.server, defaultServer: hostname(), batchRows: flags['batch-rows'],

@@ -38,7 +38,7 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
     'vpn-port': Flags.integer({ description: 'OpenVPN server port(s)', multiple: true }),
     ship: Flags.string({ description: 'also ship to a central ClickHouse every few seconds: clickhouse://[user@]host[:port]/database (password from $BYTETRAIL_CLICKHOUSE_PASSWORD)' }),
     server: Flags.string({ description: "with --ship: this server's name in the central store (default: the host name)" }),
-    'ship-interval': Flags.string({ hidden: true, default: '5s' }),
+    'ship-interval': Flags.string({ description: 'with --ship: how often to send what is new (a large fleet ships less often)', default: '5s' }),
     clock: Flags.string({ description: 'wall: judge the last minutes; data: follow the newest stored time (to replay old logs)', options: ['wall', 'data'], default: 'wall' }),
     'poll-ms': Flags.integer({ hidden: true, default: 1000 }),
     'read-interval-ms': Flags.integer({ hidden: true, default: 1000 }),

@@ -11,6 +11,7 @@
  * per-minute roll-ups). Shipping only closed minutes would miss a late file read into an old
  * minute; a change log misses nothing.
  */
+import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import type { Store } from './index.js';
 
@@ -42,8 +43,28 @@ export interface OutboxBatch {
   rows: LocalRow[];
   /** The high-water mark to record once ClickHouse has acknowledged `rows`. */
   highWater: number;
-  /** Entries read (log entries, or rows): fewer than asked means the table is drained. */
+  /** Entries read (log entries, or rows): 0 when nothing is pending. */
   read: number;
+  /** Whether entries may remain: the row limit or the size budget ended the batch, not the table. */
+  more: boolean;
+}
+
+/** About 4 MB of values per insert: some 7,000 event rows with their raw lines, 30,000 flow rows. */
+export const DEFAULT_BATCH_BYTES = 4 << 20;
+
+/** Rows from `it` until `maxBytes` of values (strings by length, numbers as 8); `cut` when the budget ended it. */
+function takeUpTo(it: IterableIterator<LocalRow>, maxBytes: number): { rows: LocalRow[]; cut: boolean } {
+  const rows: LocalRow[] = [];
+  let bytes = 0;
+  for (const r of it) {
+    rows.push(r);
+    for (const k in r) { const v = r[k]; bytes += typeof v === 'string' ? v.length : 8; }
+    if (bytes >= maxBytes) {
+      it.return?.();
+      return { rows, cut: true };
+    }
+  }
+  return { rows, cut: false };
 }
 
 const META_SERVER = 'ship.server';
@@ -52,6 +73,7 @@ const META_TRACKING = 'ship.tracking_since';
 
 export class Outbox {
   private readonly db: Store['db'];
+  private readonly stmts = new Map<string, Database.Statement>();
 
   constructor(store: Store) {
     this.db = store.db;
@@ -113,22 +135,25 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
   }
 
   highWater(table: OutboxTable): number {
-    const r = this.db.prepare('SELECT high_water AS h FROM ship_state WHERE tbl = ?').get(table) as { h: number } | undefined;
+    const r = this.sql('SELECT high_water AS h FROM ship_state WHERE tbl = ?').get(table) as { h: number } | undefined;
     return r?.h ?? 0;
   }
 
-  /** Up to `limit` entries after the high-water mark. */
-  batch(table: OutboxTable, limit: number): OutboxBatch {
-    const after = this.highWater(table);
+  /**
+   * Entries after the high-water mark (or after `after`: the end of a batch still in flight):
+   * up to `limit`, and no more than about `maxBytes` of values (at least one), so that a table
+   * of long raw lines makes smaller batches rather than a large heap.
+   */
+  batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table)): OutboxBatch {
     if (APPENDED.includes(table)) {
-      const rows = this.db.prepare(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).all(after, limit) as LocalRow[];
-      return { table, rows, highWater: rows.length ? Number(rows.at(-1)!.id) : after, read: rows.length };
+      const { rows, cut } = takeUpTo(this.sql(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
+      return { table, rows, highWater: rows.length ? Number(rows.at(-1)!.id) : after, read: rows.length, more: cut || rows.length === limit };
     }
     const t = TRACKED.find((x) => x.table === table)!;
     const on = t.key.map((k) => `r.${k} = l.${k}`).join(' AND ');
     // The row as it is now (NULL columns when it was pruned locally since: skipped).
-    const entries = this.db.prepare(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
-      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE l.seq > ? ORDER BY l.seq LIMIT ?`).all(after, limit) as LocalRow[];
+    const { rows: entries, cut } = takeUpTo(this.sql(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
+      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE l.seq > ? ORDER BY l.seq LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
     // One row per key: the newest change number is its version, and the adds are summed.
     const byKey = new Map<string, LocalRow>();
     for (const e of entries) {
@@ -145,16 +170,16 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
         for (const a of t.adds) seen[a.log] = Number(seen[a.log]) + Number(e[a.log]);
       }
     }
-    return { table, rows: [...byKey.values()], highWater: entries.length ? Number(entries.at(-1)!._seq) : after, read: entries.length };
+    return { table, rows: [...byKey.values()], highWater: entries.length ? Number(entries.at(-1)!._seq) : after, read: entries.length, more: cut || entries.length === limit };
   }
 
   /** ClickHouse has the batch: advance the mark and forget the changes it carried. */
   ack(b: OutboxBatch, now: number): void {
     this.db.transaction(() => {
-      this.db.prepare(`INSERT INTO ship_state (tbl, high_water, rows, updated_at) VALUES (?, ?, ?, ?)
+      this.sql(`INSERT INTO ship_state (tbl, high_water, rows, updated_at) VALUES (?, ?, ?, ?)
         ON CONFLICT (tbl) DO UPDATE SET high_water = excluded.high_water, rows = rows + excluded.rows, updated_at = excluded.updated_at`)
         .run(b.table, b.highWater, b.rows.length, now);
-      if (!APPENDED.includes(b.table)) this.db.prepare(`DELETE FROM ship_log_${b.table} WHERE seq <= ?`).run(b.highWater);
+      if (!APPENDED.includes(b.table)) this.sql(`DELETE FROM ship_log_${b.table} WHERE seq <= ?`).run(b.highWater);
     }).immediate();
   }
 
@@ -164,7 +189,7 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
     for (const table of OUTBOX_TABLES) {
       const after = this.highWater(table);
       const sql = APPENDED.includes(table) ? `SELECT count(*) AS n FROM ${table} WHERE id > ?` : `SELECT count(*) AS n FROM ship_log_${table} WHERE seq > ?`;
-      out[table] = (this.db.prepare(sql).get(after) as { n: number }).n;
+      out[table] = (this.sql(sql).get(after) as { n: number }).n;
     }
     return out;
   }
@@ -176,16 +201,23 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
   idsWentBack(table: OutboxTable): boolean {
     if (!APPENDED.includes(table)) return false;
     const after = this.highWater(table);
-    const r = this.db.prepare(`SELECT max(id) AS m FROM ${table}`).get() as { m: number | null };
+    const r = this.sql(`SELECT max(id) AS m FROM ${table}`).get() as { m: number | null };
     return r.m !== null && r.m < after;
   }
 
+  /** A statement, prepared on first use (each batch runs the same few). */
+  private sql(text: string): Database.Statement {
+    let st = this.stmts.get(text);
+    if (!st) { st = this.db.prepare(text); this.stmts.set(text, st); }
+    return st;
+  }
+
   private meta(key: string): string | null {
-    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    const r = this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
     return r?.value ?? null;
   }
 
   private setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 }

@@ -4,7 +4,7 @@
  * after a ship, hostile account names, the server name and target records, and retention.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INCIDENTS, type Incident } from '../../src/demo/incidents.js';
@@ -15,10 +15,12 @@ import { quoteString } from '../../src/store/clickhouse/sql.js';
 import { openStore } from '../../src/store/index.js';
 import { WatchStore } from '../../src/store/watch.js';
 import { BIN, ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
+import { validate } from '../render/json-schema.js';
 import { centralRows, ClickHouseServer, haveClickHouse, localRows, NO_CLICKHOUSE, SHIPPER_PASSWORD } from '../helpers/clickhouse.js';
 
 const OPTS = { tz: 'UTC', now: Date.UTC(2026, 10, 21), settleMs: 0, handlers: flowHandlers() };
 const DB = 'fleet';
+const SHIP_SCHEMA = JSON.parse(readFileSync(join(ROOT, 'schemas/ship.json'), 'utf8'));
 
 let ch: ClickHouseServer;
 const cleanups: Array<() => void> = [];
@@ -76,6 +78,7 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
       }
       const r = await shipCli(db, server);
       expect(r.server).toBe(server);
+      expect(validate(SHIP_SCHEMA, r)).toEqual([]);
       expect(r.tables.every((t) => t.pending === 0)).toBe(true);
       const local = localRows(db);
       expect(await centralRows(ch, DB, server)).toEqual(local);
@@ -117,7 +120,7 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
 
   it('hostile account names round-trip byte for byte, through rows and through quoted literals', async () => {
     const hostile = ["o'brien", 'back\\slash\\', 'nul\u0000byte', 'new\nline\r\n', 'tab\there', '"dq"', "'; DROP TABLE events; --",
-      'ünïcødé', '😀 astral', 'ctrl\u0001\u001f\u007f', '\\x41\\0', 'a`b', '${x}'];
+      'ünïcødé', '😀 astral', 'ctrl\u0001\u001f\u007f', 'bs\b ff\f vt\v', '\\x41\\0', 'a`b', '${x}'];
     const { dir, cleanup } = tempDir('bytetrail-ship-hostile-');
     cleanups.push(cleanup);
     const db = join(dir, 'bt.db');

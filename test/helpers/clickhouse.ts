@@ -64,6 +64,9 @@ export class ClickHouseServer {
   <mark_cache_size>67108864</mark_cache_size>
   <uncompressed_cache_size>67108864</uncompressed_cache_size>
   <max_concurrent_queries>20</max_concurrent_queries>
+  <!-- Longer than the idle time of Node's fetch (4 s): else fetch may reuse a socket the server
+       is closing, and a query fails with "other side closed". -->
+  <keep_alive_timeout>30</keep_alive_timeout>
 </yandex>
 `);
     writeFileSync(join(this.dir, 'users.xml'), `<?xml version="1.0"?>

@@ -51,7 +51,7 @@ export class Shipper {
   private migrated: MigrateResult | null = null;
   readonly server: string;
 
-  constructor(private readonly store: Store, private readonly target: ClickHouseTarget, private readonly opts: ShipOptions) {
+  constructor(store: Store, private readonly target: ClickHouseTarget, private readonly opts: ShipOptions) {
     this.outbox = new Outbox(store);
     this.server = this.outbox.serverName(opts.server, opts.defaultServer);
     this.outbox.claimTarget(target.display);
@@ -77,15 +77,19 @@ export class Shipper {
     const tables: ShipTableResult[] = [];
     for (const table of OUTBOX_TABLES) {
       const res: ShipTableResult = { table, rows: 0, batches: 0, pending: 0 };
-      for (;;) {
-        const b = outbox.batch(table, limit);
-        if (b.read === 0) break;
-        await central.insert(table, b.rows.map((r) => toCentral(table, r, server)));
+      let b = outbox.batch(table, limit);
+      while (b.read > 0) {
+        const sending = central.insert(table, b.rows.map((r) => toCentral(table, r, server)));
+        // The next batch is read while this one travels and ClickHouse parses it; it starts
+        // after this batch's end, and is acknowledged only after this one.
+        const next = b.more ? outbox.batch(table, limit, undefined, b.highWater) : null;
+        await sending;
         outbox.ack(b, now());
         res.rows += b.rows.length;
         res.batches++;
         this.opts.onBatch?.(table, b.rows.length);
-        if (b.read < limit) break;
+        if (!next) break;
+        b = next;
       }
       tables.push(res);
     }
@@ -112,10 +116,14 @@ export async function ship(store: Store, target: ClickHouseTarget, opts: ShipOpt
 /**
  * `watch --ship`: a run every `intervalMs` (one insert per table per interval once caught up,
  * full batches back to back while behind). A failure is reported once and retried with a
- * growing pause, up to a minute; rows wait in the outbox meanwhile. Resolves after `signal`.
+ * growing pause, up to a minute; rows wait in the outbox meanwhile. Not async: a wrong
+ * --server throws here, when watch starts, rather than when it stops.
  */
-export async function shipContinuously(store: Store, target: ClickHouseTarget, opts: ShipOptions & { intervalMs: number; notice: (m: string) => void }, signal: AbortSignal): Promise<void> {
-  const s = new Shipper(store, target, opts);
+export function shipContinuously(store: Store, target: ClickHouseTarget, opts: ShipOptions & { intervalMs: number; notice: (m: string) => void }, signal: AbortSignal): Promise<void> {
+  return shipLoop(new Shipper(store, target, opts), target, opts, signal);
+}
+
+async function shipLoop(s: Shipper, target: ClickHouseTarget, opts: { intervalMs: number; notice: (m: string) => void }, signal: AbortSignal): Promise<void> {
   let failing = false;
   let pause = opts.intervalMs;
   try {
