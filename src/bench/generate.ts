@@ -20,8 +20,8 @@
  * - `rspamd.log` (`busy` only): rspamd's own log, instead of its lines in mail.log.
  *
  * The legacy mix by source is about Postfix 35%, Dovecot 15%, netfilter 20%, BIND 20%, rspamd
- * 5% and OpenVPN 5% of lines; the busy mix about Postfix 30%, Dovecot 12%, netfilter 25%, BIND
- * 25%, rspamd 5% and OpenVPN 3%. Lines are scheduled on one clock (sessions end minutes after they
+ * 5% and OpenVPN 5% of lines; the busy mix about Postfix 30%, Dovecot 10%, netfilter 27%, BIND
+ * 27%, rspamd 4% and OpenVPN 3%. Lines are scheduled on one clock (sessions end minutes after they
  * start), so every file is in time order. Documentation address ranges only.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
