@@ -3,7 +3,7 @@
  * volume (kill -9 safety). Two mixes:
  *
  * - `busy` (the benchmark's default): a busy day as a real server sees it. Thousands of DNS
- *   clients with random source ports and a long tail of names, scanners sweeping ports from
+ *   clients asking for a few names at a time, from random source ports, with a long tail of names, scanners sweeping ports from
  *   tens of thousands of addresses, 2,000 mailboxes with long-lived IMAP sessions, and rspamd
  *   in its own file. Per-minute aggregates then hold few lines each (issue 12: the lighter
  *   mix hid what a real day costs to store).
@@ -20,15 +20,15 @@
  * - `rspamd.log` (`busy` only): rspamd's own log, instead of its lines in mail.log.
  *
  * The legacy mix by source is about Postfix 35%, Dovecot 15%, netfilter 20%, BIND 20%, rspamd
- * 5% and OpenVPN 5% of lines; the busy mix about Postfix 30%, Dovecot 12%, netfilter 25%, BIND
- * 25%, rspamd 5% and OpenVPN 3%. Lines are scheduled on one clock (sessions end minutes after they
+ * 5% and OpenVPN 5% of lines; the busy mix about Postfix 30%, Dovecot 10%, netfilter 27%, BIND
+ * 27%, rspamd 4% and OpenVPN 3%. Lines are scheduled on one clock (sessions end minutes after they
  * start), so every file is in time order. Documentation address ranges only.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 
 /** Changes whenever the output for a given size and seed changes (the bench reuses earlier output). */
-export const GENERATOR_VERSION = 3;
+export const GENERATOR_VERSION = 4;
 
 export type LogMix = 'busy' | 'legacy';
 
@@ -55,7 +55,7 @@ const PROFILES: Record<LogMix, MixProfile> = {
   },
   busy: {
     users: 2000, clients: 3000, scanners: 30_000, resolverClients: 6000, names: 40_000, dnsSkew: 1.3, sweep: 0.6, maxBurst: 20,
-    imapMaxMs: 10 * 3_600_000, rspamdFile: true, weights: [1.0, 0.8, 0.3, 3.0, 0.9, 3.2, 1.0, 5.2, 26, 0.2], linesPerScenario: 2.3,
+    imapMaxMs: 10 * 3_600_000, rspamdFile: true, weights: [1.0, 0.8, 0.3, 3.0, 0.9, 3.2, 1.0, 5.2, 9.6, 0.2], linesPerScenario: 3.8,
   },
 };
 
@@ -347,6 +347,26 @@ export async function generateLogs(o: GenOptions): Promise<GenResult> {
     at(t, 'named', 'bind', (x) => `${bindStamp(x)} queries: info: client @${clientPtr} ${cip}#${int(1024, 65535)} (${name}): query: ${name} IN ${qt} ${flags} (${srv})`);
   };
 
+  /**
+   * Busy mix: a client resolves a few names at once (a page, a message's links), A and AAAA
+   * for most (happy eyeballs), each query from a new source port; outsiders probe one name.
+   */
+  const queries = (t: number) => {
+    const inside = r() < 0.9;
+    const cip = inside ? resolverClients[Math.floor(resolverClients.length * r() ** P.dnsSkew)] : pick(scanners);
+    const srv = cip.includes(':') ? SERVER6 : SERVER;
+    const clientPtr = `0x7f65${hex(8)}`;
+    const n = inside ? 1 + Math.floor(-Math.log(1 - r()) * 1.2) : 1;
+    for (let k = 0, tt = t; k < n; k++, tt += int(5, 400)) {
+      const name = names[Math.floor(names.length * r() ** P.dnsSkew)];
+      const types = inside ? (r() < 0.6 ? ['A', 'AAAA'] : [pick(qtypes)]) : [pick(['ANY', 'A', 'TXT'])];
+      for (const qt of types) {
+        const flags = pick(['+E(0)K', '+E(0)DK', '-E(0)K', '+E(0)']);
+        at(tt, 'named', 'bind', (x) => `${bindStamp(x)} queries: info: client @${clientPtr} ${cip}#${int(1024, 65535)} (${name}): query: ${name} IN ${qt} ${flags} (${srv})`);
+      }
+    }
+  };
+
   /** An OpenVPN client connecting (with its TLS chatter), and one disconnecting. */
   const vpn = (t: number) => {
     const n = int(0, 59);
@@ -381,7 +401,7 @@ export async function generateLogs(o: GenOptions): Promise<GenResult> {
     [w[0], inbound], [w[1], submission], [w[2], milterReject], [w[3], rcptReject], [w[4], saslGuess],
     [w[5], mailboxSession], [w[6], dovecotAuthFail],
     [w[7], (t) => dropBurst(t, r() < 0.6 ? 1 : int(2, P.maxBurst))],
-    [w[8], query], [w[9], vpn],
+    [w[8], busy ? queries : query], [w[9], vpn],
   ];
   const totalWeight = scenarios.reduce((a, [x]) => a + x, 0);
   // Space the scenarios so that the data spans about a day.

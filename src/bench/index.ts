@@ -88,6 +88,8 @@ async function benchLogs(lines: number): Promise<void> {
   const d = store.last.db as DbFigures;
   const stored = d.events + d.aggRows + d.flows;
   console.log(`parse and store stored ${fmt(stored)} rows for ${fmt(total)} lines (${(stored / total).toFixed(2)} rows per line): ${fmt(d.events)} events, ${fmt(d.aggRows)} aggregates holding ${fmt(d.aggLines)} lines (${(d.aggLines / Math.max(1, d.aggRows)).toFixed(2)} lines each), ${fmt(d.flows)} flow records`);
+  const writer = median(pairs.map((p) => p.store.mainCpu ?? NaN));
+  console.log(`CPU per line (median of the ingest runs): ${((median(pairs.map((p) => p.store.cpu)) / total) * 1e6).toFixed(1)} µs in all threads, ${((writer / total) * 1e6).toFixed(1)} µs in the writing thread`);
   console.log(`database ${(d.bytes / 1e6).toFixed(0)} MB for ${mb.toFixed(0)} MB of logs: ${(d.bytes / 1e6 / mb).toFixed(2)} database bytes per input byte (aim ≤ 0.5)`);
   console.log(`by table and index: ${describeObjects(d.objects)}`);
   console.log('ingest parses in one worker thread while the main thread writes; "2 parse workers" runs the same worker on two files at once.');
