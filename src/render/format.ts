@@ -263,21 +263,25 @@ export function wrap(text: string, width: number, indent = '', first = indent): 
   const out: string[] = [];
   let line = first;
   let empty = true;
+  const room = () => width - displayWidth(line) - (empty ? 0 : 1);
   for (const word of text.split(/ +/)) {
     if (!word) continue;
-    const room = width - line.length - (empty ? 0 : 1);
-    if (word.length <= room) {
+    if (displayWidth(word) <= room()) {
       line += (empty ? '' : ' ') + word;
       empty = false;
       continue;
     }
     if (!empty) { out.push(line); line = indent; }
-    let w = word;
-    while (w.length > width - indent.length && width - indent.length > 1) {
-      out.push(indent + w.slice(0, width - indent.length));
-      w = w.slice(width - indent.length);
+    // A word wider than a line is cut by terminal columns, between characters.
+    const max = width - displayWidth(indent);
+    let piece = '', w = 0;
+    for (const { segment } of graphemes.segment(word)) {
+      const sw = displayWidth(segment);
+      if (w + sw > max && w > 0 && max > 1) { out.push(indent + piece); piece = ''; w = 0; }
+      piece += segment;
+      w += sw;
     }
-    line = indent + w;
+    line = indent + piece;
     empty = false;
   }
   if (!empty || !out.length) out.push(line);
@@ -365,17 +369,17 @@ const KEY_FIELDS = /\b(?:user|rip|in|out|bytes|sasl_username|relay|size|status|S
  * which follow after `…`.
  */
 export function shortenLine(s: string, n: number): string {
-  if (s.length <= n) return s;
+  if (displayWidth(s) <= n) return s;
   const keys = [...s.matchAll(KEY_FIELDS)].map((m) => ({ text: m[0], at: m.index! }));
   if (!keys.length) return truncate(s, n);
   // The head up to the first key field (at most half the room), then as many key fields as fit.
   const head = truncate(s.slice(0, keys[0].at).trimEnd(), Math.floor(n / 2));
   const tail: string[] = [];
-  let room = n - head.length - 3;
+  let room = n - displayWidth(head) - 3;
   for (const k of keys) {
-    if (k.text.length + 1 > room) break;
+    if (displayWidth(k.text) + 1 > room) break;
     tail.push(k.text);
-    room -= k.text.length + 1;
+    room -= displayWidth(k.text) + 1;
   }
   if (!tail.length) return truncate(s, n);
   return `${head}${head.endsWith('…') ? ' ' : ' … '}${tail.join(' ')}`;

@@ -5,7 +5,7 @@
  */
 import type { Confidence, Investigation, Suspect } from '../correlate/types.js';
 import {
-  SERVICE_LABEL, attributionLine, axisTime, baselineLine, bucketLabel, clean, closureLines, dateTime, duration, shareBasisLine, shortenLine,
+  SERVICE_LABEL, attributionLine, displayWidth, axisTime, baselineLine, bucketLabel, clean, closureLines, dateTime, duration, shareBasisLine, shortenLine,
   flowSourcePhrase, formatBytes, ipList, pad, percent, plural, remoteLabel, sparkline, suspectName, textTable, type TextColumn, timelineSummary, totalsLine,
   truncate, windowLabel, windowMs, wrap,
 } from './format.js';
@@ -55,7 +55,7 @@ export function renderInvestigationText(inv: Investigation, opts: TextOptions): 
       for (const fact of f.evidence.facts) out.push(...wrap(clean(fact), width, '      ', '    - '));
       for (const l of f.evidence.lines.slice(0, EVIDENCE_LINES)) {
         const where = shortWhere(clean(l.where));
-        out.push(`    ${p.dim(where)}  ${shortenLine(clean(l.text), width - 6 - where.length)}`);
+        out.push(`    ${p.dim(where)}  ${shortenLine(clean(l.text), width - 6 - displayWidth(where))}`);
       }
       if (f.evidence.lines.length > EVIDENCE_LINES) out.push(p.dim(`    (${plural(f.evidence.lines.length - EVIDENCE_LINES, 'more line')} in the Markdown and JSON reports)`));
     }
@@ -122,7 +122,7 @@ function suspectsTable(inv: Investigation, width: number, p: ReturnType<typeof p
     formatBytes(s.bytesIn), formatBytes(s.bytesOut), percent(s.share), s.confidence + (s.split ? '*' : ''), s.finding,
   ]);
   const wideRows = rows(true);
-  const fits = 2 + cols(true).reduce((a, c, i) => a + Math.max(c.title.length, ...wideRows.map((r) => r[i].length)) + 2, -2) <= width;
+  const fits = 2 + cols(true).reduce((a, c, i) => a + Math.max(displayWidth(c.title), ...wideRows.map((r) => displayWidth(r[i]))) + 2, -2) <= width;
   let lines: string[];
   if (fits) {
     lines = textTable(cols(true), wideRows, { width, indent: '  ', paintHeader: p.dim });
