@@ -58,4 +58,10 @@ describe('webmail re-fetch loop', () => {
     expect(r).toBeLessThanOrEqual(0.05);
     expectNoLoopbackCounted(inv);
   }, 180_000);
+
+  it('a webmail login from before the window still names the account', async () => {
+    // maria logged in at 08:02; the window starts at 08:30.
+    const { inv } = await run({ ...inc, from: inc.from + 30 * 60_000 }, 'capture');
+    expect(inv.suspects[0]).toMatchObject({ account: 'maria@example.com', service: 'webmail', finding: 'webmail-refetch', confidence: 'exact' });
+  }, 180_000);
 });
