@@ -45,8 +45,6 @@ describe('identity facts', () => {
         if (r.type !== 'event' || !r.event) continue;
         const f = factOf(r.event);
         if (!f || !['session-start', 'session-end', 'lease', 'submission'].includes(f.fact)) continue;
-        // Webmail logins are not loaded from before a window (nothing joins them there yet).
-        if ((f.fact === 'session-start' || f.fact === 'session-end') && f.realm === 'web') continue;
         n++;
         expect(IDENTITY_KINDS as readonly string[], `${c.source}/${c.name}: ${r.event.kind}`).toContain(r.event.kind);
         if (f.fact === 'session-start' && f.realm === 'mail') expect(r.event.kind).toBe('login');

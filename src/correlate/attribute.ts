@@ -5,7 +5,7 @@
  */
 import type { FlowRow } from '../store/index.js';
 import type { Identities, Lease, MailSession } from './identities.js';
-import { overlapping } from './identities.js';
+import { overlapping, webAccountAt } from './identities.js';
 import type { Confidence, ServiceGroup } from './types.js';
 
 export interface Share { account: string; weight: number }
@@ -166,7 +166,16 @@ export function attributeFlow(f: FlowRow, ctx: AttributionContext): Verdict {
       if (acct && f.iface === '') return accountVerdict('vpn', [{ account: acct, weight: 1 }], 'exact', true);
       const sb = scanOrBrute(ctx, f, group);
       if (sb) return { kind: 'unattributed', reason: sb, group };
-      if (f.service === 'http' || f.service === 'https') return { kind: 'unattributed', reason: 'web', group };
+      if (f.service === 'http' || f.service === 'https') {
+        // A webmail user's downloads: the account logged in to the webmail from this address.
+        // Exact when the access log shows webmail requests from it that minute, else by address only.
+        const w = webAccountAt(ids, f.rip, f.minute);
+        if (w) {
+          const seen = ids.webTransfersByIp.get(f.rip)?.some((e) => e.ts >= from - MINUTE && e.ts < to + MINUTE);
+          return accountVerdict('webmail', [{ account: w.account, weight: 1 }], seen ? 'exact' : 'ip-only');
+        }
+        return { kind: 'unattributed', reason: 'web', group };
+      }
       if (f.service === 'ssh') return { kind: 'unattributed', reason: 'ssh', group };
       return { kind: 'unattributed', reason: 'unknown', group };
     }

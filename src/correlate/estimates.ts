@@ -10,7 +10,7 @@
  */
 import { aggregateFact, factOf } from '../sources/index.js';
 import type { AggRow, StoredEvent } from '../store/index.js';
-import type { Delivery, Submission } from './identities.js';
+import { type Delivery, type Identities, type Submission, webAccountAt } from './identities.js';
 import type { ServiceGroup } from './types.js';
 
 export interface Estimate {
@@ -41,11 +41,12 @@ export const MSS = 1448;
  * every segment's headers, a delayed ACK for every second segment received, and the handshake and
  * close (SYN 74, SYN-ACK 74, ACK, FIN, FIN, ACK 66 each).
  */
-export function tcpWire(fromClient: number, fromServer: number): { fromClient: number; fromServer: number } {
+export function tcpWire(fromClient: number, fromServer: number, handshake = true): { fromClient: number; fromServer: number } {
   const segC = Math.ceil(fromClient / MSS), segS = Math.ceil(fromServer / MSS);
+  const open = handshake ? 1 : 0;
   return {
-    fromClient: fromClient + segC * TCP_FRAME_HEADERS + Math.ceil(segS / 2) * TCP_FRAME_HEADERS + 74 + 3 * TCP_FRAME_HEADERS,
-    fromServer: fromServer + segS * TCP_FRAME_HEADERS + Math.ceil(segC / 2) * TCP_FRAME_HEADERS + 74 + TCP_FRAME_HEADERS,
+    fromClient: fromClient + segC * TCP_FRAME_HEADERS + Math.ceil(segS / 2) * TCP_FRAME_HEADERS + open * (74 + 3 * TCP_FRAME_HEADERS),
+    fromServer: fromServer + segS * TCP_FRAME_HEADERS + Math.ceil(segC / 2) * TCP_FRAME_HEADERS + open * (74 + TCP_FRAME_HEADERS),
   };
 }
 
@@ -173,6 +174,39 @@ export function dropEstimates(aggs: AggRow[]): Estimate[] {
     if (aggregateFact(a.source, a.kind) !== 'firewall-drop' || !a.rip) continue;
     out.push({ account: null, group: 'other', reason: 'firewall-drop', rip: a.rip, ts: a.firstTs, bytesIn: a.bytes + 14 * a.count, bytesOut: 0,
       method: 'netfilter LOG LEN= of the dropped packets' });
+  }
+  return out;
+}
+
+/** A webmail response's HTTP/1.1 headers (status, Content-Type, Cache-Control, Set-Cookie...). */
+export const HTTP_RESPONSE_HEADERS = 350;
+/** A webmail request: request line, Host, Cookie (the session), User-Agent, Accept, Referer. */
+export const HTTP_REQUEST_BYTES = 500;
+/** TLS 1.3 adds 22 bytes per record (5 header, 1 content type, 16 tag) of at most 16 KiB. */
+export const TLS_RECORD = 16_384;
+export const TLS_RECORD_OVERHEAD = 22;
+
+/** HTTP payload inside TLS: `n` bytes in records of 16 KiB, each with its overhead. */
+function overTls(n: number): number {
+  return n + Math.max(1, Math.ceil(n / TLS_RECORD)) * TLS_RECORD_OVERHEAD;
+}
+
+/**
+ * Webmail downloads: each request the access log shows for a webmail path, from the body bytes
+ * it sent ($body_bytes_sent) plus the response headers, TLS records and TCP framing, and the
+ * request itself in. Keep-alive connections carry many requests, so no handshake per request
+ * (the TLS handshake, ~5 KB per connection, is not included). Attributed to the account logged
+ * in to the webmail from the client's address (webAccountAt), else to the HTTP user the line
+ * names, else to no account (`web`).
+ */
+export function webmailEstimates(events: StoredEvent[], ids: Identities): Estimate[] {
+  const out: Estimate[] = [];
+  for (const e of events) {
+    if (!e.rip || e.bytesOut === null || factOf(e)?.fact !== 'web-transfer') continue;
+    const account = webAccountAt(ids, e.rip, e.ts)?.account ?? e.account;
+    const w = tcpWire(overTls(HTTP_REQUEST_BYTES), overTls(e.bytesOut + HTTP_RESPONSE_HEADERS), false);
+    out.push({ account, group: account ? 'webmail' : 'other', reason: account ? null : 'web', rip: e.rip, ts: e.ts, bytesIn: w.fromClient, bytesOut: w.fromServer,
+      method: 'web server access log: body bytes sent + HTTP headers, TLS records and TCP framing' });
   }
   return out;
 }

@@ -20,6 +20,13 @@ export interface VpnSession {
   vips: string[]; events: StoredEvent[];
 }
 
+/**
+ * A webmail login (realm `web`): who logged in from which address, when. Webmails log no
+ * logout (the PHP session just expires), so the login stands until another account logs in
+ * from the same address or the look-back ends (see webAccountAt).
+ */
+export interface WebLogin { account: string; rip: string; start: number; login: StoredEvent }
+
 export interface Lease { account: string; vip: string; start: number; end: number; realIp: string | null }
 
 export interface Submission {
@@ -41,6 +48,10 @@ export interface Identities {
   deliveries: Delivery[];
   authFailByIp: Map<string, StoredEvent[]>;
   authFailByAccount: Map<string, StoredEvent[]>;
+  /** Webmail logins by client address, in time order. */
+  webByIp: Map<string, WebLogin[]>;
+  /** Webmail requests the web server answered (web-transfer facts), by client address. */
+  webTransfersByIp: Map<string, StoredEvent[]>;
   /** Events seen from an IP that prove a successful login (used to tell bruteforce from use). */
   successIps: Set<string>;
 }
@@ -156,6 +167,7 @@ export function buildIdentities(events: StoredEvent[], dataEnd: number, extraLea
   const id: Identities = {
     mail: [], mailByIp: new Map(), vpn: [], vpnByIp: new Map(), leasesByVip: new Map(), submissions: new Map(),
     saslByIp: new Map(), deliveriesByRelay: new Map(), deliveries: [], authFailByIp: new Map(), authFailByAccount: new Map(), successIps: new Set(),
+    webByIp: new Map(), webTransfersByIp: new Map(),
   };
   const book = new SessionBook(dataEnd, isImapOrPop3);
   const qidAccount = new Map<string, string>();
@@ -167,6 +179,11 @@ export function buildIdentities(events: StoredEvent[], dataEnd: number, extraLea
     if (f === null) continue;
     switch (f.fact) {
       case 'session-start': case 'session-end': case 'lease': {
+        // Webmail logins are their own realm: never an IMAP/POP3 session, never proof of a mail login.
+        if (f.fact === 'session-start' && f.realm === 'web') {
+          if (ev.account && ev.rip) push(id.webByIp, ev.rip, { account: ev.account, rip: ev.rip, start: ev.ts, login: ev });
+          break;
+        }
         const s = book.add(ev, f);
         if (s === null) break;
         if ('vips' in s) {
@@ -211,6 +228,9 @@ export function buildIdentities(events: StoredEvent[], dataEnd: number, extraLea
         id.submissions.get(qid)?.deliveries.push(d);
         break;
       }
+      case 'web-transfer':
+        if (ev.rip) push(id.webTransfersByIp, ev.rip, ev);
+        break;
       case 'auth-failure':
         if (!ev.rip) break;
         push(id.authFailByIp, ev.rip, ev);
@@ -282,4 +302,20 @@ export function overlapping<T extends { start: number; end: number }>(list: T[] 
     if (s.end + margin > from) out.push(s);
   }
   return out;
+}
+
+/** How long a webmail login is taken to stand without a newer one on its address (a working day). */
+export const WEB_SESSION_MS = 12 * 3_600_000;
+
+/**
+ * The account logged in to the webmail from `ip` at `t`: the latest webmail login on that address
+ * up to a minute after `t` (clock skew) and at most WEB_SESSION_MS before it. A newer login by
+ * another account on the address (a shared NAT) takes over from then on.
+ */
+export function webAccountAt(ids: Identities, ip: string, t: number): WebLogin | null {
+  const list = ids.webByIp.get(ip);
+  if (!list) return null;
+  let best: WebLogin | null = null;
+  for (const w of list) if (w.start <= t + 60_000 && w.start >= t - WEB_SESSION_MS && (!best || w.start >= best.start)) best = w;
+  return best;
 }

@@ -11,8 +11,8 @@ import type { FlowRow, OpenConnInput, Store, StoredEvent } from '../store/index.
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
 import { COUNTER_FLOW_SOURCES } from '../sources/counters.js';
 import { aggregateFact } from '../sources/index.js';
-import { buildIdentities, isMailSessionEvent, overlapping, type Identities, type Lease, type MailSession, type VpnSession } from './identities.js';
-import { dnsEstimates, dropEstimates, inboundEstimates, relayEstimates, submissionEstimates, type Estimate } from './estimates.js';
+import { buildIdentities, isMailSessionEvent, overlapping, webAccountAt, WEB_SESSION_MS, type Identities, type Lease, type MailSession, type VpnSession } from './identities.js';
+import { dnsEstimates, dropEstimates, inboundEstimates, relayEstimates, submissionEstimates, webmailEstimates, type Estimate } from './estimates.js';
 import { matchLifetimes, type ConnLifetime } from './lifetimes.js';
 import { SERVICE_LABEL } from './types.js';
 import { throttleCommandLine } from '../throttle/command.js';
@@ -356,12 +356,13 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
 
   // Estimates from log evidence, for what no flow source covers.
   const estimates: Estimate[] = [
-    ...relayEstimates(ids.deliveries), ...submissionEstimates(ids.submissions.values()), ...inboundEstimates(during), ...dnsEstimates(aggs), ...dropEstimates(aggs),
+    ...relayEstimates(ids.deliveries), ...submissionEstimates(ids.submissions.values()), ...inboundEstimates(during), ...dnsEstimates(aggs), ...dropEstimates(aggs), ...webmailEstimates(during, ids),
   ];
   let estBytes = 0;
   for (const e of estimates) {
     if (e.ts < from || e.ts >= to) continue;
-    if (wire && seenBetween(e.rip, e.group === 'other' ? '*' : e.group, e.ts - 3 * MINUTE, e.ts + 3 * MINUTE)) continue;
+    // Webmail flows are HTTPS flows (group `other` on the wire) from the client's address.
+    if (wire && seenBetween(e.rip, e.group === 'other' ? '*' : e.group === 'webmail' ? 'other' : e.group, e.ts - 3 * MINUTE, e.ts + 3 * MINUTE)) continue;
     const d = drops.get(e.rip);
     const reason = e.reason === 'firewall-drop' && d && (d.count >= 5 || d.ports.size >= 3) ? 'scan' : e.reason;
     const b = e.account ? bucketFor(`a|${e.account}|${e.group}`, e.account, e.group, null) : bucketFor(`u|${reason}`, null, e.group, reason);
@@ -772,6 +773,21 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: 
     if (fwd > 0) facts.push(`about ${formatBytes(fwd)} more crossed the interface forwarded to and from the internet, if the VPN routes it (estimated from the tunnel, less OpenVPN's overhead; not added)`);
     if (share >= 0.3 || bytes >= 100e6) finding = 'vpn-heavy';
     lines = sampleLines(vs.flatMap((s) => s.events), 4);
+  } else if (b.group === 'webmail') {
+    const logins = [...ids.webByIp.values()].flat().filter((w) => w.account === account && w.start < to && w.start >= from - WEB_SESSION_MS);
+    sessions = logins.length;
+    const reqs = [...ids.webTransfersByIp.entries()].flatMap(([ip, l]) => l.filter((e) => e.ts >= from && e.ts < to && webAccountAt(ids, ip, e.ts)?.account === account));
+    const body = reqs.reduce((a, e) => a + (e.bytesOut ?? 0), 0);
+    facts.push(`${sessions} webmail login(s) from ${new Set(logins.map((w) => w.rip)).size} IP(s)`);
+    if (reqs.length) facts.push(`${reqs.length} webmail requests in the access log sent ${formatBytes(body)} of bodies, the largest ${formatBytes(Math.max(...reqs.map((e) => e.bytesOut ?? 0)))}`);
+    facts.push(`${formatBytes(b.bytesOut)} sent to the client over HTTP(S), ${formatBytes(b.bytesIn)} received`);
+    if (b.est.bytesIn + b.est.bytesOut > 0) facts.push(`${formatBytes(b.est.bytesIn + b.est.bytesOut)} estimated: ${[...b.methods].join('; ')}`);
+    // The webmail's own IMAP connections carry the same mail over loopback: named, never counted.
+    const loop = ids.mail.filter((s) => s.account === account && isLoopback(s.rip) && s.start < to && s.end > from);
+    if (loop.length) facts.push(`${loop.length} IMAP session(s) the webmail opened over loopback (${formatBytes(loop.reduce((a, s) => a + (s.bytesOut ?? 0), 0))} out=): not interface traffic, not counted`);
+    // A browser that reads mail downloads a little; one that re-fetches the mailbox dominates the interface.
+    if (b.bytesOut > 4 * Math.max(1, b.bytesIn) && (share >= 0.2 || b.bytesOut >= 500e6)) finding = 'webmail-refetch';
+    lines = [...sampleLines(logins.map((w) => w.login), 2), ...sampleLines(reqs, 3)];
   } else {
     sessions = mine.filter((e) => e.kind === 'login' || e.kind === 'connect' || e.kind === 'sasl-login').length;
     lines = sampleLines(inWindow, 3);
@@ -905,6 +921,7 @@ function findingSummary(s: Suspect, basis: { label: string }): string {
   switch (s.finding) {
     case 'imap-resync': return `${s.account} downloads the mailbox again and again over ${SERVICE_LABEL[s.service]}: ${total} in ${s.sessions} sessions (a mail client such as Outlook re-synchronising in a loop)`;
     case 'spam-relay': return `${s.account} submits mail in bulk from several networks: likely a compromised SASL account relaying spam`;
+    case 'webmail-refetch': return `${s.account} downloads the mailbox again and again through the webmail: ${total} over HTTPS from ${s.ips.slice(0, 2).join(', ')} (a webmail tab or client re-fetching in a loop)`;
     case 'vpn-heavy': return `${s.account} dominates the VPN: ${total} through the tunnel`;
     default: return `${s.account}: ${total}`;
   }
@@ -958,7 +975,7 @@ function peakWindow(minutes: Map<number, number>, n: number): number {
   return best;
 }
 
-const PORTS: Record<ServiceGroup, number[]> = { imap: [143, 993], pop3: [110, 995], smtp: [25], submission: [587, 465], vpn: [1194], dns: [53], other: [] };
+const PORTS: Record<ServiceGroup, number[]> = { imap: [143, 993], pop3: [110, 995], smtp: [25], submission: [587, 465], vpn: [1194], dns: [53], webmail: [443, 80], other: [] };
 
 /** Mbit/s with two significant digits: `3.4 Mbit/s`. */
 function mbit(bits: number): string {

@@ -4,13 +4,13 @@
  * bytesOut sent.
  */
 export type Confidence = 'exact' | 'shared-ip' | 'ip-only' | 'log-counters' | 'estimated';
-export type ServiceGroup = 'imap' | 'pop3' | 'smtp' | 'submission' | 'vpn' | 'dns' | 'other';
+export type ServiceGroup = 'imap' | 'pop3' | 'smtp' | 'submission' | 'vpn' | 'dns' | 'webmail' | 'other';
 
 /** How a service group is named in verdicts, findings and reports. */
 export const SERVICE_LABEL: Record<ServiceGroup, string> = {
-  imap: 'IMAP', pop3: 'POP3', smtp: 'SMTP', submission: 'submission', vpn: 'VPN', dns: 'DNS', other: 'other',
+  imap: 'IMAP', pop3: 'POP3', smtp: 'SMTP', submission: 'submission', vpn: 'VPN', dns: 'DNS', webmail: 'webmail', other: 'other',
 };
-export type FindingKind = 'imap-resync' | 'spam-relay' | 'vpn-heavy' | 'dns-amplification' | 'scan' | 'bruteforce' | 'unexplained' | 'normal-use';
+export type FindingKind = 'imap-resync' | 'webmail-refetch' | 'spam-relay' | 'vpn-heavy' | 'dns-amplification' | 'scan' | 'bruteforce' | 'unexplained' | 'normal-use';
 export type FlowSourceName = 'pcap' | 'capture' | 'conntrack' | 'openvpn-status' | 'wireguard' | 'log-counters' | 'none';
 
 export interface EvidenceLine {

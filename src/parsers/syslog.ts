@@ -425,6 +425,9 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
       return bsdRest(line, j + 8, ts0);
     }
   }
+  // `198.51.100.7 - - [06/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" ...` (nginx/Apache access log)
+  const web = accessLogEnvelope(i === 0 ? line : line.slice(i));
+  if (web) return web;
   return { error: 'no timestamp recognised' };
 }
 
@@ -481,6 +484,18 @@ const PVE_LINE = /^(\d+) ([0-7]) (\S+) (\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(
 const PVE_MON = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /**
+ * `dd/Mon/yyyy:HH:MM:SS +zzzz` (the common log format's stamp, which pvefw-logger also writes)
+ * from seven groups of a match starting at `at`: UTC milliseconds, or null when out of range.
+ */
+function clfTime(m: RegExpExecArray, at: number): number | null {
+  const mo = PVE_MON.indexOf(m[at + 1]);
+  const d = +m[at], h = +m[at + 3], mi = +m[at + 4], sec = +m[at + 5], z = m[at + 6];
+  if (mo < 0 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return null;
+  const off = (z.charCodeAt(0) === 45 ? -1 : 1) * (+z.slice(1, 3) * 60 + +z.slice(3, 5)) * 60_000;
+  return Date.UTC(+m[at + 2], mo, d, h, mi, sec === 60 ? 59 : sec) - off;
+}
+
+/**
  * The envelope of a /var/log/pve-firewall.log line (Proxmox VE's pvefw-logger):
  *
  *   101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: IN=fwbr101i0 OUT=fwbr101i0 ...
@@ -493,10 +508,26 @@ export function pveFirewallEnvelope(line: string): Envelope | null {
   if (c < 48 || c > 57) return null;
   const m = PVE_LINE.exec(line);
   if (!m) return null;
-  const mo = PVE_MON.indexOf(m[5]);
-  const d = +m[4], h = +m[7], mi = +m[8], sec = +m[9];
-  if (mo < 0 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return null;
-  const off = (m[10].charCodeAt(0) === 45 ? -1 : 1) * (+m[10].slice(1, 3) * 60 + +m[10].slice(3, 5)) * 60_000;
-  const ts = Date.UTC(+m[6], mo, d, h, mi, sec === 60 ? 59 : sec) - off;
+  const ts = clfTime(m, 4);
+  if (ts === null) return null;
   return { ts, host: null, program: 'pve-firewall', pid: null, msg: `${m[1]} ${m[2]} ${m[3]} ${line.slice(m[0].length)}`, form: 'native', tagArgs: null };
+}
+
+const ACCESS_LINE = /^\S+ \S+ \S+ \[(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\] "/;
+
+/**
+ * The envelope of a web server access log line in the common or combined format (nginx's
+ * default `combined`, Apache's `CustomLog ... combined`):
+ *
+ *   198.51.100.7 - alice [06/Dec/2026:10:00:00 +0000] "GET /roundcube/ HTTP/1.1" 200 5120 "-" "UA"
+ *
+ * `$time_local` carries its offset, so no zone is needed. The message is the whole line: the
+ * source's parser reads every field of it (the same text arrives through syslog as `nginx: ...`).
+ */
+export function accessLogEnvelope(line: string): Envelope | null {
+  const m = ACCESS_LINE.exec(line);
+  if (!m) return null;
+  const ts = clfTime(m, 1);
+  if (ts === null) return null;
+  return { ts, host: null, program: null, pid: null, msg: line, form: 'native', tagArgs: null };
 }

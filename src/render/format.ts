@@ -35,6 +35,7 @@ export const CONFIDENCE_TEXT: Record<Confidence, string> = {
 
 export const FINDING_TITLE: Record<FindingKind, string> = {
   'imap-resync': 'Mailbox re-download loop',
+  'webmail-refetch': 'Webmail re-download loop',
   'spam-relay': 'Spam relayed through an account',
   'vpn-heavy': 'Heavy VPN use',
   'dns-amplification': 'DNS amplification',
@@ -62,6 +63,8 @@ export function blockAdvice(kind: FindingKind | null, ips: string[], esc: (s: st
       return ['The resolver answers spoofed queries: restrict recursion to your own networks and enable response rate limiting (BIND `rate-limit`, unbound `ip-ratelimit`) rather than blocking the victims\' addresses.'];
     case 'imap-resync':
       return ['This is a customer\'s mail client in a loop: throttle while they fix or re-create the account in the client; a block would only make it retry harder.', common];
+    case 'webmail-refetch':
+      return ['This is a customer\'s browser tab or webmail plugin re-fetching the mailbox: throttle while they close it or clear the webmail\'s cache; a block would lock them out of their mail.', common];
     case 'vpn-heavy':
       return ['A VPN user is entitled to some traffic: throttle, and talk to them.', common];
     default:

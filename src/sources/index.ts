@@ -20,6 +20,7 @@ import { source as roundcube } from './roundcube.js';
 import { source as rspamd } from './rspamd.js';
 import type { AggregateFact, FactName, IdentityFact, LogSource, ServicePort } from './types.js';
 import { source as unbound } from './unbound.js';
+import { source as webaccess } from './webaccess.js';
 
 const registry: LogSource[] = [];
 const byName = new Map<string, LogSource>();
@@ -39,6 +40,7 @@ register(bind);
 register(unbound);
 register(exim);
 register(roundcube);
+register(webaccess);
 register(rspamd);
 register(openvpn);
 

@@ -67,7 +67,9 @@ function parseMessage(env: Envelope, ctx: ParseContext): ParseResult {
   const tag = SESSION_TAG.exec(s);
   if (tag) { attrs.tag = tag[1]; s = s.slice(tag[0].length); }
   let m = SUCCESS.exec(s);
-  const kind = m ? 'web-login' : (m = FAILED.exec(s) ?? imapFailed(s)) ? 'auth-fail' : null;
+  // `connect`, an identity kind: investigate loads it from before its window (a webmail session
+  // outlives it). Not `login`: the store's openMailLoginBefore takes a `login` for a mail client's.
+  const kind = m ? 'connect' : (m = FAILED.exec(s) ?? imapFailed(s)) ? 'auth-fail' : null;
   if (!m || !kind) {
     if (WORDS.test(s)) return skip('roundcube error log line');
     return unparsed('roundcube line not recognised');
@@ -108,7 +110,7 @@ export const source: LogSource = {
   standardPaths: ['/var/log/roundcube/userlogins.log', '/var/log/roundcube/userlogins', '/var/lib/roundcube/logs/userlogins.log', '/var/log/roundcube/errors.log'],
   corpusDirs: ['webmail'],
   fact(ev): IdentityFact | null {
-    if (ev.kind === 'web-login') return { fact: 'session-start', realm: 'web', service: 'webmail', key: ev.session, altKey: null };
+    if (ev.kind === 'connect') return { fact: 'session-start', realm: 'web', service: 'webmail', key: ev.session, altKey: null };
     if (ev.kind === 'auth-fail') return { fact: 'auth-failure', service: 'webmail' };
     return null;
   },

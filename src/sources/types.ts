@@ -24,6 +24,8 @@ export const NATIVE_STAMPS = {
   tai64n: '@400000004c91b044077a9e94 imap-login: msg',
   /** `101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: ...`: Proxmox pve-firewall.log. */
   'pve-firewall': '101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: IN=fwbr101i0 OUT=fwbr101i0 SRC=198.51.100.1 DST=192.0.2.1 PROTO=TCP',
+  /** `198.51.100.7 - - [20/Nov/2026:09:20:02 +0000] "GET / HTTP/1.1" 200 5120`: nginx/Apache access logs. */
+  clf: '198.51.100.7 - - [20/Nov/2026:09:20:02 +0000] "GET /roundcube/ HTTP/1.1" 200 5120 "-" "Mozilla/5.0"',
 } as const;
 export type NativeStamp = keyof typeof NATIVE_STAMPS;
 
@@ -70,6 +72,11 @@ export type IdentityFact =
   | { fact: 'delivery'; qid: string; status: string; size: number | null }
   /** A failed login; the event's account is the name tried, if any. */
   | { fact: 'auth-failure'; service: string }
+  /**
+   * Bytes a web server sent to the client on the event's rip for a webmail page or download
+   * (bytesOut on the event: the response body, without headers or TLS).
+   */
+  | { fact: 'web-transfer'; service: string }
   /** A content scan of a queued message (evidence only). */
   | { fact: 'scan'; qid: string }
   /** Aggregated rows: a packet the firewall dropped, a DNS query. */
