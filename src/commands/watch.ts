@@ -38,6 +38,7 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
     'vpn-port': Flags.integer({ description: 'OpenVPN server port(s)', multiple: true }),
     ship: Flags.string({ description: 'also ship to a central ClickHouse every few seconds: clickhouse://[user@]host[:port]/database (password from $BYTETRAIL_CLICKHOUSE_PASSWORD)' }),
     server: Flags.string({ description: "with --ship: this server's name in the central store (default: the host name)" }),
+    'wg-interval': Flags.string({ description: 'as root with wg installed, take a `wg show all dump` this often (0: never)', default: '30s' }),
     'ship-interval': Flags.string({ description: 'with --ship: how often to send what is new (a large fleet ships less often)', default: '5s' }),
     clock: Flags.string({ description: 'wall: judge the last minutes; data: follow the newest stored time (to replay old logs)', options: ['wall', 'data'], default: 'wall' }),
     'poll-ms': Flags.integer({ hidden: true, default: 1000 }),
@@ -68,6 +69,7 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
         keepMs: flags.keep ? parseDurationFlag(flags.keep, 'keep') : null,
         capture: flags.capture, captureFilter: flags['capture-filter'], captureWith: flags['capture-with'] as 'auto' | 'cap' | 'tcpdump', localIps: flags.local, vpnPorts: flags['vpn-port'],
         batchLines: Number(process.env.BYTETRAIL_BATCH_LINES) || undefined,
+        wgIntervalMs: flags['wg-interval'] === '0' ? 0 : parseDurationFlag(flags['wg-interval'], 'wg-interval'),
         ship: flags.ship ? { target: targetFromFlag(flags.ship, 'ship', warn), server: flags.server, intervalMs: parseDurationFlag(flags['ship-interval'], 'ship-interval') } : undefined,
       }, controller.signal);
       if (!this.jsonEnabled()) this.log(`Followed ${summary.followed} file(s): ${summary.lines.toLocaleString('en-US')} lines, ${summary.events.toLocaleString('en-US')} events, ${summary.records.toLocaleString('en-US')} flow records; ${summary.alerts} alert(s).`);

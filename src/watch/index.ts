@@ -6,6 +6,7 @@
  * database. `kill -9` needs nothing: every batch was committed with its offset.
  */
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import { STANDARD_LOGS } from '../correlate/run.js';
 import { InputError } from '../errors.js';
@@ -20,6 +21,7 @@ import { type LiveCapture, startCapture } from './capture.js';
 import { Follower, isRotatedName } from './follow.js';
 import { type RetentionResult, runRetention } from './retention.js';
 import { AlertSinks } from './sinks.js';
+import { startWgDumps, type WgDumper, wgDumpsUnavailable } from './wireguard.js';
 
 /** The standard log locations `investigate` reads, without rotated names, plus OpenVPN's status directories. */
 export const STANDARD_FOLLOW = [
@@ -47,6 +49,8 @@ export interface WatchOptions extends Omit<AlertOptions, 'host'> {
   captureWith?: 'auto' | 'cap' | 'tcpdump';
   localIps?: string[];
   batchLines?: number;
+  /** Take a `wg show all dump` this often when root and `wg` exist (0: never). */
+  wgIntervalMs?: number;
   /** --ship: send to a central ClickHouse every `intervalMs` (see store/clickhouse/ship.ts). */
   ship?: { target: ClickHouseTarget; server?: string; intervalMs: number };
 }
@@ -67,8 +71,9 @@ export interface WatchSummary {
 const STATE_MS = 2000;
 
 export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<WatchSummary> {
-  const paths = o.paths.length ? o.paths : STANDARD_FOLLOW.filter((p) => existsSync(p));
-  if (!paths.length) throw new InputError('none of the standard log locations exists here', { hint: `name the files or directories to follow: bytetrail watch /var/log/mail.log ... (standard: ${STANDARD_FOLLOW.join(', ')})` });
+  const paths = o.paths.length ? [...o.paths] : STANDARD_FOLLOW.filter((p) => existsSync(p));
+  const wgWhyNot = o.wgIntervalMs ? wgDumpsUnavailable(process.getuid?.() ?? null) : 'off';
+  if (!paths.length && wgWhyNot !== null) throw new InputError('none of the standard log locations exists here', { hint: `name the files or directories to follow: bytetrail watch /var/log/mail.log ... (standard: ${STANDARD_FOLLOW.join(', ')})` });
   const startedAt = Date.now();
   const store = openStore({ path: o.db });
   const ws = new WatchStore(store);
@@ -77,6 +82,7 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
   let capture: LiveCapture | null = null;
   let retention: RetentionResult | null = null;
   let follower: Follower | null = null;
+  let wg: WgDumper | null = null;
   const sinks = new AlertSinks(ws, { alertLog: o.alertLog, exec: o.exec, execTimeoutMs: o.execTimeoutMs, notice });
   const failures = new Set<string>();
   const stopShipping = new AbortController();
@@ -102,6 +108,14 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
       pollMs: o.pollMs, readIntervalMs: o.readIntervalMs, drainMs: o.drainMs, sweepMs: o.sweepMs, signal, notice,
     });
     follower = f;
+    if (wgWhyNot === null) {
+      // Beside the database: private to the user that runs watch, like the database itself.
+      wg = startWgDumps(join(dirname(store.path), 'wireguard'), o.wgIntervalMs!, notice);
+      await wg.once();
+      paths.push(wg.path);
+      // The peers' names: only the names are kept from a configuration, never its keys.
+      if (!o.paths.length && existsSync('/etc/wireguard') && !paths.includes('/etc/wireguard')) paths.push('/etc/wireguard');
+    }
     notice(`watching ${paths.join(', ')} into ${store.path}${engine.enabled ? '' : ' (no alerts: give --alert-above or keep --baseline-multiple above 0)'}`);
     await f.start(paths);
     if (o.ship) shipping = shipContinuously(store, o.ship.target, { server: o.ship.server, defaultServer: hostname(), intervalMs: o.ship.intervalMs, notice }, stopShipping.signal);
@@ -141,6 +155,7 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     notice('stopping: finishing the current batch');
   } finally {
     for (const t of timers) clearInterval(t);
+    wg?.stop();
     await follower?.close();
     await capture?.stop();
     await sinks.drain();
