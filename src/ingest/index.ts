@@ -97,6 +97,7 @@ const SAMPLES_PER_SOURCE = 3;
 export const LOSS_BINARY = 'binary file, not read';
 export const LOSS_NOT_UTF8 = 'lines with bytes that are not UTF-8, stored with U+FFFD in their place';
 export const LOSS_TRUNCATED = 'truncated before it was read, with no rotated copy';
+export const LOSS_ROTATED_AWAY = 'rotated away more than once while watch was stopped, and no rotated copy holds it';
 const SNAPSHOT_KINDS: ReadonlySet<FileKind> = new Set(['conntrack', 'vnstat', ...COUNTER_SOURCES.map((c) => c.kind)]);
 const MISMATCH = '\0mismatch';
 /** Lines per batch (and per transaction): 20,000 costs no more than 50,000 and holds less in memory. */

@@ -17,9 +17,10 @@ import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BytetrailError, describeFsError } from '../errors.js';
-import { ingestOneFile, type IngestOptions, type IngestSummary, LOSS_TRUNCATED } from '../ingest/index.js';
+import { openContent, sha1 } from '../ingest/content.js';
+import { ingestOneFile, type IngestOptions, type IngestSummary, LOSS_ROTATED_AWAY, LOSS_TRUNCATED } from '../ingest/index.js';
 import { COMPRESSED_NAME, expandInputs, isRotatedName, ROTATED_NAME } from '../ingest/inputs.js';
-import type { FileKind, Store } from '../store/index.js';
+import type { FileKind, FileRecord, Store } from '../store/index.js';
 import type { WatchPathRow, WatchStore } from '../store/watch.js';
 
 export interface FollowOptions {
@@ -294,6 +295,8 @@ export class Follower {
     // At the first read (a restart may follow a rotation) and whenever the name gets new content,
     // the newest rotated sibling may hold lines of the old content not read yet.
     if (!f.readOnce) f.needSiblings = true;
+    // The stream last read under this name, to find again if a restart finds it rotated away.
+    const before = !f.readOnce ? this.store.latestFileAt(f.path, 'log') : null;
 
     // Does the name still point at the file we hold?
     let st: ReturnType<typeof statSync> | null = null;
@@ -354,6 +357,7 @@ export class Follower {
       f.needSiblings = false;
       await this.readSiblings(f);
     }
+    if (before && !this.o.signal.aborted) await this.findRotatedAway(f, before);
     if (cut && !this.o.signal.aborted) this.countCut(f, cut);
     f.readOnce = true;
     if (f.gone && !f.draining.length) this.unfollow(f);
@@ -370,6 +374,33 @@ export class Follower {
     const bytes = cut.size - rec.offset;
     this.store.addLoss({ path: f.path, reason: LOSS_TRUNCATED, lines: 0, bytes });
     this.o.notice(`${f.path} was truncated with ${bytes} bytes not read yet, and no rotated copy holds them: they are lost`);
+  }
+
+  /**
+   * At the first read after a start: the stream last read under this name, if neither the file
+   * there now nor its newest rotated copy continued it, was rotated more than once while watch
+   * was stopped (mail.log → .1 → .2.gz). An older rotated copy that holds it (known by its first
+   * bytes) is read from where watch stopped; if none does, what watch had seen of it but not
+   * read is lost, counted for status and said once. Lines written after watch stopped cannot be
+   * counted without the file, so the figure is a lower bound, and the message says so.
+   */
+  private async findRotatedAway(f: Followed, before: FileRecord): Promise<void> {
+    const after = this.store.fileById(before.id);
+    if (!after || after.path !== before.path || after.ino !== before.ino || after.offset !== before.offset) return;
+    let st: ReturnType<typeof statSync> | null = null;
+    try { st = statSync(f.path); } catch { /* gone: rotated away too */ }
+    if (st && st.ino === before.ino && st.dev === before.dev) return;
+    for (const p of this.siblings(f.path).slice(1)) {
+      let same = false;
+      try {
+        const c = await openContent(p);
+        try { same = c.head.length >= before.fpLen && sha1(c.head.subarray(0, before.fpLen)) === before.fpHash; } finally { c.close(); }
+      } catch { continue; }
+      if (same) { await this.readOneShot(p); return; }
+    }
+    const bytes = Math.max(0, (before.size ?? 0) - before.offset);
+    this.store.addLoss({ path: f.path, reason: LOSS_ROTATED_AWAY, lines: 0, bytes });
+    this.o.notice(`${f.path} was rotated more than once while watch was stopped, and no rotated copy holds what was last read there: ${bytes ? `${bytes} bytes seen but not read yet, and ` : ''}anything written there after watch stopped (how much cannot be known without the file) is lost`);
   }
 
   private unfollow(f: Followed): void {
