@@ -11,6 +11,7 @@ import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths, type IngestSummary } from '../ingest/index.js';
 import { SOURCE_LOG_PATHS } from '../sources/index.js';
 import { defaultDbPath, openStore, type Store } from '../store/index.js';
+import { shellQuote } from '../throttle/command.js';
 import { investigate } from './investigate.js';
 import type { Investigation } from './types.js';
 import { resolveWindow } from './window.js';
@@ -105,8 +106,7 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
     try {
       const inv = investigate(d.store, { from: d.from, to: d.to, vpnPorts: o.vpnPorts });
       // The database stays (in its private temporary folder) so that the proposed throttle runs as printed.
-      const db = /^[\w./-]+$/.test(d.store.path) ? d.store.path : `'${d.store.path.replace(/'/g, `'\\''`)}'`;
-      if (inv.throttle) inv.throttle.command = inv.throttle.command.replace(/^bytetrail throttle /, `bytetrail throttle --db ${db} `);
+      if (inv.throttle) inv.throttle.command = inv.throttle.command.replace(/^bytetrail throttle /, `bytetrail throttle --db ${shellQuote(d.store.path)} `);
       return { investigation: inv, ingest: d.ingest, dbPath: d.store.path, warnings: [] };
     } finally {
       d.store.close();
