@@ -52,14 +52,21 @@ function rotateTwiceWhileStopped(log: string): void {
   writeFileSync(log, lines(170, 180));
 }
 
+/** watch reads 100 lines, is stopped, the file is rotated twice; `keepOlderCopy` false deletes mail.log.2. */
+async function stoppedAndRotatedTwice(dir: string, keepOlderCopy: boolean): Promise<{ db: string; log: string }> {
+  const db = join(dir, 'bt.db'), log = join(dir, 'mail.log');
+  writeFileSync(log, lines(0, 100));
+  await watchUntil(db, log, 100);
+  rotateTwiceWhileStopped(log);
+  if (!keepOlderCopy) unlinkSync(`${log}.2`);
+  return { db, log };
+}
+
 describe('watch: a followed file rotated twice while watch was stopped', () => {
   it('reads the rest of the stream it was reading from the older copy, every line once', async () => {
     const { dir, cleanup } = tempDir('bytetrail-rot2-');
     try {
-      const db = join(dir, 'bt.db'), log = join(dir, 'mail.log');
-      writeFileSync(log, lines(0, 100));
-      await watchUntil(db, log, 100);
-      rotateTwiceWhileStopped(log);
+      const { db, log } = await stoppedAndRotatedTwice(dir, true);
       await watchUntil(db, log, 180);
       expect(events(db)).toEqual({ n: 180, d: 180 });
       expect(query(db, 'SELECT * FROM losses')).toBeUndefined();
@@ -71,11 +78,7 @@ describe('watch: a followed file rotated twice while watch was stopped', () => {
   it('without that copy, counts the loss for status and says it once', async () => {
     const { dir, cleanup } = tempDir('bytetrail-rot2-');
     try {
-      const db = join(dir, 'bt.db'), log = join(dir, 'mail.log');
-      writeFileSync(log, lines(0, 100));
-      await watchUntil(db, log, 100);
-      rotateTwiceWhileStopped(log);
-      unlinkSync(`${log}.2`);
+      const { db, log } = await stoppedAndRotatedTwice(dir, false);
       const err = await watchUntil(db, log, 130);
       expect(events(db)).toEqual({ n: 130, d: 130 });
       expect(query(db, 'SELECT path, reason FROM losses')).toEqual({ path: log, reason: expect.stringMatching(/rotated away more than once while watch was stopped/) });
