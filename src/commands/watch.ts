@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import { runWatch, type WatchSummary } from '../watch/index.js';
+import { parseListen } from '../watch/metrics.js';
 import { parseDurationFlag, parseRateFlag } from '../watch/units.js';
 import { resolveZone } from '../zone.js';
 import { warn } from '../output.js';
@@ -16,6 +17,7 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
     '<%= config.bin %> watch /var/log/mail.log /var/log/openvpn/ --alert-above 50mbit --alert-log /var/lib/bytetrail/alerts.jsonl',
     `<%= config.bin %> watch --keep 30d --exec 'mail -s "bytetrail alert" root'`,
     '<%= config.bin %> watch --capture eth0 --local 192.0.2.10',
+    '<%= config.bin %> watch --metrics 127.0.0.1:9188 --metrics-top 20',
   ];
 
   static override strict = false;
@@ -40,6 +42,8 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
     server: Flags.string({ description: "with --ship: this server's name in the central store (default: the host name)" }),
     'wg-interval': Flags.string({ description: 'as root with wg installed, take a `wg show all dump` this often (0: never)', default: '30s' }),
     'ship-interval': Flags.string({ description: 'with --ship: how often to send what is new (a large fleet ships less often)', default: '5s' }),
+    metrics: Flags.string({ description: 'serve Prometheus/OpenMetrics text on http://ADDRESS:PORT/metrics: 9188 or :9188 is loopback, 0.0.0.0:9188 every interface' }),
+    'metrics-top': Flags.integer({ description: 'with --metrics: accounts with their own series (the top of the last hour); the rest are summed in account="(other)"', default: 10, min: 0 }),
     clock: Flags.string({ description: 'wall: judge the last minutes; data: follow the newest stored time (to replay old logs)', options: ['wall', 'data'], default: 'wall' }),
     'poll-ms': Flags.integer({ hidden: true, default: 1000 }),
     'read-interval-ms': Flags.integer({ hidden: true, default: 1000 }),
@@ -70,6 +74,7 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
         capture: flags.capture, captureFilter: flags['capture-filter'], captureWith: flags['capture-with'] as 'auto' | 'cap' | 'tcpdump', localIps: flags.local, vpnPorts: flags['vpn-port'],
         batchLines: Number(process.env.BYTETRAIL_BATCH_LINES) || undefined,
         wgIntervalMs: flags['wg-interval'] === '0' ? 0 : parseDurationFlag(flags['wg-interval'], 'wg-interval'),
+        metrics: flags.metrics === undefined ? undefined : { listen: parseListen(flags.metrics), top: flags['metrics-top'] },
         ship: flags.ship ? { target: targetFromFlag(flags.ship, 'ship', warn), server: flags.server, intervalMs: parseDurationFlag(flags['ship-interval'], 'ship-interval') } : undefined,
       }, controller.signal);
       if (!this.jsonEnabled()) this.log(`Followed ${summary.followed} file(s): ${summary.lines.toLocaleString('en-US')} lines, ${summary.events.toLocaleString('en-US')} events, ${summary.records.toLocaleString('en-US')} flow records; ${summary.alerts} alert(s).`);

@@ -37,6 +37,8 @@ export interface FollowOptions {
   signal: AbortSignal;
   /** One-line messages for the admin (stderr). */
   notice(message: string): void;
+  /** Told what each read stored (`watch --metrics` counts it). */
+  onRead?: (summary: IngestSummary) => void;
 }
 
 export interface FollowTotals { reads: number; lines: number; events: number; records: number; bytes: number; errors: number }
@@ -526,6 +528,7 @@ export class Follower {
   }
 
   private count(s: IngestSummary): void {
+    this.o.onRead?.(s);
     this.totals.lines += s.lines;
     this.totals.bytes += s.bytes;
     for (const n of Object.values(s.events)) this.totals.events += n;

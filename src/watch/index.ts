@@ -19,6 +19,7 @@ import { WatchStore } from '../store/watch.js';
 import { AlertEngine, type AlertOptions } from './alerts.js';
 import { type LiveCapture, startCapture } from './capture.js';
 import { Follower, isRotatedName } from './follow.js';
+import { type Listen, WatchMetrics } from './metrics.js';
 import { type RetentionResult, runRetention } from './retention.js';
 import { AlertSinks } from './sinks.js';
 import { startWgDumps, type WgDumper, wgDumpsUnavailable } from './wireguard.js';
@@ -53,6 +54,8 @@ export interface WatchOptions extends Omit<AlertOptions, 'host'> {
   wgIntervalMs?: number;
   /** --ship: send to a central ClickHouse every `intervalMs` (see store/clickhouse/ship.ts). */
   ship?: { target: ClickHouseTarget; server?: string; intervalMs: number };
+  /** --metrics: serve Prometheus / OpenMetrics text on this address (see metrics.ts). */
+  metrics?: { listen: Listen; top: number };
 }
 
 export interface WatchSummary {
@@ -83,7 +86,8 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
   let retention: RetentionResult | null = null;
   let follower: Follower | null = null;
   let wg: WgDumper | null = null;
-  const sinks = new AlertSinks(ws, { alertLog: o.alertLog, exec: o.exec, execTimeoutMs: o.execTimeoutMs, notice });
+  const metrics = o.metrics ? new WatchMetrics(store, ws, { ...o.metrics, clock: o.clock, settleMs: o.settleMs, vpnPorts: o.vpnPorts, notice }) : null;
+  const sinks = new AlertSinks(ws, { alertLog: o.alertLog, exec: o.exec, execTimeoutMs: o.execTimeoutMs, notice, report: metrics?.alertReport });
   const failures = new Set<string>();
   const stopShipping = new AbortController();
   let shipping: Promise<void> | null = null;
@@ -106,6 +110,7 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     const f = new Follower(store, ws, {
       ingest: { tz: o.tz, handlers: flowHandlers(), localIps: o.localIps, batchLines: o.batchLines },
       pollMs: o.pollMs, readIntervalMs: o.readIntervalMs, drainMs: o.drainMs, sweepMs: o.sweepMs, signal, notice,
+      onRead: metrics ? (s) => metrics.countRead(s) : undefined,
     });
     follower = f;
     if (wgWhyNot === null) {
@@ -117,6 +122,11 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
       if (!o.paths.length && existsSync('/etc/wireguard') && !paths.includes('/etc/wireguard')) paths.push('/etc/wireguard');
     }
     notice(`watching ${paths.join(', ')} into ${store.path}${engine.enabled ? '' : ' (no alerts: give --alert-above or keep --baseline-multiple above 0)'}`);
+    if (metrics) {
+      const a = await metrics.listen();
+      notice(`metrics on http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`);
+      timers.push(setInterval(() => { metrics.tick(Date.now(), f.busy).catch((err: Error) => guard('metrics', () => { throw err; })); }, o.checkMs));
+    }
     await f.start(paths);
     if (o.ship) shipping = shipContinuously(store, o.ship.target, { server: o.ship.server, defaultServer: hostname(), intervalMs: o.ship.intervalMs, notice }, stopShipping.signal);
     if (o.capture && !signal.aborted) capture = await startCapture(store, { iface: o.capture, filter: o.captureFilter, localIps: o.localIps, using: o.captureWith, notice });
@@ -159,6 +169,7 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     await follower?.close();
     await capture?.stop();
     await sinks.drain();
+    await metrics?.close();
     stopShipping.abort();
     await shipping;
     if (store.db.open) {

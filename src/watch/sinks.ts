@@ -18,6 +18,8 @@ export interface SinkOptions {
   notice(message: string): void;
   /** Where the human line goes (default stderr). */
   write?: (line: string) => void;
+  /** Told of each delivery and failure, per sink (`watch --metrics` counts them). */
+  report?: { delivered(sink: string, type: string): void; failed(sink: string): void };
 }
 
 export class AlertSinks {
@@ -34,12 +36,16 @@ export class AlertSinks {
     const json = JSON.stringify(alert);
     // The summary names accounts and interfaces from the data: escaped, it stays one harmless line.
     (this.o.write ?? ((l: string) => process.stderr.write(l)))(`bytetrail: ${escapeControls(alert.summary)}\n`);
+    this.o.report?.delivered('stderr', alert.type);
     this.ws.recordAlert({ ts: Date.parse(alert.emittedAt), incident: alert.incident, type: alert.type, summary: alert.summary, json });
+    this.o.report?.delivered('database', alert.type);
     if (this.o.alertLog) {
       try {
         appendFileSync(this.o.alertLog, json + '\n', { mode: 0o640 });
         this.logFailed = false;
+        this.o.report?.delivered('alert-log', alert.type);
       } catch (err) {
+        this.o.report?.failed('alert-log');
         if (!this.logFailed) this.o.notice(`${describeFsError(this.o.alertLog, err, 'write')}; alerts still go to stderr and the database`);
         this.logFailed = true;
       }
@@ -63,6 +69,7 @@ export class AlertSinks {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        if (failure) this.o.report?.failed('exec'); else this.o.report?.delivered('exec', alert.type);
         if (failure && !this.failedIncidents.has(alert.incident)) {
           this.failedIncidents.add(alert.incident);
           this.o.notice(`--exec hook failed for incident ${alert.incident}: ${failure}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()!.slice(0, 200)}` : ''} (further failures for this incident are not reported)`);
