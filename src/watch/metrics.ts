@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type RegistryContentType } from 'prom-client';
 import { investigate } from '../correlate/investigate.js';
 import type { Investigation } from '../correlate/types.js';
-import { InputError } from '../errors.js';
+import { InputError, UserError } from '../errors.js';
 import type { IngestSummary } from '../ingest/index.js';
 import type { Store } from '../store/index.js';
 import type { WatchStore } from '../store/watch.js';
@@ -33,7 +33,7 @@ export function parseListen(value: string): Listen {
   const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(value.trim());
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port >= 0 && port <= 65535)) {
-    throw new InputError(`--metrics is not an address and port: ${value}`, { hint: 'give a port (9188, loopback) or an address and port: 127.0.0.1:9188, [::1]:9188, 0.0.0.0:9188' });
+    throw new UserError(`--metrics is not an address and port: ${value}`, { hint: 'give a port (9188, loopback) or an address and port: 127.0.0.1:9188, [::1]:9188, 0.0.0.0:9188' });
   }
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
