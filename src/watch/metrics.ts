@@ -125,6 +125,7 @@ export class WatchMetrics {
   private accountedTo: number | null = null;
   private top = new Set<string>();
   private running: Promise<number> | null = null;
+  private closed = false;
   private failed = new Set<string>();
   private server: Server | null = null;
   private scrapes: Promise<unknown> = Promise.resolve();
@@ -212,6 +213,7 @@ export class WatchMetrics {
   /** Account every minute that has closed; one run at a time. Returns the number of minutes accounted. */
   tick(now: number, followerBusy: boolean): Promise<number> {
     if (this.running) return this.running;
+    if (this.closed) return Promise.resolve(0);
     this.running = this.accountDue(now, followerBusy).finally(() => { this.running = null; });
     return this.running;
   }
@@ -231,7 +233,7 @@ export class WatchMetrics {
       if (this.accountedTo === null) this.accountedTo = Math.floor((this.ws.oldestRawTime() ?? newest) / STEP) * STEP;
     }
     let n = 0;
-    while (this.accountedTo + STEP <= due && n < MINUTES_PER_TICK) {
+    while (this.accountedTo + STEP <= due && n < MINUTES_PER_TICK && !this.closed) {
       await this.accountMinute(this.accountedTo + STEP);
       this.accountedTo += STEP;
       n++;
@@ -348,6 +350,7 @@ export class WatchMetrics {
 
   /** Stop listening and wait for a minute being accounted. */
   async close(): Promise<void> {
+    this.closed = true;
     const s = this.server;
     this.server = null;
     if (s) await new Promise<void>((resolve) => { s.close(() => resolve()); s.closeAllConnections(); });
