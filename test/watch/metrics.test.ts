@@ -306,6 +306,39 @@ describe('watch --metrics: the account cap', () => {
   }, 300_000);
 });
 
+describe('watch --metrics on the wall clock', () => {
+  it('counts a minute once, after it has settled, from the first minute that ends after the start', async () => {
+    const { dir, cleanup } = tempDir('bytetrail-metrics-wall-');
+    const store = openStore({ path: join(dir, 'bt.db') });
+    const m = new WatchMetrics(store, new WatchStore(store), { listen: { host: '127.0.0.1', port: 0 }, top: 10, clock: 'wall', settleMs: 20_000, processMetrics: false, notice: () => undefined });
+    try {
+      const at = Date.UTC(2026, 10, 21, 14, 0);
+      const flow = (minute: number, bytesOut: number) => ({ minute, iface: 'eth0', proto: 6, lip: '192.0.2.10', lport: 443, rip: '198.51.100.7', rport: 50000, service: 'https' as const, bytesIn: 1000, bytesOut, packetsIn: 10, packetsOut: 100 });
+      // Before watch started: not counted. The minute 14:00-14:01, then a late one.
+      store.addFlows('capture', [flow(at - MIN, 5e6), flow(at, 7e6)]);
+      const out = async () => sum(parse(await m.scrape(undefined).then((r) => r.body)), 'bytetrail_interface_bytes_total', { interface: 'eth0', direction: 'out', source: 'capture' });
+      expect(await m.tick(at + 30_000, false)).toBe(0);
+      // 14:01:10: the minute ended, but has not settled for 20 s.
+      expect(await m.tick(at + MIN + 10_000, false)).toBe(0);
+      expect(await out()).toBe(0);
+      expect(await m.tick(at + MIN + 20_000, false)).toBe(1);
+      expect(await out()).toBe(7e6);
+      // Judged again, or a row arriving late for a minute already counted: nothing twice.
+      expect(await m.tick(at + MIN + 50_000, false)).toBe(0);
+      store.addFlows('capture', [flow(at, 1e6)]);
+      store.addFlows('capture', [flow(at + MIN, 2e6)]);
+      expect(await m.tick(at + 2 * MIN + 20_000, false)).toBe(1);
+      expect(await out()).toBe(9e6);
+      const text = (await m.scrape(undefined)).body;
+      expect(parse(text).samples.get('bytetrail_accounted_through_timestamp_seconds{}')).toBe((at + 2 * MIN) / 1000);
+    } finally {
+      await m.close();
+      store.close();
+      cleanup();
+    }
+  });
+});
+
 describe('contrib/grafana dashboard', () => {
   it('is valid JSON whose every query names only metrics bytetrail exports', async () => {
     const { dir, cleanup } = tempDir('bytetrail-grafana-');
