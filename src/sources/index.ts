@@ -9,6 +9,7 @@
  * BIND: a kernel line never looks like a query; OpenVPN last: its sniffer is the widest).
  */
 import { registerSourceName, type LogEvent } from '../events.js';
+import { registerStampReader } from '../parsers/syslog.js';
 import type { SourceParser } from '../parsers/types.js';
 import { source as bind } from './bind.js';
 import { source as dovecot } from './dovecot.js';
@@ -18,7 +19,7 @@ import { source as openvpn } from './openvpn.js';
 import { source as postfix } from './postfix.js';
 import { source as roundcube } from './roundcube.js';
 import { source as rspamd } from './rspamd.js';
-import type { AggregateFact, FactName, IdentityFact, LogSource, ServicePort } from './types.js';
+import { NATIVE_STAMPS, type AggregateFact, type FactName, type IdentityFact, type LogSource, type ServicePort } from './types.js';
 import { source as unbound } from './unbound.js';
 import { source as webaccess } from './webaccess.js';
 
@@ -28,6 +29,11 @@ const byName = new Map<string, LogSource>();
 function register(s: LogSource): void {
   if (byName.has(s.name)) throw new Error(`source ${s.name} registered twice`);
   if (s.parser.source !== s.name) throw new Error(`source ${s.name}: its parser says it is ${s.parser.source}`);
+  for (const r of s.stampReaders ?? []) {
+    if (r.name in NATIVE_STAMPS) throw new Error(`source ${s.name}: stamp form ${r.name} is read elsewhere already`);
+    NATIVE_STAMPS[r.name] = r.example;
+    registerStampReader(r);
+  }
   registry.push(s);
   byName.set(s.name, s);
   registerSourceName(s.name);

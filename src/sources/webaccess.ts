@@ -15,11 +15,37 @@
 import type { AttrValue, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
 import { normalizeIp } from '../parsers/common.js';
-import { accessLogEnvelope, type Envelope } from '../parsers/syslog.js';
+import type { Envelope } from '../parsers/syslog.js';
 import type { SourceParser } from '../parsers/types.js';
-import type { IdentityFact, LogSource } from './types.js';
+import { clfTime } from '../time.js';
+import type { IdentityFact, LogSource, StampReader } from './types.js';
 
 const NAME = 'webaccess';
+const ACCESS_LINE = /^\S+ \S+ \S+ \[(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\] "/;
+
+/**
+ * The envelope of an access log line in the common or combined format:
+ *
+ *   198.51.100.7 - alice [06/Dec/2026:10:00:00 +0000] "GET /roundcube/ HTTP/1.1" 200 5120 "-" "UA"
+ *
+ * `$time_local` carries its offset, so no zone is needed. The message is the whole line: the
+ * parser reads every field of it (the same text arrives through syslog as `nginx: ...`).
+ */
+export function accessLogEnvelope(line: string): Envelope | null {
+  const m = ACCESS_LINE.exec(line);
+  if (!m) return null;
+  const ts = clfTime(m, 1);
+  if (ts === null) return null;
+  return { ts, host: null, program: null, pid: null, msg: line, form: 'native', tagArgs: null };
+}
+
+/** Read after the syslog forms: a client field could read as a BSD month (a host named `Mar`). */
+const CLF: StampReader = {
+  name: 'clf',
+  example: '198.51.100.7 - - [20/Nov/2026:09:20:02 +0000] "GET /roundcube/ HTTP/1.1" 200 5120 "-" "Mozilla/5.0"',
+  fallback: true,
+  read: (line, i) => accessLogEnvelope(i === 0 ? line : line.slice(i)),
+};
 const Q = '"((?:[^"\\\\]|\\\\.)*)"';
 const LINE = new RegExp(`^(\\S+) \\S+ (\\S+) \\[[^\\]]+\\] ${Q} (\\d{3}) (\\d+|-)(?: ${Q} ${Q})?`);
 const REQUEST = /^([A-Z]{3,10}) (\S+)(?: HTTP\/[\d.]+)?$/;
@@ -82,6 +108,7 @@ export const source: LogSource = {
   title: 'nginx / Apache access log',
   tags: ['nginx', 'apache2', 'httpd'],
   nativeStamps: ['clf'],
+  stampReaders: [CLF],
   parser,
   ports: [['http', 80, ['tcp']], ['https', 443, ['tcp', 'udp']]],
   standardPaths: ['/var/log/nginx/access.log', '/var/log/apache2/access.log', '/var/log/httpd/access_log'],
