@@ -23,7 +23,8 @@ export const source: LogSource = {
   tags: ['dovecot', 'imap-login', 'pop3-login', 'imap', 'pop3', 'auth', 'lmtp', '…'],
   nativeStamps: ['tai64n'],
   parser,
-  ports: [['imap', 143, ['tcp']], ['imaps', 993, ['tcp']], ['pop3', 110, ['tcp']], ['pop3s', 995, ['tcp']]],
+  ports: [['imap', 143, ['tcp'], 'imap'], ['imaps', 993, ['tcp'], 'imap'], ['pop3', 110, ['tcp'], 'pop3'], ['pop3s', 995, ['tcp'], 'pop3']],
+  groups: [{ name: 'imap', label: 'IMAP' }, { name: 'pop3', label: 'POP3' }],
   standardPaths: ['/var/log/mail.log', '/var/log/dovecot.log'],
   corpusDirs: ['dovecot'],
   fact(ev): IdentityFact | null {

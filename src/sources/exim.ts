@@ -216,7 +216,8 @@ export const source: LogSource = {
   tags: ['exim', 'exim4'],
   nativeStamps: ['ymd-hms'],
   parser,
-  ports: [['smtp', 25, ['tcp']], ['submission', 587, ['tcp']], ['smtps', 465, ['tcp']]],
+  ports: [['smtp', 25, ['tcp'], 'smtp'], ['submission', 587, ['tcp'], 'submission'], ['smtps', 465, ['tcp'], 'submission']],
+  groups: [{ name: 'smtp', label: 'SMTP' }, { name: 'submission', label: 'submission' }],
   standardPaths: ['/var/log/exim4/mainlog', '/var/log/exim_mainlog', '/var/log/exim/main.log'],
   corpusDirs: ['exim', 'exim/testsuite'],
   fact(ev): IdentityFact | null {

@@ -65,6 +65,35 @@ export const SOURCE_LOG_PATHS: readonly string[] = [...new Set(registry.flatMap(
 /** Every source's service ports. */
 export const SOURCE_PORTS: readonly ServicePort[] = registry.flatMap((s) => s.ports ?? []);
 
+/**
+ * The service groups the sources name, with their labels (`imap` → `IMAP`), then `other`. A
+ * group two sources declare must have one label.
+ */
+export const GROUP_LABELS: Readonly<Record<string, string>> = (() => {
+  const out: Record<string, string> = {};
+  for (const s of registry) {
+    for (const g of s.groups ?? []) {
+      if (out[g.name] !== undefined && out[g.name] !== g.label) throw new Error(`source ${s.name}: group ${g.name} is labelled ${out[g.name]} elsewhere`);
+      out[g.name] = g.label;
+    }
+  }
+  out.other = 'other';
+  return out;
+})();
+
+/**
+ * The ports a throttle of each group limits: those the group declares, else its services'
+ * ports in registration order (`imap` → 143, 993). `other` has none.
+ */
+export const GROUP_PORTS: Readonly<Record<string, readonly number[]>> = (() => {
+  const out: Record<string, number[]> = {};
+  for (const name of Object.keys(GROUP_LABELS)) out[name] = [];
+  for (const [, port, , group] of SOURCE_PORTS) if (group && out[group] && !out[group].includes(port)) out[group].push(port);
+  for (const s of registry) for (const g of s.groups ?? []) if (g.ports) out[g.name] = [...g.ports];
+  out.other = [];
+  return out;
+})();
+
 /** Corpus folders with real-world lines of some source, sorted. */
 export const CORPUS_DIRS: readonly string[] = [...new Set(registry.flatMap((s) => s.corpusDirs ?? []))].sort();
 

@@ -10,7 +10,8 @@ export const source: LogSource = {
   nativeStamps: ['ymd-hms', 'ctime'],
   parser,
   longSessions: true,
-  ports: [['openvpn', 1194, ['tcp', 'udp']]],
+  ports: [['openvpn', 1194, ['tcp', 'udp'], 'vpn']],
+  groups: [{ name: 'vpn', label: 'VPN' }],
   standardPaths: ['/var/log/openvpn', '/var/log/openvpn.log'],
   corpusDirs: ['openvpn'],
   fact(ev): IdentityFact | null {

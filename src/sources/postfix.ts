@@ -9,7 +9,8 @@ export const source: LogSource = {
   tags: ['postfix/smtpd', 'postfix/submission/smtpd', 'postfix/qmgr', 'postfix/smtp', 'postfix/cleanup', '…'],
   nativeStamps: [],
   parser,
-  ports: [['smtp', 25, ['tcp']], ['submission', 587, ['tcp']], ['smtps', 465, ['tcp']]],
+  ports: [['smtp', 25, ['tcp'], 'smtp'], ['submission', 587, ['tcp'], 'submission'], ['smtps', 465, ['tcp'], 'submission']],
+  groups: [{ name: 'smtp', label: 'SMTP' }, { name: 'submission', label: 'submission' }],
   standardPaths: ['/var/log/mail.log', '/var/log/mail.log.1'],
   corpusDirs: ['postfix'],
   fact(ev): IdentityFact | null {

@@ -46,11 +46,27 @@ export interface StampReader {
   read(line: string, i: number, ctx: ParseContext): EnvelopeResult | null;
 }
 
-/** Flow services a source's ports belong to (flows/services.ts). */
-export type PortService = 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps' | 'openvpn' | 'wireguard' | 'dns' | 'http' | 'https' | 'ssh';
+/** A flow service, named by its port (flows/services.ts): `imaps`, `openvpn`, `https`. */
+export type PortService = string;
 
-/** A service port: `['imaps', 993, ['tcp']]`. */
-export type ServicePort = readonly [PortService, number, readonly ('tcp' | 'udp')[]];
+/**
+ * A service port: `['imaps', 993, ['tcp'], 'imap']`. The fourth element is the service group
+ * its flows are attributed under (`imap`, `pop3`, `smtp`, `submission`, `vpn`, `dns`), whose
+ * label a source declares in `groups`; without it the flows are `other` (the web ports: a
+ * webmail's HTTPS goes to its group by the login on the address, not by the port).
+ */
+export type ServicePort = readonly [service: PortService, port: number, protos: readonly ('tcp' | 'udp')[], group?: string];
+
+/** A service group a source brings: its name in investigations and how reports name it. */
+export interface GroupDecl {
+  name: string;
+  label: string;
+  /**
+   * The ports a throttle of this group's suspect limits, when its flows are not found by port
+   * (a webmail's HTTPS); else the ports of the services in the group, in registration order.
+   */
+  ports?: readonly number[];
+}
 
 /**
  * Where a session lives: `mail` (IMAP/POP3/submission logins, short), `tunnel` (VPN
@@ -128,8 +144,10 @@ export interface LogSource {
   aggregate?(ev: LogEvent): string | null;
   /** The fact of an aggregated row, by its kind (`drop` → firewall-drop). */
   aggregateFact?(kind: string): AggregateFact | null;
-  /** Ports of the services it serves. */
+  /** Ports of the services it serves, each with its service group. */
   ports?: readonly ServicePort[];
+  /** The service groups it names (a group several sources share is declared alike by each). */
+  groups?: readonly GroupDecl[];
   /** Its sessions last days (a VPN): investigate looks a week back for its identity events. */
   longSessions?: boolean;
   /** Where a Debian/Ubuntu (or cPanel) server keeps its logs, in the order to read them. */
