@@ -1,7 +1,7 @@
 /**
- * What a source declares about itself. A source is one module in src/sources/ that calls
- * `defineSource` once; nothing outside src/sources/ names it. Correlation reads the
- * source-free identity facts below, never the source's name or its own kinds.
+ * What a source declares about itself. A log source is one module in src/sources/logs/ that
+ * exports it as `source`; the registry finds it there, and nothing else names it. Correlation
+ * reads the source-free identity facts below, never the source's name or its own kinds.
  */
 import type { LogEvent, ParseContext } from '../events.js';
 import type { EnvelopeResult } from '../parsers/syslog.js';
@@ -130,6 +130,12 @@ export interface LogSource {
   name: string;
   /** How people call it, for docs. */
   title: string;
+  /**
+   * Its place in the parser order (lower first): where two sources could claim a line, the
+   * first whose `matchesProgram` accepts its program tag, or whose `sniffNative` accepts a
+   * tagless line, takes it. Unique.
+   */
+  rank: number;
   /** Syslog program tags it writes under (documentation; `parser.matchesProgram` decides). */
   tags: readonly string[];
   /** Timestamp forms of its own log files, besides syslog's (its own or another's, by name). */

@@ -1,8 +1,8 @@
 /** Dovecot: IMAP and POP3 logins and logouts (with in=/out=), failed logins. */
-import type { LogEvent } from '../events.js';
-import { dovecot as parser } from '../parsers/dovecot.js';
-import type { IdentityFact, LogSource } from './types.js';
-import { num, str } from './util.js';
+import type { LogEvent } from '../../events.js';
+import { dovecot as parser } from '../../parsers/dovecot.js';
+import type { IdentityFact, LogSource } from '../types.js';
+import { num, str } from '../util.js';
 
 const SERVICES: Record<string, string> = { imap: 'imap', pop3: 'pop3', submission: 'submission', managesieve: 'sieve', sieve: 'sieve' };
 
@@ -20,6 +20,7 @@ function altKey(ev: LogEvent): string | null {
 export const source: LogSource = {
   name: 'dovecot',
   title: 'Dovecot',
+  rank: 20,
   tags: ['dovecot', 'imap-login', 'pop3-login', 'imap', 'pop3', 'auth', 'lmtp', '…'],
   nativeStamps: ['tai64n'],
   parser,

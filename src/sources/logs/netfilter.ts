@@ -1,6 +1,6 @@
 /** netfilter LOG/NFLOG lines (iptables, nftables, Shorewall, Proxmox): per-minute aggregates of drops. */
-import { netfilter as parser, pveFirewallEnvelope } from '../parsers/netfilter.js';
-import type { LogSource, StampReader } from './types.js';
+import { netfilter as parser, pveFirewallEnvelope } from '../../parsers/netfilter.js';
+import type { LogSource, StampReader } from '../types.js';
 
 /** `101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: ...`: Proxmox pve-firewall.log. */
 const PVE: StampReader = {
@@ -16,6 +16,7 @@ const PVE: StampReader = {
 export const source: LogSource = {
   name: 'netfilter',
   title: 'netfilter',
+  rank: 30,
   tags: ['kernel', 'ulogd', 'ulogd2', 'pve-firewall'],
   nativeStamps: ['pve-firewall'],
   stampReaders: [PVE],

@@ -1,11 +1,12 @@
 /** Postfix: SASL submissions, queued sizes, deliveries to relays, bounces, failed SASL logins. */
-import { postfix as parser } from '../parsers/postfix.js';
-import type { IdentityFact, LogSource } from './types.js';
-import { num, str } from './util.js';
+import { postfix as parser } from '../../parsers/postfix.js';
+import type { IdentityFact, LogSource } from '../types.js';
+import { num, str } from '../util.js';
 
 export const source: LogSource = {
   name: 'postfix',
   title: 'Postfix',
+  rank: 10,
   tags: ['postfix/smtpd', 'postfix/submission/smtpd', 'postfix/qmgr', 'postfix/smtp', 'postfix/cleanup', '…'],
   nativeStamps: [],
   parser,

@@ -1,11 +1,12 @@
 /** OpenVPN's log: connects, address leases, disconnects, floats, failed logins. */
-import { openvpn as parser } from '../parsers/openvpn.js';
-import type { IdentityFact, LogSource } from './types.js';
-import { str } from './util.js';
+import { openvpn as parser } from '../../parsers/openvpn.js';
+import type { IdentityFact, LogSource } from '../types.js';
+import { str } from '../util.js';
 
 export const source: LogSource = {
   name: 'openvpn',
   title: 'OpenVPN',
+  rank: 100,
   tags: ['openvpn', 'ovpn-*', 'openvpn@*'],
   nativeStamps: ['ymd-hms', 'ctime'],
   parser,

@@ -1,7 +1,7 @@
 /** unbound's query and reply log lines, kept as per-minute aggregates by query type. */
-import { taggedEnvelope } from '../parsers/syslog.js';
-import { unbound as parser } from '../parsers/unbound.js';
-import type { LogSource, StampReader } from './types.js';
+import { taggedEnvelope } from '../../parsers/syslog.js';
+import { unbound as parser } from '../../parsers/unbound.js';
+import type { LogSource, StampReader } from '../types.js';
 
 const TAG = /^ +([\w.-]+)\[(\d+)(?::[0-9a-f]+)?\]:? /;
 
@@ -25,6 +25,7 @@ const EPOCH_BRACKET: StampReader = {
 export const source: LogSource = {
   name: 'unbound',
   title: 'unbound',
+  rank: 50,
   tags: ['unbound', 'local-unbound'],
   nativeStamps: ['epoch-bracket'],
   stampReaders: [EPOCH_BRACKET],

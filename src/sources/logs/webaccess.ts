@@ -12,13 +12,13 @@
  * webmail, a scanner's probe), never dropped silently: they are not evidence of anyone's mail
  * traffic. Extra fields after the user agent (`"$http_x_forwarded_for"`) are allowed. Pure.
  */
-import type { AttrValue, ParseContext, ParseResult } from '../events.js';
-import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp } from '../parsers/common.js';
-import type { Envelope } from '../parsers/syslog.js';
-import type { SourceParser } from '../parsers/types.js';
-import { clfTime } from '../time.js';
-import type { IdentityFact, LogSource, StampReader } from './types.js';
+import type { AttrValue, ParseContext, ParseResult } from '../../events.js';
+import { baseEvent, ok, skip, unparsed } from '../../events.js';
+import { normalizeIp } from '../../parsers/common.js';
+import type { Envelope } from '../../parsers/syslog.js';
+import type { SourceParser } from '../../parsers/types.js';
+import { clfTime } from '../../time.js';
+import type { IdentityFact, LogSource, StampReader } from '../types.js';
 
 const NAME = 'webaccess';
 const ACCESS_LINE = /^\S+ \S+ \S+ \[(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\] "/;
@@ -106,6 +106,7 @@ export const parser: SourceParser = {
 export const source: LogSource = {
   name: NAME,
   title: 'nginx / Apache access log',
+  rank: 80,
   tags: ['nginx', 'apache2', 'httpd'],
   nativeStamps: ['clf'],
   stampReaders: [CLF],

@@ -1,9 +1,9 @@
 /** BIND's query log: one line per query, kept as per-minute aggregates by query type. */
-import type { ParseContext } from '../events.js';
-import { bind as parser } from '../parsers/bind.js';
-import { d2, d4, fractionAt, isDigit, isHms, nativeEnvelope, validDate, type EnvelopeResult } from '../parsers/syslog.js';
-import { monthNumberAt, zonedToUtc } from '../time.js';
-import type { LogSource, StampReader } from './types.js';
+import type { ParseContext } from '../../events.js';
+import { bind as parser } from '../../parsers/bind.js';
+import { d2, d4, fractionAt, isDigit, isHms, nativeEnvelope, validDate, type EnvelopeResult } from '../../parsers/syslog.js';
+import { monthNumberAt, zonedToUtc } from '../../time.js';
+import type { LogSource, StampReader } from '../types.js';
 
 /*
  * A file's lines come in runs that share a stamp down to the second: the last one read is kept
@@ -37,6 +37,7 @@ const DMY: StampReader = { name: 'dmy-bind', example: '20-Nov-2026 09:30:01.123 
 export const source: LogSource = {
   name: 'bind',
   title: 'BIND',
+  rank: 40,
   tags: ['named', 'bind9', 'queries', '…'],
   nativeStamps: ['dmy-bind'],
   stampReaders: [DMY],
