@@ -203,18 +203,16 @@ export interface AggInput {
   sampleLine: number; sampleRaw: string;
 }
 
-/**
- * The source term of the long-session identity query. With one such source it is written
- * `e.source = 'x'`, term for term the WHERE of the partial index events_vpn_identity_ts
- * (migration 4), so that SQLite uses it; a second source would need a new index.
- */
-/** IDENTITY_KINDS as SQL, written as the partial indexes' WHERE (migrations 1 and 4) so SQLite uses them. */
+/** IDENTITY_KINDS as SQL, written as the partial indexes' WHERE (migrations 1 and 10) so SQLite uses them. */
 const IDENTITY_KIND_LIST = IDENTITY_KINDS.map((k) => `'${k}'`).join(', ');
 
+/**
+ * The source term of the long-session identity query: the sources that declare `longSessions`,
+ * each sought in the partial index events_identity_source_ts (migration 10).
+ */
 function longSessionTerm(): string {
   const names = LONG_SESSION_SOURCES.map((n) => `'${n.replace(/'/g, "''")}'`);
-  if (names.length === 0) return '0';
-  return names.length === 1 ? `e.source = ${names[0]}` : `e.source IN (${names.join(', ')})`;
+  return names.length === 0 ? '0' : `e.source IN (${names.join(', ')})`;
 }
 
 /** The VPN services' names as SQL (the sources declare which services are in the `vpn` group). */
