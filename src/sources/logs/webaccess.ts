@@ -1,9 +1,15 @@
 /**
  * Web server access logs (nginx's default `combined` log_format, Apache's `CustomLog ...
- * combined`, and the shorter `common` format), read for the webmail's path only:
+ * combined`, the shorter `common` format, and Apache's `vhost_combined`, which puts `%v:%p` in
+ * front: Debian's other_vhosts_access.log), read for the webmail's path only:
  *
  *   $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
  *   198.51.100.7 - - [06/Dec/2026:10:00:00 +0000] "GET /roundcube/?_task=mail&_action=show&_uid=12 HTTP/2.0" 200 51200 "-" "Mozilla/5.0"
+ *   mail.example.org:443 198.51.100.7 - - [06/Dec/2026:10:00:00 +0000] "GET /roundcube/ HTTP/1.1" 200 51420 "-" "Mozilla/5.0"
+ *
+ * Debian's apache2.conf writes `%O` (the bytes sent, headers included) where stock Apache and
+ * nginx write the body alone (`%b`, `$body_bytes_sent`): a figure a few hundred bytes larger
+ * per response, read the same way.
  *
  * A request for a webmail (Roundcube, SOGo, Nextcloud Mail, and the common `/webmail`,
  * RainLoop and SnappyMail paths) answered 2xx/3xx is a `web-transfer` of its body bytes to the
@@ -21,7 +27,7 @@ import { clfTime } from '../../time.js';
 import type { IdentityFact, LogSource, StampReader } from '../types.js';
 
 const NAME = 'webaccess';
-const ACCESS_LINE = /^\S+ \S+ \S+ \[(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\] "/;
+const ACCESS_LINE = /^(?:\S+:\d+ )?\S+ \S+ \S+ \[(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\] "/;
 
 /**
  * The envelope of an access log line in the common or combined format:
@@ -47,7 +53,9 @@ const CLF: StampReader = {
   read: (line, i) => accessLogEnvelope(i === 0 ? line : line.slice(i)),
 };
 const Q = '"((?:[^"\\\\]|\\\\.)*)"';
-const LINE = new RegExp(`^(\\S+) \\S+ (\\S+) \\[[^\\]]+\\] ${Q} (\\d{3}) (\\d+|-)(?: ${Q} ${Q})?`);
+// An optional `host:port ` in front (vhost_combined); the client's field count tells it from an
+// IPv6 client address (`2001:db8::7 - - [`).
+const LINE = new RegExp(`^(?:(\\S+:\\d+) )?(\\S+) \\S+ (\\S+) \\[[^\\]]+\\] ${Q} (\\d{3}) (\\d+|-)(?: ${Q} ${Q})?`);
 const REQUEST = /^([A-Z]{3,10}) (\S+)(?: HTTP\/[\d.]+)?$/;
 
 /** Webmail applications by their paths (the default install locations and routers). */
@@ -69,7 +77,7 @@ function webmailApp(path: string): string | null {
 function parseLine(s: string, ts: number, host: string | null, program: string | null): ParseResult {
   const m = LINE.exec(s);
   if (!m) return unparsed('access log line not in the common or combined format');
-  const [, addr, user, request, statusText, sent] = m;
+  const [, vhost, addr, user, request, statusText, sent] = m;
   const rip = normalizeIp(addr);
   if (!rip) return skip('access log line whose client is not an address (HostnameLookups on?)');
   const req = REQUEST.exec(request);
@@ -85,6 +93,7 @@ function parseLine(s: string, ts: number, host: string | null, program: string |
   ev.bytesOut = sent === '-' ? 0 : +sent;
   // The path without its query: queries carry message ids and tokens, not evidence.
   const attrs: Record<string, AttrValue> = { service: 'webmail', app, method, status, path: target.split('?')[0].slice(0, 200) };
+  if (vhost) attrs.vhost = vhost;
   ev.attrs = attrs;
   return ok(ev);
 }
