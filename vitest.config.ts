@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['./test/helpers/sources-setup.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     // Deterministic: the zone is pinned; parsers get it as an input anyway.
     env: { TZ: 'UTC', BYTETRAIL_NO_PROGRESS: '1' },

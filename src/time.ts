@@ -149,3 +149,18 @@ function yearForSlow(tz: string, refTime: number, mo: number, d: number, h: numb
   }
   return refYear - 1;
 }
+
+const CLF_MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * `dd/Mon/yyyy:HH:MM:SS +zzzz` (the common log format's stamp, which pvefw-logger also writes)
+ * from seven groups of a match starting at `at`: UTC milliseconds, or null when out of range.
+ * The stamp carries its offset, so no zone is needed.
+ */
+export function clfTime(m: RegExpExecArray, at: number): number | null {
+  const mo = CLF_MONTHS.indexOf(m[at + 1]);
+  const d = +m[at], h = +m[at + 3], mi = +m[at + 4], sec = +m[at + 5], z = m[at + 6];
+  if (mo < 0 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return null;
+  const off = (z.charCodeAt(0) === 45 ? -1 : 1) * (+z.slice(1, 3) * 60 + +z.slice(3, 5)) * 60_000;
+  return Date.UTC(+m[at + 2], mo, d, h, mi, sec === 60 ? 59 : sec) - off;
+}

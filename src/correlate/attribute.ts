@@ -3,6 +3,7 @@
  * (with a confidence) or an unattributed reason. Several accounts on one IP at once split the
  * bytes, by their own session counters where those exist.
  */
+import { groupOfService } from '../flows/services.js';
 import type { FlowRow } from '../store/index.js';
 import type { Identities, Lease, MailSession } from './identities.js';
 import { overlapping, webAccountAt } from './identities.js';
@@ -39,16 +40,9 @@ export interface AttributionContext {
   memo?: WeakMap<MailSession, Map<string, Share[]>>;
 }
 
+/** The group a flow's service is declared under (src/sources/), else `vpn` on a VPN port, else `other`. */
 export function groupOf(f: FlowRow, vpnPorts: Set<number>): ServiceGroup {
-  switch (f.service) {
-    case 'imap': case 'imaps': return 'imap';
-    case 'pop3': case 'pop3s': return 'pop3';
-    case 'smtp': return 'smtp';
-    case 'submission': case 'smtps': return 'submission';
-    case 'openvpn': case 'wireguard': return 'vpn';
-    case 'dns': return 'dns';
-    default: return vpnPorts.has(f.lport) ? 'vpn' : 'other';
-  }
+  return groupOfService(f.service) ?? (vpnPorts.has(f.lport) ? 'vpn' : 'other');
 }
 
 const MINUTE = 60_000;

@@ -10,7 +10,7 @@ import type { FlowSource } from '../flows/query.js';
 import type { FlowRow, OpenConnInput, Store, StoredEvent } from '../store/index.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
 import { COUNTER_FLOW_SOURCES } from '../sources/counters.js';
-import { aggregateFact } from '../sources/index.js';
+import { aggregateFact, GROUP_PORTS } from '../sources/index.js';
 import { buildIdentities, isMailSessionEvent, overlapping, webAccountAt, WEB_SESSION_MS, type Identities, type Lease, type MailSession, type VpnSession } from './identities.js';
 import { dnsEstimates, dropEstimates, inboundEstimates, relayEstimates, submissionEstimates, webmailEstimates, type Estimate } from './estimates.js';
 import { matchLifetimes, type ConnLifetime } from './lifetimes.js';
@@ -975,7 +975,8 @@ function peakWindow(minutes: Map<number, number>, n: number): number {
   return best;
 }
 
-const PORTS: Record<ServiceGroup, number[]> = { imap: [143, 993], pop3: [110, 995], smtp: [25], submission: [587, 465], vpn: [1194], dns: [53], webmail: [443, 80], other: [] };
+/** A throttle's ports per group, as the log sources declare them. */
+const PORTS: Readonly<Record<ServiceGroup, readonly number[]>> = GROUP_PORTS;
 
 /** Mbit/s with two significant digits: `3.4 Mbit/s`. */
 function mbit(bits: number): string {
@@ -1001,12 +1002,12 @@ function proposeThrottle(s: Suspect, from: number, to: number, peak5min: number,
   const peakBits = Math.max(avgBits, (peak5min * 8) / 300);
   const target = Math.min(20e6, Math.max(1e6, peakBits / 4));
   const rate = target >= 1e6 ? `${Math.max(1, Math.round(target / 1e6))}mbit` : `${Math.round(target / 1e3)}kbit`;
-  let ports = s.account ? PORTS[s.service] : [];
+  let ports = s.account ? [...(PORTS[s.service] ?? [])] : [];
   let ips = s.ips;
   let direction: 'in' | 'out' = dir;
   if (s.finding === 'spam-relay' && submitters && submitters.length) {
     // Slow the submissions from the account's client IPs, not the relays it sends to.
-    ports = PORTS.submission; ips = submitters; direction = 'in';
+    ports = [...PORTS.submission]; ips = submitters; direction = 'in';
   }
   const who = s.account ?? s.ips[0];
   // The window's own bounds, so that the command finds the account's addresses when run after the incident.

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { INCIDENTS } from '../demo/incidents.js';
 import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths, type IngestSummary } from '../ingest/index.js';
+import { COUNTER_SOURCES } from '../sources/counters.js';
 import { SOURCE_LOG_PATHS } from '../sources/index.js';
 import { defaultDbPath, openStore, type Store } from '../store/index.js';
 import { shellQuote } from '../throttle/command.js';
@@ -24,12 +25,10 @@ export const STANDARD_LOGS: readonly string[] = [...new Set(['/var/log/syslog', 
 
 /**
  * What is there now, read at investigate time on the server (root only, but vnstat): the
- * connection table (the open connections' counters) and OpenVPN's status files.
+ * connection table (the open connections' counters) and the counter sources' files where they
+ * declare standard paths (OpenVPN's status files).
  */
-export const LIVE_SOURCES = [
-  '/proc/net/nf_conntrack',
-  '/run/openvpn-server/status-server.log', '/run/openvpn/server.status', '/var/log/openvpn/openvpn-status.log', '/var/log/openvpn/status.log', '/etc/openvpn/openvpn-status.log',
-];
+export const LIVE_SOURCES = ['/proc/net/nf_conntrack', ...new Set(COUNTER_SOURCES.filter((c) => c.flows).flatMap((c) => c.standardPaths))];
 
 /**
  * The live sources to read, and one line on what could not be read and what that costs. Pure

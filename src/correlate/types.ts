@@ -3,13 +3,17 @@
  * is a pure function of it. Bytes are wire bytes, seen from the server: bytesIn received,
  * bytesOut sent.
  */
+import { GROUP_LABELS } from '../sources/index.js';
+
 export type Confidence = 'exact' | 'shared-ip' | 'ip-only' | 'log-counters' | 'estimated';
-export type ServiceGroup = 'imap' | 'pop3' | 'smtp' | 'submission' | 'vpn' | 'dns' | 'webmail' | 'other';
+/**
+ * A service group, as the sources declare them (src/sources/, `groups`): `imap`, `pop3`,
+ * `smtp`, `submission`, `vpn`, `dns`, `webmail`, and `other`.
+ */
+export type ServiceGroup = string;
 
 /** How a service group is named in verdicts, findings and reports. */
-export const SERVICE_LABEL: Record<ServiceGroup, string> = {
-  imap: 'IMAP', pop3: 'POP3', smtp: 'SMTP', submission: 'submission', vpn: 'VPN', dns: 'DNS', webmail: 'webmail', other: 'other',
-};
+export const SERVICE_LABEL: Readonly<Record<ServiceGroup, string>> = GROUP_LABELS;
 export type FindingKind = 'imap-resync' | 'webmail-refetch' | 'spam-relay' | 'vpn-heavy' | 'dns-amplification' | 'scan' | 'bruteforce' | 'unexplained' | 'normal-use';
 export type FlowSourceName = 'pcap' | 'capture' | 'conntrack' | 'openvpn-status' | 'wireguard' | 'log-counters' | 'none';
 

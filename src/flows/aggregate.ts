@@ -18,7 +18,7 @@ import { open } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { readCapture, type CaptureInterface, type CaptureSink } from './pcap.js';
 import { FRAME_NON_IP, FrameDecoder, formatIp, isGroupOrUnspecified, parseIp } from './pcap-decode.js';
-import { ServiceTable, DEFAULT_SERVICES } from './services.js';
+import { ServiceTable, defaultServices } from './services.js';
 import type { AggregateOptions, AggregateResult, CaptureSummary, FlowRecord, UnknownProtocols } from './types.js';
 
 export { UNKNOWN_KEY } from './pcap-decode.js';
@@ -215,7 +215,7 @@ export class FlowAggregator implements CaptureSink {
   private readonly v4Names = new Map<number, string>();
 
   constructor(opts: FlowAggregatorOptions = {}) {
-    this.services = opts.servicePorts ? new ServiceTable(opts.servicePorts) : DEFAULT_SERVICES;
+    this.services = opts.servicePorts ? new ServiceTable(opts.servicePorts) : defaultServices();
     this.defaultIface = opts.iface ?? '';
     this.lag = Math.max(0, Math.floor(opts.lagMinutes ?? 2));
     this.maxOpen = Math.max(1024, opts.maxOpenFlows ?? 1 << 16);

@@ -4,15 +4,12 @@
  * to its port 25 is, so both ends are looked at, the local end first.
  */
 import { UserError } from '../errors.js';
+import { COUNTER_SOURCES } from '../sources/counters.js';
 import { SOURCE_PORTS } from '../sources/index.js';
+import type { ServicePort } from '../sources/types.js';
 
-export type Service =
-  | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps'
-  | 'openvpn' | 'wireguard' | 'dns' | 'http' | 'https' | 'ssh' | 'other';
-
-export const SERVICES: readonly Service[] = [
-  'imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'smtps', 'openvpn', 'wireguard', 'dns', 'http', 'https', 'ssh', 'other',
-];
+/** A service named by its port: every service a source declares, `ssh`, and `other`. */
+export type Service = string;
 
 /** Extra ports per service, e.g. `{ openvpn: [1195, 443] }`. They apply to TCP and UDP alike. */
 export type ServicePorts = Partial<Record<Exclude<Service, 'other'>, readonly number[]>>;
@@ -21,16 +18,46 @@ const TCP = 6;
 const UDP = 17;
 
 /**
- * Defaults: [service, port, protocols]. Each log source declares the ports of the services it
- * serves (src/sources/); the web and SSH ports are here because no source reads them. UDP 443
- * is QUIC, i.e. HTTP/3.
+ * Defaults: each log or counter source declares the ports of the services it serves
+ * (src/sources/), with the group their flows are attributed under; SSH is here because no
+ * source reads it. UDP 443 is QUIC, i.e. HTTP/3.
  */
-const DEFAULT_PORTS: ReadonlyArray<readonly [Exclude<Service, 'other'>, number, readonly number[]]> = [
-  ...SOURCE_PORTS.map(([service, port, protos]) => [service, port, protos.map((p) => (p === 'tcp' ? TCP : UDP))] as const),
-  ['http', 80, [TCP]], ['https', 443, [TCP, UDP]], ['ssh', 22, [TCP]],
-  // WireGuard is a counter source (src/sources/counters.ts), which builds on this module.
-  ['wireguard', 51820, [UDP]],
-];
+function declaredPorts(): ServicePort[] {
+  return [...SOURCE_PORTS, ...COUNTER_SOURCES.flatMap((c) => c.ports ?? []), ['ssh', 22, ['tcp']]];
+}
+
+/**
+ * Every service, in the order the sources declare them, then `other`. Filled on first use, not
+ * at load: the counter sources build on this module (through flows/snapshots.ts).
+ */
+export const SERVICES: Service[] = ['other'];
+
+let catalogue: { ports: Array<readonly [Service, number, readonly number[]]>; groups: Map<Service, string> } | null = null;
+
+function services(): NonNullable<typeof catalogue> {
+  if (catalogue) return catalogue;
+  const ports: Array<readonly [Service, number, readonly number[]]> = [];
+  const groups = new Map<Service, string>();
+  const names: Service[] = [];
+  for (const [service, port, protos, group] of declaredPorts()) {
+    if (!names.includes(service)) names.push(service);
+    ports.push([service, port, protos.map((p) => (p === 'tcp' ? TCP : UDP))]);
+    if (group && !groups.has(service)) groups.set(service, group);
+  }
+  SERVICES.splice(0, SERVICES.length, ...names, 'other');
+  catalogue = { ports, groups };
+  return catalogue;
+}
+
+/** The service group a flow service's bytes are attributed under (`imaps` → `imap`), or null. */
+export function groupOfService(service: Service): string | null {
+  return services().groups.get(service) ?? null;
+}
+
+/** The services of a group, e.g. every VPN's (`openvpn`, `wireguard`). */
+export function servicesOfGroup(group: string): Service[] {
+  return [...services().groups].filter(([, g]) => g === group).map(([s]) => s);
+}
 
 /**
  * Port → service lookup for TCP and UDP, one byte per port (0 = no service, else index + 1 in
@@ -41,7 +68,7 @@ export class ServiceTable {
   private readonly udp = new Uint8Array(65536);
 
   constructor(extra: ServicePorts = {}) {
-    for (const [service, port, protos] of DEFAULT_PORTS) {
+    for (const [service, port, protos] of services().ports) {
       for (const p of protos) (p === TCP ? this.tcp : this.udp)[port] = SERVICES.indexOf(service) + 1;
     }
     for (const [service, ports] of Object.entries(extra) as [Exclude<Service, 'other'>, readonly number[]][]) {
@@ -73,12 +100,17 @@ export class ServiceTable {
   }
 }
 
-export const DEFAULT_SERVICES = new ServiceTable();
+let defaultTable: ServiceTable | null = null;
+
+/** The table of the declared ports alone, built on first use (see SERVICES). */
+export function defaultServices(): ServiceTable {
+  return (defaultTable ??= new ServiceTable());
+}
 
 /**
  * Service of a flow from the server's point of view: e.g. `serviceFor(6, 993, 51234)` is `imaps`
  * and `serviceFor(6, 43122, 25)` (the server relaying mail out) is `smtp`.
  */
-export function serviceFor(proto: number, lport: number, rport: number, table: ServiceTable = DEFAULT_SERVICES): Service {
+export function serviceFor(proto: number, lport: number, rport: number, table: ServiceTable = defaultServices()): Service {
   return table.classify(proto, lport, rport);
 }

@@ -22,7 +22,7 @@ import { normalizeIp } from '../parsers/common.js';
 import { parseOpenvpnStatus, type OpenvpnStatusClient } from '../parsers/openvpn-status.js';
 import type { IfaceTotalInput, LeaseInput, OpenConnInput } from '../store/index.js';
 import { ConntrackDeltas, keyOf, parseConntrackSnapshot, type ConntrackEntry, type ConntrackState } from './conntrack.js';
-import { DEFAULT_SERVICES, ServiceTable } from './services.js';
+import { defaultServices, ServiceTable } from './services.js';
 import type { FlowRecord, ServicePorts } from './types.js';
 import { parseVnstatJson } from './vnstat.js';
 
@@ -137,7 +137,7 @@ const SURE_AFTER_ENTRIES = 3;
  * (a reply addressed elsewhere than the originator is ours). `sure`: the addresses worth
  * remembering for later listings (a lone outbound SMTP connection would name the remote MTA).
  */
-export function inferConntrackLocal(entries: ConntrackEntry[], services: ServiceTable = DEFAULT_SERVICES, known: readonly string[] = []):
+export function inferConntrackLocal(entries: ConntrackEntry[], services: ServiceTable = defaultServices(), known: readonly string[] = []):
   { local: Set<string>; sure: Set<string> } {
   const score = new Map<string, number>();
   const entriesOf = new Map<string, number>();
@@ -188,7 +188,7 @@ export function conntrackSnapshot(text: string, prevState: string | null, o: Con
   if (lines.some((l) => /^\s*(?:\[\d+\.\d+\]\s+)?\[(?:NEW|UPDATE|DESTROY)\]/.test(l))) {
     warnings.push('event lines ([NEW]/[UPDATE]/[DESTROY], from conntrack -E) were read as one listing taken at the file\'s time; use `conntrack -L -o extended` snapshots');
   }
-  const services = o.servicePorts ? new ServiceTable(o.servicePorts) : DEFAULT_SERVICES;
+  const services = o.servicePorts ? new ServiceTable(o.servicePorts) : defaultServices();
   let parsed: ConntrackState | null = null;
   if (prevState !== null) {
     try {

@@ -13,6 +13,7 @@
  */
 import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../events.js';
 import { baseEvent, ok, skip, unparsed } from '../events.js';
+import { clfTime } from '../time.js';
 import { counterAt, normalizeIp, portAt, uintAt } from './common.js';
 import { lineParser } from './line.js';
 import type { Envelope } from './syslog.js';
@@ -352,7 +353,7 @@ export const netfilter: SourceParser = {
     const program = env.program;
     if (program === 'pve-firewall') {
       // `101 1 tap101i0-IN REJECT: IN=fwbr101i0 OUT=fwbr101i0 PHYSIN=...` (time already taken
-      // out by the envelope, see pveFirewallEnvelope in syslog.ts)
+      // out by the envelope, see pveFirewallEnvelope below)
       const m = PVE_HEAD.exec(env.msg);
       if (!m) return skip('pve-firewall message that is not a packet log');
       if (m[3] === '-') return skip('pvefw-logger status message');
@@ -367,5 +368,23 @@ export const netfilter: SourceParser = {
 
 export const parseLine = lineParser(netfilter);
 
-// The pve-firewall.log envelope lives with the other envelopes; re-exported for existing callers.
-export { pveFirewallEnvelope } from './syslog.js';
+const PVE_LINE = /^(\d+) ([0-7]) (\S+) (\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4}) /;
+
+/**
+ * The envelope of a /var/log/pve-firewall.log line (Proxmox VE's pvefw-logger), the netfilter
+ * source's own stamp (src/sources/netfilter.ts reads it for the envelope):
+ *
+ *   101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: IN=fwbr101i0 OUT=fwbr101i0 ...
+ *
+ * `<vmid> <loglevel> <chain> <dd/Mon/yyyy:HH:MM:SS> <+zzzz> <prefix><packet>`. The stamp
+ * carries its offset, so no zone is needed. The message keeps vmid, level and chain in front.
+ */
+export function pveFirewallEnvelope(line: string): Envelope | null {
+  const c = line.charCodeAt(0);
+  if (c < 48 || c > 57) return null;
+  const m = PVE_LINE.exec(line);
+  if (!m) return null;
+  const ts = clfTime(m, 4);
+  if (ts === null) return null;
+  return { ts, host: null, program: 'pve-firewall', pid: null, msg: `${m[1]} ${m[2]} ${m[3]} ${line.slice(m[0].length)}`, form: 'native', tagArgs: null };
+}

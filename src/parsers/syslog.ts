@@ -5,6 +5,7 @@
  * instant come in through the context.
  */
 import type { ParseContext } from '../events.js';
+import type { StampReader } from '../sources/types.js';
 import { monthNumber, monthNumberAt, parseOffset, yearFor, zonedToUtc } from '../time.js';
 
 export interface Envelope {
@@ -29,6 +30,18 @@ export interface Envelope {
 }
 
 export type EnvelopeResult = Envelope | { error: string };
+
+/**
+ * The sources' own stamp readers, in registration order. The source registry
+ * (src/sources/index.ts) adds them as it registers each source; the dispatcher imports the
+ * registry, so every line it parses sees them. (The registry is not imported here: the
+ * parsers build on this module, and the registry on the parsers.)
+ */
+const stampReaders: StampReader[] = [];
+
+export function registerStampReader(r: StampReader): void {
+  stampReaders.push(r);
+}
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 const d2 = (s: string, i: number) => (s.charCodeAt(i) - 48) * 10 + (s.charCodeAt(i + 1) - 48);
@@ -237,9 +250,6 @@ let bsdTs = 0;
 /** `2026-11-20 09:20:02` (a program's own file, no offset). */
 let isoKey = '';
 let isoTs = 0;
-/** `20-Nov-2026 09:30:01` (BIND's own channel). */
-let bindKey = '';
-let bindTs = 0;
 
 function envelope(ts: number, host: string | null, program: string | null, pid: number | null, msg: string, form: Envelope['form'], tagArgs: string | null = null): Envelope {
   return { ts, host, program, pid, msg, form, tagArgs };
@@ -258,24 +268,24 @@ function bsdRest(line: string, k: number, ts0: number): Envelope {
  * Parse the envelope of one log line. Recognised, in order:
  * - `{"__REALTIME_TIMESTAMP": ...}`: journalctl -o json
  * - `<34>1 2003-10-11T22:14:15.003Z host app procid msgid [sd] msg`: RFC 5424
- * - `2026-11-20T09:20:02.123456+01:00 host prog[pid]: msg`: rsyslog RFC 3339, journalctl -o short-iso
- * - `Apr 18 23:11:08 host prog[pid]: msg`, optionally `<13>` or `[..]` around the date: BSD syslog
- * - `2026-11-20 09:20:02 msg`: OpenVPN's and rspamd's own log files (native)
- * - `Fri Nov 20 09:20:02 2026 msg`: older OpenVPN (native)
- * - `20-Nov-2026 09:30:01.123 msg`: BIND's own channel (native)
+ * - a program's own stamp, read by the source that declares it (src/sources/, `stampReaders`)
  * - `[123456.789] msg`: bare kernel ring buffer, needs ctx.bootTime
+ * - `2026-11-20T09:20:02.123456+01:00 host prog[pid]: msg`: rsyslog RFC 3339, journalctl -o short-iso
+ * - `2026-11-20 09:20:02 msg`: ISO 8601 local time, no host or tag (OpenVPN, rspamd, Exim: native)
+ * - `@400000004c91b044077a9e94 prog: msg`: TAI64N, daemontools/s6 multilog (native)
+ * - `Fri Nov 20 09:20:02 2026 msg`: asctime, older OpenVPN and dmesg -T (native)
+ * - `Apr 18 23:11:08 host prog[pid]: msg`, optionally `<13>` or `[..]` around the date: BSD syslog
+ * - a program's own stamp that could also begin a syslog line (`fallback`: the access log's)
+ * The forms here are standards several programs write; a form only one program writes is read
+ * by that program's source module, so a new source with a new stamp touches only its module.
  */
 export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
   if (ctx.tz !== cacheTz || ctx.refTime !== cacheRef) {
     cacheTz = ctx.tz; cacheRef = ctx.refTime;
-    bsdKey = ''; isoKey = ''; bindKey = '';
+    bsdKey = ''; isoKey = '';
   }
   // The stamp of the line before, again (see the cache above).
   if (bsdKey !== '' && line.startsWith(bsdKey)) return bsdRest(line, bsdKey.length, bsdTs);
-  if (bindKey !== '' && line.startsWith(bindKey)) {
-    const ms = frac(line, bindKey.length);
-    return envelope(bindTs + ms, null, null, null, line.slice(fracEnd).trimStart(), 'native');
-  }
   if (isoKey !== '' && line.startsWith(isoKey)) {
     const ms = frac(line, isoKey.length);
     const j = fracEnd;
@@ -307,19 +317,18 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
     }
   }
 
+  // Program-native stamps (BIND's, unbound's, pve-firewall's), which no syslog form reads.
+  for (const r of stampReaders) {
+    if (r.fallback) continue;
+    const got = r.read(line, i, ctx);
+    if (got !== null) return got;
+  }
+
   if (c === 91 /* [ */) {
     // `[123456.789] msg` (dmesg) or `[Jun 21 16:56:02] host ...` or `[Fri Nov 20 09:20:02 2026] msg` (dmesg -T)
     const close = line.indexOf(']', i);
     if (close < 0) return { error: 'unclosed [ at start of line' };
     const inner = line.slice(i + 1, close).trim();
-    // `[1732094402] unbound[1234:0] info: ...`: unbound's own logfile stamps epoch seconds.
-    if (/^\d{9,10}$/.test(inner)) {
-      // The tag is `unbound[1234:0]` with no colon after it and no host before it.
-      const m = /^ +([\w.-]+)\[(\d+)(?::[0-9a-f]+)?\]:? /.exec(line.slice(close + 1, close + 80));
-      if (m) return { ts: +inner * 1000, host: null, program: m[1], pid: +m[2], msg: line.slice(close + 1 + m[0].length), form: 'native', tagArgs: null };
-      splitTag(line, close + 1);
-      return envelope(+inner * 1000, tHost, tProgram, tPid, tMsg, 'native', tArgs);
-    }
     if (/^\d+\.\d+$/.test(inner)) {
       if (ctx.bootTime == null) return { error: 'kernel uptime stamp without a wall-clock time (pass the boot time)' };
       return { ts: ctx.bootTime + Math.round(parseFloat(inner) * 1000), host: null, program: 'kernel', pid: null, msg: line.slice(close + 1).trimStart(), form: 'kernel', tagArgs: null };
@@ -357,25 +366,6 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
       return envelope(ts0 + ms, null, null, null, line.slice(j).trimStart(), 'native');
     }
     return { error: 'date without a time' };
-  }
-
-  // `20-Nov-2026 09:30:01.123` (BIND)
-  if (isDigit(c) && isDigit(line.charCodeAt(i + 1)) && line.charCodeAt(i + 2) === 45 && line.charCodeAt(i + 6) === 45) {
-    const d = d2(line, i), mo = monthNumberAt(line, i + 3, i + 6), y = d4(line, i + 7);
-    if (mo && line.charCodeAt(i + 11) === 32 && isHms(line, i + 12)) {
-      const h = d2(line, i + 12), mi = d2(line, i + 15), s = d2(line, i + 18);
-      if (!validDate(mo, d, h, mi, s)) return { error: 'timestamp out of range' };
-      const ts0 = zonedToUtc(ctx.tz, y, mo, d, h, mi, s === 60 ? 59 : s, 0);
-      if (i === 0) { bindKey = line.slice(0, 20); bindTs = ts0; }
-      const ms = frac(line, i + 20);
-      return envelope(ts0 + ms, null, null, null, line.slice(fracEnd).trimStart(), 'native');
-    }
-  }
-
-  // `101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: IN=...` (Proxmox pve-firewall.log)
-  if (isDigit(c)) {
-    const pve = pveFirewallEnvelope(i === 0 ? line : line.slice(i));
-    if (pve) return pve;
   }
 
   // `@400000004c91b044077a9e94 imap-login: ...` (TAI64N, daemontools/s6 multilog)
@@ -425,9 +415,12 @@ export function parseEnvelope(line: string, ctx: ParseContext): EnvelopeResult {
       return bsdRest(line, j + 8, ts0);
     }
   }
-  // `198.51.100.7 - - [06/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" ...` (nginx/Apache access log)
-  const web = accessLogEnvelope(i === 0 ? line : line.slice(i));
-  if (web) return web;
+  // A stamp a syslog line could also begin with, read only when no syslog form did.
+  for (const r of stampReaders) {
+    if (!r.fallback) continue;
+    const got = r.read(line, i, ctx);
+    if (got !== null) return got;
+  }
   return { error: 'no timestamp recognised' };
 }
 
@@ -480,54 +473,24 @@ export function isEnvelopeError(r: EnvelopeResult): r is { error: string } {
   return (r as { error?: string }).error !== undefined;
 }
 
-const PVE_LINE = /^(\d+) ([0-7]) (\S+) (\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4}) /;
-const PVE_MON = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
 /**
- * `dd/Mon/yyyy:HH:MM:SS +zzzz` (the common log format's stamp, which pvefw-logger also writes)
- * from seven groups of a match starting at `at`: UTC milliseconds, or null when out of range.
+ * The envelope of a line whose stamp a source's reader has read: `ts`, then the host and
+ * program tag from index i on, as in a syslog line (`[1732094402] unbound[1234:0] info: ...`).
  */
-function clfTime(m: RegExpExecArray, at: number): number | null {
-  const mo = PVE_MON.indexOf(m[at + 1]);
-  const d = +m[at], h = +m[at + 3], mi = +m[at + 4], sec = +m[at + 5], z = m[at + 6];
-  if (mo < 0 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return null;
-  const off = (z.charCodeAt(0) === 45 ? -1 : 1) * (+z.slice(1, 3) * 60 + +z.slice(3, 5)) * 60_000;
-  return Date.UTC(+m[at + 2], mo, d, h, mi, sec === 60 ? 59 : sec) - off;
+export function taggedEnvelope(line: string, i: number, ts: number): Envelope {
+  splitTag(line, i);
+  return envelope(ts, tHost, tProgram, tPid, tMsg, 'native', tArgs);
 }
 
-/**
- * The envelope of a /var/log/pve-firewall.log line (Proxmox VE's pvefw-logger):
- *
- *   101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: IN=fwbr101i0 OUT=fwbr101i0 ...
- *
- * `<vmid> <loglevel> <chain> <dd/Mon/yyyy:HH:MM:SS> <+zzzz> <prefix><packet>`. The stamp
- * carries its offset, so no zone is needed. The message keeps vmid, level and chain in front.
- */
-export function pveFirewallEnvelope(line: string): Envelope | null {
-  const c = line.charCodeAt(0);
-  if (c < 48 || c > 57) return null;
-  const m = PVE_LINE.exec(line);
-  if (!m) return null;
-  const ts = clfTime(m, 4);
-  if (ts === null) return null;
-  return { ts, host: null, program: 'pve-firewall', pid: null, msg: `${m[1]} ${m[2]} ${m[3]} ${line.slice(m[0].length)}`, form: 'native', tagArgs: null };
+/** The envelope of a program's own line with no host or tag: its stamp, then the message. */
+export function nativeEnvelope(ts: number, msg: string, program: string | null = null): Envelope {
+  return envelope(ts, null, program, null, msg, 'native');
 }
 
-const ACCESS_LINE = /^\S+ \S+ \S+ \[(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\] "/;
-
-/**
- * The envelope of a web server access log line in the common or combined format (nginx's
- * default `combined`, Apache's `CustomLog ... combined`):
- *
- *   198.51.100.7 - alice [06/Dec/2026:10:00:00 +0000] "GET /roundcube/ HTTP/1.1" 200 5120 "-" "UA"
- *
- * `$time_local` carries its offset, so no zone is needed. The message is the whole line: the
- * source's parser reads every field of it (the same text arrives through syslog as `nginx: ...`).
- */
-export function accessLogEnvelope(line: string): Envelope | null {
-  const m = ACCESS_LINE.exec(line);
-  if (!m) return null;
-  const ts = clfTime(m, 1);
-  if (ts === null) return null;
-  return { ts, host: null, program: null, pid: null, msg: line, form: 'native', tagArgs: null };
+/** `.123` or `,123` at i, as ms, and the index after it (0 and i when there is none). */
+export function fractionAt(line: string, i: number): [ms: number, end: number] {
+  const ms = frac(line, i);
+  return [ms, fracEnd];
 }
+
+export { isDigit, d2, d4, isHms, validDate };

@@ -10,6 +10,7 @@
 import { OPENVPN_STATE_KEY, openvpnStatusSnapshot, type SnapshotResult } from '../flows/snapshots.js';
 import type { ServicePorts } from '../flows/types.js';
 import { isOpenvpnStatus } from '../parsers/openvpn-status.js';
+import type { ServicePort } from './types.js';
 import { isWgConfig, isWgDump, WIREGUARD_STATE_KEY, wireguardConfigSnapshot, wireguardDumpSnapshot } from './wireguard.js';
 
 export interface CounterInput {
@@ -33,8 +34,10 @@ export interface CounterSource<K extends string = string> {
   /** Its flow records are a flow source of their own (the VPN's counters, not the wire). */
   flows: boolean;
   compute(input: CounterInput, prevState: string | null, opts: { tz: string; servicePorts?: ServicePorts }): SnapshotResult;
-  /** Where the server keeps such files (documentation; `watch` reads what exists). */
+  /** Where the server keeps such files: investigate reads those that exist, as root, for a counter source of flows. */
   standardPaths: readonly string[];
+  /** Ports of the service its flow records are for, with their group, as a log source declares them. */
+  ports?: readonly ServicePort[];
 }
 
 const openvpnStatus: CounterSource<'openvpn-status'> = {
@@ -42,10 +45,11 @@ const openvpnStatus: CounterSource<'openvpn-status'> = {
   title: 'OpenVPN status file',
   label: 'flow records and leases (openvpn-status)',
   sniff: isOpenvpnStatus,
-  stateKey: OPENVPN_STATE_KEY,
+  // A getter: flows/services.ts reads this list, and flows/snapshots.ts (which defines the key) builds on it.
+  get stateKey() { return OPENVPN_STATE_KEY; },
   flows: true,
   compute: (input, prev, opts) => openvpnStatusSnapshot(input.text, prev, { tz: opts.tz, fileTime: input.fileTime, port: opts.servicePorts?.openvpn?.[0] }),
-  standardPaths: ['/run/openvpn-server/status-server.log', '/var/log/openvpn/openvpn-status.log', '/etc/openvpn/openvpn-status.log'],
+  standardPaths: ['/run/openvpn-server/status-server.log', '/run/openvpn/server.status', '/var/log/openvpn/openvpn-status.log', '/var/log/openvpn/status.log', '/etc/openvpn/openvpn-status.log'],
 };
 
 const wireguardDump: CounterSource<'wireguard'> = {
@@ -57,6 +61,7 @@ const wireguardDump: CounterSource<'wireguard'> = {
   flows: true,
   compute: (input, prev, opts) => wireguardDumpSnapshot(input.text, prev, { fileTime: input.fileTime, name: input.name, port: opts.servicePorts?.wireguard?.[0] }),
   standardPaths: [],
+  ports: [['wireguard', 51820, ['udp'], 'vpn']],
 };
 
 const wireguardConfig: CounterSource<'wireguard-config'> = {

@@ -1,26 +1,35 @@
 /**
- * The source registry: every log source bytetrail reads, one `register` call each. Everything
- * that used to list sources by hand is derived from here: the parser list and its order, the
- * names events carry (events.ts `SOURCES`), aggregated lines, service ports, standard log paths,
- * corpus folders, and the facts correlation joins.
+ * The source registry: every log source bytetrail reads, found in src/sources/logs/ (one module
+ * each, exporting `source`). Everything that used to list sources by hand is derived from here:
+ * the parser list and its order, the names events carry (events.ts `SOURCES`), the sources' own
+ * timestamp readers, aggregated lines, service ports and groups, standard log paths, corpus
+ * folders, and the facts correlation joins. Adding a source is adding its module (and its
+ * fixtures): no list here or elsewhere names it.
  *
- * Order matters where two sources could claim a line: the first whose `matchesProgram` accepts
- * a program tag, or whose `sniffNative` accepts a tagless line, takes it (netfilter before
- * BIND: a kernel line never looks like a query; OpenVPN last: its sniffer is the widest).
+ * The modules are imported at load, before this module's exports are set (a top-level await):
+ * ESM has no synchronous import of a folder. A module in logs/ must therefore not import this
+ * registry, directly or through what it imports (correlate, flows/services, the store): the two
+ * would wait on each other and node would exit with code 13 (unsettled top-level await).
+ * test/sources.test.ts loads every module.
  */
+import { readdirSync } from 'node:fs';
 import { registerSourceName, type LogEvent } from '../events.js';
+import { registerStampReader } from '../parsers/syslog.js';
 import type { SourceParser } from '../parsers/types.js';
-import { source as bind } from './bind.js';
-import { source as dovecot } from './dovecot.js';
-import { source as exim } from './exim.js';
-import { source as netfilter } from './netfilter.js';
-import { source as openvpn } from './openvpn.js';
-import { source as postfix } from './postfix.js';
-import { source as roundcube } from './roundcube.js';
-import { source as rspamd } from './rspamd.js';
-import type { AggregateFact, FactName, IdentityFact, LogSource, ServicePort } from './types.js';
-import { source as unbound } from './unbound.js';
-import { source as webaccess } from './webaccess.js';
+import { NATIVE_STAMPS, type AggregateFact, type FactName, type IdentityFact, type LogSource, type ServicePort } from './types.js';
+
+/** The log source modules: `.js` when built, `.ts` under vitest. */
+async function loadModules(): Promise<LogSource[]> {
+  const dir = new URL('./logs/', import.meta.url);
+  const files = readdirSync(dir).filter((f) => /\.(?:js|ts)$/.test(f) && !f.endsWith('.d.ts')).sort();
+  const out: LogSource[] = [];
+  for (const f of files) {
+    const mod = (await import(new URL(f, dir).href)) as { source?: LogSource };
+    if (!mod.source) throw new Error(`src/sources/logs/${f} exports no source`);
+    out.push(mod.source);
+  }
+  return out.sort((a, b) => a.rank - b.rank);
+}
 
 const registry: LogSource[] = [];
 const byName = new Map<string, LogSource>();
@@ -28,21 +37,19 @@ const byName = new Map<string, LogSource>();
 function register(s: LogSource): void {
   if (byName.has(s.name)) throw new Error(`source ${s.name} registered twice`);
   if (s.parser.source !== s.name) throw new Error(`source ${s.name}: its parser says it is ${s.parser.source}`);
+  const prev = registry[registry.length - 1];
+  if (prev && prev.rank === s.rank) throw new Error(`sources ${prev.name} and ${s.name} have the same rank ${s.rank}`);
+  for (const r of s.stampReaders ?? []) {
+    if (r.name in NATIVE_STAMPS) throw new Error(`source ${s.name}: stamp form ${r.name} is read elsewhere already`);
+    NATIVE_STAMPS[r.name] = r.example;
+    registerStampReader(r);
+  }
   registry.push(s);
   byName.set(s.name, s);
   registerSourceName(s.name);
 }
 
-register(postfix);
-register(dovecot);
-register(netfilter);
-register(bind);
-register(unbound);
-register(exim);
-register(roundcube);
-register(webaccess);
-register(rspamd);
-register(openvpn);
+for (const s of await loadModules()) register(s);
 
 export const LOG_SOURCES: readonly LogSource[] = registry;
 
@@ -58,6 +65,35 @@ export const SOURCE_LOG_PATHS: readonly string[] = [...new Set(registry.flatMap(
 
 /** Every source's service ports. */
 export const SOURCE_PORTS: readonly ServicePort[] = registry.flatMap((s) => s.ports ?? []);
+
+/**
+ * The service groups the sources name, with their labels (`imap` → `IMAP`), then `other`. A
+ * group two sources declare must have one label.
+ */
+export const GROUP_LABELS: Readonly<Record<string, string>> = (() => {
+  const out: Record<string, string> = {};
+  for (const s of registry) {
+    for (const g of s.groups ?? []) {
+      if (out[g.name] !== undefined && out[g.name] !== g.label) throw new Error(`source ${s.name}: group ${g.name} is labelled ${out[g.name]} elsewhere`);
+      out[g.name] = g.label;
+    }
+  }
+  out.other = 'other';
+  return out;
+})();
+
+/**
+ * The ports a throttle of each group limits: those the group declares, else its services'
+ * ports in registration order (`imap` → 143, 993). `other` has none.
+ */
+export const GROUP_PORTS: Readonly<Record<string, readonly number[]>> = (() => {
+  const out: Record<string, number[]> = {};
+  for (const name of Object.keys(GROUP_LABELS)) out[name] = [];
+  for (const [, port, , group] of SOURCE_PORTS) if (group && out[group] && !out[group].includes(port)) out[group].push(port);
+  for (const s of registry) for (const g of s.groups ?? []) if (g.ports) out[g.name] = [...g.ports];
+  out.other = [];
+  return out;
+})();
 
 /** Corpus folders with real-world lines of some source, sorted. */
 export const CORPUS_DIRS: readonly string[] = [...new Set(registry.flatMap((s) => s.corpusDirs ?? []))].sort();

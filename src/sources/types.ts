@@ -1,39 +1,72 @@
 /**
- * What a source declares about itself. A source is one module in src/sources/ that calls
- * `defineSource` once; nothing outside src/sources/ names it. Correlation reads the
- * source-free identity facts below, never the source's name or its own kinds.
+ * What a source declares about itself. A log source is one module in src/sources/logs/ that
+ * exports it as `source`; the registry finds it there, and nothing else names it. Correlation
+ * reads the source-free identity facts below, never the source's name or its own kinds.
  */
-import type { LogEvent } from '../events.js';
+import type { LogEvent, ParseContext } from '../events.js';
+import type { EnvelopeResult } from '../parsers/syslog.js';
 import type { SourceParser } from '../parsers/types.js';
 
 /**
- * The program-native timestamp forms the envelope (parsers/syslog.ts) reads, each with the
- * shape it stands for. A source lists the ones its own files use; test/sources.test.ts checks
- * that every declared form parses as `native`.
+ * Examples of every native timestamp form, by name: the standard forms the envelope
+ * (parsers/syslog.ts) reads itself, written here, and each source's own forms (`stampReaders`),
+ * added when the source registers. A source lists the forms its files use in `nativeStamps`;
+ * test/sources.test.ts checks that every one parses as `native`.
  */
-export const NATIVE_STAMPS = {
-  /** `2026-11-20 09:20:02 msg`, optionally `.123`: OpenVPN, rspamd, Exim. */
+export const NATIVE_STAMPS: Record<string, string> = {
+  /** `2026-11-20 09:20:02 msg`, optionally `.123`: ISO 8601 local time (OpenVPN, rspamd, Exim). */
   'ymd-hms': '2026-11-20 09:20:02 msg',
-  /** `Fri Nov 20 09:20:02 2026 msg`: older OpenVPN. */
+  /** `Fri Nov 20 09:20:02 2026 msg`: asctime (older OpenVPN, dmesg -T). */
   ctime: 'Fri Nov 20 09:20:02 2026 msg',
-  /** `20-Nov-2026 09:30:01.123 msg`: BIND's own channel. */
-  'dmy-bind': '20-Nov-2026 09:30:01.123 msg',
-  /** `[1732094402] unbound[1234:0] info: msg`: unbound's own logfile. */
-  'epoch-bracket': '[1732094402] unbound[1234:0] info: msg',
-  /** `@400000004c91b044077a9e94 imap-login: msg`: daemontools/s6 multilog. */
+  /** `@400000004c91b044077a9e94 imap-login: msg`: TAI64N (daemontools/s6 multilog). */
   tai64n: '@400000004c91b044077a9e94 imap-login: msg',
-  /** `101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: ...`: Proxmox pve-firewall.log. */
-  'pve-firewall': '101 1 tap101i0-IN 20/Jun/2022:13:12:46 +0200 REJECT: IN=fwbr101i0 OUT=fwbr101i0 SRC=198.51.100.1 DST=192.0.2.1 PROTO=TCP',
-  /** `198.51.100.7 - - [20/Nov/2026:09:20:02 +0000] "GET / HTTP/1.1" 200 5120`: nginx/Apache access logs. */
-  clf: '198.51.100.7 - - [20/Nov/2026:09:20:02 +0000] "GET /roundcube/ HTTP/1.1" 200 5120 "-" "Mozilla/5.0"',
-} as const;
-export type NativeStamp = keyof typeof NATIVE_STAMPS;
+};
+export type NativeStamp = string;
 
-/** Flow services a source's ports belong to (flows/services.ts). */
-export type PortService = 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'smtp' | 'submission' | 'smtps' | 'openvpn' | 'wireguard' | 'dns' | 'http' | 'https' | 'ssh';
+/**
+ * A reader of a program's own timestamp form, which the envelope asks when a line starts with
+ * no standard stamp (a form only one program writes belongs to that program's source).
+ */
+export interface StampReader {
+  /** The form's name, which sources list in `nativeStamps`. Unique across sources. */
+  name: string;
+  /** One line in this form, for docs and test/sources.test.ts. */
+  example: string;
+  /**
+   * Tried only after the syslog forms failed, for a form whose line could also begin a syslog
+   * line (an access log's client field may read as a BSD month). Else tried before them.
+   */
+  fallback?: boolean;
+  /**
+   * The envelope of `line` if its stamp at index i (after any `<PRI>`) is in this form: an
+   * Envelope, an error for a stamp of this form that is out of range, or null when it is not
+   * this form. Pure, and cheap on lines of other forms: it runs on every line the syslog
+   * forms leave.
+   */
+  read(line: string, i: number, ctx: ParseContext): EnvelopeResult | null;
+}
 
-/** A service port: `['imaps', 993, ['tcp']]`. */
-export type ServicePort = readonly [PortService, number, readonly ('tcp' | 'udp')[]];
+/** A flow service, named by its port (flows/services.ts): `imaps`, `openvpn`, `https`. */
+export type PortService = string;
+
+/**
+ * A service port: `['imaps', 993, ['tcp'], 'imap']`. The fourth element is the service group
+ * its flows are attributed under (`imap`, `pop3`, `smtp`, `submission`, `vpn`, `dns`), whose
+ * label a source declares in `groups`; without it the flows are `other` (the web ports: a
+ * webmail's HTTPS goes to its group by the login on the address, not by the port).
+ */
+export type ServicePort = readonly [service: PortService, port: number, protos: readonly ('tcp' | 'udp')[], group?: string];
+
+/** A service group a source brings: its name in investigations and how reports name it. */
+export interface GroupDecl {
+  name: string;
+  label: string;
+  /**
+   * The ports a throttle of this group's suspect limits, when its flows are not found by port
+   * (a webmail's HTTPS); else the ports of the services in the group, in registration order.
+   */
+  ports?: readonly number[];
+}
 
 /**
  * Where a session lives: `mail` (IMAP/POP3/submission logins, short), `tunnel` (VPN
@@ -97,10 +130,18 @@ export interface LogSource {
   name: string;
   /** How people call it, for docs. */
   title: string;
+  /**
+   * Its place in the parser order (lower first): where two sources could claim a line, the
+   * first whose `matchesProgram` accepts its program tag, or whose `sniffNative` accepts a
+   * tagless line, takes it. Unique.
+   */
+  rank: number;
   /** Syslog program tags it writes under (documentation; `parser.matchesProgram` decides). */
   tags: readonly string[];
-  /** Timestamp forms of its own log files, besides syslog's. */
+  /** Timestamp forms of its own log files, besides syslog's (its own or another's, by name). */
   nativeStamps: readonly NativeStamp[];
+  /** Readers of the timestamp forms only this source's program writes. */
+  stampReaders?: readonly StampReader[];
   parser: SourceParser;
   /**
    * High-volume lines kept as per-minute aggregates (per source IP, port and this detail) instead
@@ -109,8 +150,10 @@ export interface LogSource {
   aggregate?(ev: LogEvent): string | null;
   /** The fact of an aggregated row, by its kind (`drop` → firewall-drop). */
   aggregateFact?(kind: string): AggregateFact | null;
-  /** Ports of the services it serves. */
+  /** Ports of the services it serves, each with its service group. */
   ports?: readonly ServicePort[];
+  /** The service groups it names (a group several sources share is declared alike by each). */
+  groups?: readonly GroupDecl[];
   /** Its sessions last days (a VPN): investigate looks a week back for its identity events. */
   longSessions?: boolean;
   /** Where a Debian/Ubuntu (or cPanel) server keeps its logs, in the order to read them. */

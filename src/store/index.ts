@@ -13,6 +13,7 @@ import type { FlowRecord } from '../flows/types.js';
 import { warn } from '../output.js';
 import { createDbFile, damagedError, isCorruption, newerError, noteOpened, refuseUnsafeLink, tightenMode } from './safety.js';
 import { MIGRATIONS } from './schema.js';
+import { servicesOfGroup } from '../flows/services.js';
 import { LONG_SESSION_SOURCES } from '../sources/index.js';
 import type { CounterKind } from '../sources/counters.js';
 import { IDENTITY_KINDS } from '../sources/types.js';
@@ -202,18 +203,21 @@ export interface AggInput {
   sampleLine: number; sampleRaw: string;
 }
 
-/**
- * The source term of the long-session identity query. With one such source it is written
- * `e.source = 'x'`, term for term the WHERE of the partial index events_vpn_identity_ts
- * (migration 4), so that SQLite uses it; a second source would need a new index.
- */
-/** IDENTITY_KINDS as SQL, written as the partial indexes' WHERE (migrations 1 and 4) so SQLite uses them. */
+/** IDENTITY_KINDS as SQL, written as the partial indexes' WHERE (migrations 1 and 10) so SQLite uses them. */
 const IDENTITY_KIND_LIST = IDENTITY_KINDS.map((k) => `'${k}'`).join(', ');
 
+/**
+ * The source term of the long-session identity query: the sources that declare `longSessions`,
+ * each sought in the partial index events_identity_source_ts (migration 10).
+ */
 function longSessionTerm(): string {
   const names = LONG_SESSION_SOURCES.map((n) => `'${n.replace(/'/g, "''")}'`);
-  if (names.length === 0) return '0';
-  return names.length === 1 ? `e.source = ${names[0]}` : `e.source IN (${names.join(', ')})`;
+  return names.length === 0 ? '0' : `e.source IN (${names.join(', ')})`;
+}
+
+/** The VPN services' names as SQL (the sources declare which services are in the `vpn` group). */
+function vpnServiceList(): string {
+  return servicesOfGroup('vpn').map((n) => `'${n.replace(/'/g, "''")}'`).join(', ') || 'NULL';
 }
 
 /** Sessions to follow (eventsForSessions): their keys, their accounts, and the earliest login. */
@@ -530,7 +534,7 @@ export class Store {
       aggInRange: db.prepare(`SELECT a.*, f.path AS path FROM event_agg a LEFT JOIN files f ON f.id = a.sample_file_id WHERE a.minute >= ? AND a.minute < ?`),
       // Named as FlowRow's fields: rows come out of SQLite ready to use, without a copy each.
       flowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ?`),
-      vpnFlowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ? AND (service IN ('openvpn', 'wireguard')
+      vpnFlowsInRange: db.prepare(`SELECT ${FLOW_ROW_COLUMNS} FROM flows WHERE source = ? AND minute >= ? AND minute < ? AND (service IN (${vpnServiceList()})
         OR lport IN (SELECT value FROM json_each(?)) OR rip IN (SELECT value FROM json_each(?)) OR lip IN (SELECT value FROM json_each(?)))`),
       // The distinct sources by walking the primary key (one seek each), then each source's window
       // as a primary-key range: far cheaper than the minute index plus a key lookup per row.

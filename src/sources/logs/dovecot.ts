@@ -1,8 +1,8 @@
 /** Dovecot: IMAP and POP3 logins and logouts (with in=/out=), failed logins. */
-import type { LogEvent } from '../events.js';
-import { dovecot as parser } from '../parsers/dovecot.js';
-import type { IdentityFact, LogSource } from './types.js';
-import { num, str } from './util.js';
+import type { LogEvent } from '../../events.js';
+import { dovecot as parser } from '../../parsers/dovecot.js';
+import type { IdentityFact, LogSource } from '../types.js';
+import { num, str } from '../util.js';
 
 const SERVICES: Record<string, string> = { imap: 'imap', pop3: 'pop3', submission: 'submission', managesieve: 'sieve', sieve: 'sieve' };
 
@@ -20,10 +20,12 @@ function altKey(ev: LogEvent): string | null {
 export const source: LogSource = {
   name: 'dovecot',
   title: 'Dovecot',
+  rank: 20,
   tags: ['dovecot', 'imap-login', 'pop3-login', 'imap', 'pop3', 'auth', 'lmtp', '…'],
   nativeStamps: ['tai64n'],
   parser,
-  ports: [['imap', 143, ['tcp']], ['imaps', 993, ['tcp']], ['pop3', 110, ['tcp']], ['pop3s', 995, ['tcp']]],
+  ports: [['imap', 143, ['tcp'], 'imap'], ['imaps', 993, ['tcp'], 'imap'], ['pop3', 110, ['tcp'], 'pop3'], ['pop3s', 995, ['tcp'], 'pop3']],
+  groups: [{ name: 'imap', label: 'IMAP' }, { name: 'pop3', label: 'POP3' }],
   standardPaths: ['/var/log/mail.log', '/var/log/dovecot.log'],
   corpusDirs: ['dovecot'],
   fact(ev): IdentityFact | null {

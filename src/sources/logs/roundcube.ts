@@ -10,13 +10,13 @@
  * The envelope reads the bracketed date in the configured zone; the `+0200` after it is
  * Roundcube's own offset, applied here.
  */
-import type { AttrValue, ParseContext, ParseResult } from '../events.js';
-import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp } from '../parsers/common.js';
-import { type Envelope, isEnvelopeError, parseEnvelope } from '../parsers/syslog.js';
-import type { SourceParser } from '../parsers/types.js';
-import { parseOffset, zoneOffsetAt } from '../time.js';
-import type { IdentityFact, LogSource } from './types.js';
+import type { AttrValue, ParseContext, ParseResult } from '../../events.js';
+import { baseEvent, ok, skip, unparsed } from '../../events.js';
+import { normalizeIp } from '../../parsers/common.js';
+import { type Envelope, isEnvelopeError, parseEnvelope } from '../../parsers/syslog.js';
+import type { SourceParser } from '../../parsers/types.js';
+import { parseOffset, zoneOffsetAt } from '../../time.js';
+import type { IdentityFact, LogSource } from '../types.js';
 
 const NAME = 'roundcube';
 /** What the envelope leaves of `[22-Jan-2013 22:28:21 +0200]: `: the offset. */
@@ -103,10 +103,13 @@ export const parser: SourceParser = {
 export const source: LogSource = {
   name: NAME,
   title: 'Roundcube',
+  rank: 70,
   tags: ['roundcube'],
   nativeStamps: ['dmy-bind'],
   parser,
   ports: [['http', 80, ['tcp']], ['https', 443, ['tcp', 'udp']]],
+  // Its logins claim the HTTPS flows from their address (correlate/attribute.ts), not a port.
+  groups: [{ name: 'webmail', label: 'webmail', ports: [443, 80] }],
   standardPaths: ['/var/log/roundcube/userlogins.log', '/var/log/roundcube/userlogins', '/var/lib/roundcube/logs/userlogins.log', '/var/log/roundcube/errors.log'],
   corpusDirs: ['webmail'],
   fact(ev): IdentityFact | null {

@@ -1,15 +1,17 @@
 /** Postfix: SASL submissions, queued sizes, deliveries to relays, bounces, failed SASL logins. */
-import { postfix as parser } from '../parsers/postfix.js';
-import type { IdentityFact, LogSource } from './types.js';
-import { num, str } from './util.js';
+import { postfix as parser } from '../../parsers/postfix.js';
+import type { IdentityFact, LogSource } from '../types.js';
+import { num, str } from '../util.js';
 
 export const source: LogSource = {
   name: 'postfix',
   title: 'Postfix',
+  rank: 10,
   tags: ['postfix/smtpd', 'postfix/submission/smtpd', 'postfix/qmgr', 'postfix/smtp', 'postfix/cleanup', '…'],
   nativeStamps: [],
   parser,
-  ports: [['smtp', 25, ['tcp']], ['submission', 587, ['tcp']], ['smtps', 465, ['tcp']]],
+  ports: [['smtp', 25, ['tcp'], 'smtp'], ['submission', 587, ['tcp'], 'submission'], ['smtps', 465, ['tcp'], 'submission']],
+  groups: [{ name: 'smtp', label: 'SMTP' }, { name: 'submission', label: 'submission' }],
   standardPaths: ['/var/log/mail.log', '/var/log/mail.log.1'],
   corpusDirs: ['postfix'],
   fact(ev): IdentityFact | null {

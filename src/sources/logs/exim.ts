@@ -10,13 +10,13 @@
  * Through syslog the stamp comes after `exim[pid]: ` (or is gone with `syslog_timestamp =
  * false`), and long entries are split into `[1/3] `, `[2/3] `, ... parts.
  */
-import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../events.js';
-import { baseEvent, ok, skip, unparsed } from '../events.js';
-import { normalizeIp } from '../parsers/common.js';
-import { type Envelope, isEnvelopeError, parseEnvelope } from '../parsers/syslog.js';
-import type { SourceParser } from '../parsers/types.js';
-import type { IdentityFact, LogSource } from './types.js';
-import { num, str } from './util.js';
+import type { AttrValue, LogEvent, ParseContext, ParseResult } from '../../events.js';
+import { baseEvent, ok, skip, unparsed } from '../../events.js';
+import { normalizeIp } from '../../parsers/common.js';
+import { type Envelope, isEnvelopeError, parseEnvelope } from '../../parsers/syslog.js';
+import type { SourceParser } from '../../parsers/types.js';
+import type { IdentityFact, LogSource } from '../types.js';
+import { num, str } from '../util.js';
 
 const NAME = 'exim';
 
@@ -213,10 +213,12 @@ export const parser: SourceParser = {
 export const source: LogSource = {
   name: NAME,
   title: 'Exim',
+  rank: 60,
   tags: ['exim', 'exim4'],
   nativeStamps: ['ymd-hms'],
   parser,
-  ports: [['smtp', 25, ['tcp']], ['submission', 587, ['tcp']], ['smtps', 465, ['tcp']]],
+  ports: [['smtp', 25, ['tcp'], 'smtp'], ['submission', 587, ['tcp'], 'submission'], ['smtps', 465, ['tcp'], 'submission']],
+  groups: [{ name: 'smtp', label: 'SMTP' }, { name: 'submission', label: 'submission' }],
   standardPaths: ['/var/log/exim4/mainlog', '/var/log/exim_mainlog', '/var/log/exim/main.log'],
   corpusDirs: ['exim', 'exim/testsuite'],
   fact(ev): IdentityFact | null {

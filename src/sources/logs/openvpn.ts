@@ -1,16 +1,18 @@
 /** OpenVPN's log: connects, address leases, disconnects, floats, failed logins. */
-import { openvpn as parser } from '../parsers/openvpn.js';
-import type { IdentityFact, LogSource } from './types.js';
-import { str } from './util.js';
+import { openvpn as parser } from '../../parsers/openvpn.js';
+import type { IdentityFact, LogSource } from '../types.js';
+import { str } from '../util.js';
 
 export const source: LogSource = {
   name: 'openvpn',
   title: 'OpenVPN',
+  rank: 100,
   tags: ['openvpn', 'ovpn-*', 'openvpn@*'],
   nativeStamps: ['ymd-hms', 'ctime'],
   parser,
   longSessions: true,
-  ports: [['openvpn', 1194, ['tcp', 'udp']]],
+  ports: [['openvpn', 1194, ['tcp', 'udp'], 'vpn']],
+  groups: [{ name: 'vpn', label: 'VPN' }],
   standardPaths: ['/var/log/openvpn', '/var/log/openvpn.log'],
   corpusDirs: ['openvpn'],
   fact(ev): IdentityFact | null {
