@@ -1,0 +1,62 @@
+/**
+ * The service behind `bytetrail usage`: roll up the closed hours that are missing or stale (the
+ * catch-up, with progress on stderr when it is long), then read the report from the roll-ups.
+ */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { info } from '../output.js';
+import { defaultDbPath, openStore } from '../store/index.js';
+import { UsageStore } from '../store/usage.js';
+import { catchUp, closedUntil } from './rollup.js';
+import { type UsageQuery, type UsageReport, usageReport } from './report.js';
+
+export interface RunUsageOptions extends Omit<UsageQuery, 'server' | 'pending'> {
+  db?: string;
+  vpnPorts?: number[];
+  /** Told about a long catch-up (stderr). */
+  onProgress?: (message: string) => void;
+}
+
+function writable(path: string): boolean {
+  try { accessSync(path, constants.W_OK); return true; } catch { return false; }
+}
+
+/** Hours rolled up between two progress lines, and the catch-up size from which they are shown. */
+const PROGRESS_EVERY = 24;
+
+export async function runUsage(o: RunUsageOptions): Promise<UsageReport> {
+  const path = o.db ?? defaultDbPath();
+  // A database this user may not write (root's, read by a user) is reported as it is rolled up.
+  const canWrite = existsSync(path) && writable(path);
+  const store = openStore({ path, readonly: !canWrite });
+  try {
+    let pending = 0;
+    if (canWrite) {
+      const say = o.onProgress ?? info;
+      await catchUp(store, {
+        now: o.now, vpnPorts: o.vpnPorts,
+        onProgress: (done, total) => {
+          if (total >= PROGRESS_EVERY && (done % PROGRESS_EVERY === 0 || done === total)) say(`rolling up hourly usage: ${done} of ${total} hours`);
+        },
+      });
+    } else if (UsageStore.available(store)) {
+      const us = new UsageStore(store);
+      pending = us.hoursToRoll(-Infinity, closedUntil(o.now), Number.MAX_SAFE_INTEGER).length;
+    }
+    if (!UsageStore.available(store)) {
+      return usageReportEmpty(o, pending);
+    }
+    const us = new UsageStore(store);
+    return usageReport(us, { ...o, server: us.serverName() ?? hostname(), pending });
+  } finally {
+    store.close();
+  }
+}
+
+/** A read-only database from before migration 9 has no roll-ups: an empty report that says so. */
+function usageReportEmpty(o: RunUsageOptions, pending: number): UsageReport {
+  return {
+    window: { from: new Date(o.now).toISOString(), to: new Date(o.now).toISOString() }, tz: o.tz, by: o.by, period: o.period,
+    account: o.account ?? null, over: o.over ?? null, rolledUp: { hours: 0, through: null, pending: Math.max(1, pending) }, periods: [],
+  };
+}
