@@ -24,7 +24,7 @@ function servicesText(l: UsageLine): string {
 
 export function renderUsageText(r: UsageReport, width = 100): string {
   const out: string[] = [];
-  const what = r.over ? `${BY_TITLE[r.by]}s over ${r.over.text}` : `Traffic per ${BY_TITLE[r.by]} and ${r.period}`;
+  const what = r.over ? `${BY_TITLE[r.by][0].toUpperCase()}${BY_TITLE[r.by].slice(1)}s over ${r.over.text}` : `Traffic per ${BY_TITLE[r.by]} and ${r.period}`;
   out.push(`${what}, ${r.window.from.slice(0, 16).replace('T', ' ')} – ${r.window.to.slice(0, 16).replace('T', ' ')} UTC (periods in ${r.tz})${r.account ? `, account ${clean(r.account)}` : ''}`);
   if (r.rolledUp.pending) out.push(...wrap(`${r.rolledUp.pending} closed hour(s) are not rolled up yet and this user cannot write the database: the figures leave them out (run bytetrail usage as the database's owner, or keep bytetrail watch running)`, width));
   const shown = r.periods.filter((p) => p.hours > 0 && (!r.over || p.rows.length));
@@ -40,19 +40,22 @@ export function renderUsageText(r: UsageReport, width = 100): string {
     const label = `${p.label}${p.hours < expectedHours(r.period, p.start, p.end) ? ` (${p.hours}h)` : ''}`;
     let first = true;
     const add = (key: string, i: number, o: number, share: string, how: string, svc: string) => {
-      rows.push([first ? label : '', key, formatBytes(Math.round(i)), formatBytes(Math.round(o)), formatBytes(Math.round(i + o)), share, svc, how]);
+      const bytes = key === '(no traffic)' ? ['', '', ''] : [formatBytes(Math.round(i)), formatBytes(Math.round(o)), formatBytes(Math.round(i + o))];
+      rows.push([first ? label : '', key, ...bytes, share, ...(r.by === 'account' ? [svc] : []), how]);
       first = false;
     };
     for (const l of p.rows) add(clean(l.key), l.bytesIn, l.bytesOut, percent(l.share), mixText(l.confidence), r.by === 'account' ? servicesText(l) : '');
     if (p.others) add(`… ${p.others.count} more`, p.others.bytesIn, p.others.bytesOut, percent(p.shareBasis.bytes ? (p.others.bytesIn + p.others.bytesOut) / p.shareBasis.bytes : 0), '', '');
     const un = p.unattributed.reduce((a, u) => ({ i: a.i + u.bytesIn, o: a.o + u.bytesOut }), { i: 0, o: 0 });
-    if (un.i + un.o > 0) add('(no account)', un.i, un.o, percent(p.shareBasis.bytes ? (un.i + un.o) / p.shareBasis.bytes : 0), '', p.unattributed.slice(0, 3).map((u) => clean(u.reason)).join(', '));
+    const reasons = p.unattributed.slice(0, 3).map((u) => clean(u.reason)).join(', ') + (p.unattributed.length > 3 ? ', …' : '');
+    if (un.i + un.o > 0) add(`(no account: ${reasons})`, un.i, un.o, percent(p.shareBasis.bytes ? (un.i + un.o) / p.shareBasis.bytes : 0), '', '');
+    if (first) add('(no traffic)', 0, 0, '', '', '');
     const main = p.interfaces.find((x) => x.iface === p.shareBasis.iface);
     if (main) add(`${clean(main.iface)} (vnstat)`, main.rx, main.tx, '100%', main.hours < p.hours ? `${main.hours} of ${p.hours}h` : '', '');
   }
   const table = textTable(
     [{ title: r.period }, { title: BY_TITLE[r.by], shrink: true, min: 12 }, { title: 'in', align: 'right' }, { title: 'out', align: 'right' }, { title: 'total', align: 'right' },
-      { title: 'share', align: 'right' }, { title: r.by === 'account' ? 'services' : '', shrink: true, min: 6 }, { title: 'how known', shrink: true, min: 10 }],
+      { title: 'share', align: 'right' }, ...(r.by === 'account' ? [{ title: 'services', shrink: true, min: 6 }] : []), { title: 'how known', shrink: true, min: 10 }],
     rows, { width },
   );
   out.push('');

@@ -8,7 +8,7 @@ import { info } from '../output.js';
 import { defaultDbPath, openStore } from '../store/index.js';
 import { UsageStore } from '../store/usage.js';
 import { catchUp, closedUntil } from './rollup.js';
-import { type UsageQuery, type UsageReport, usageReport } from './report.js';
+import { type UsageQuery, type UsageReport, usageReport, usageWindow } from './report.js';
 
 export interface RunUsageOptions extends Omit<UsageQuery, 'server' | 'pending'> {
   db?: string;
@@ -36,7 +36,9 @@ export async function runUsage(o: RunUsageOptions): Promise<UsageReport> {
       await catchUp(store, {
         now: o.now, vpnPorts: o.vpnPorts,
         onProgress: (done, total) => {
-          if (total >= PROGRESS_EVERY && (done % PROGRESS_EVERY === 0 || done === total)) say(`rolling up hourly usage: ${done} of ${total} hours`);
+          // About twenty lines for a long catch-up, none for a short one.
+          const every = Math.max(PROGRESS_EVERY, Math.ceil(total / 20));
+          if (total >= PROGRESS_EVERY && (done % every === 0 || done === total)) say(`rolling up hourly usage: ${done} of ${total} hours`);
         },
       });
     } else if (UsageStore.available(store)) {
@@ -55,8 +57,9 @@ export async function runUsage(o: RunUsageOptions): Promise<UsageReport> {
 
 /** A read-only database from before migration 9 has no roll-ups: an empty report that says so. */
 function usageReportEmpty(o: RunUsageOptions, pending: number): UsageReport {
+  const w = usageWindow(o.since, o.until, o.now, o.period, o.tz);
   return {
-    window: { from: new Date(o.now).toISOString(), to: new Date(o.now).toISOString() }, tz: o.tz, by: o.by, period: o.period,
+    window: { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() }, tz: o.tz, by: o.by, period: o.period,
     account: o.account ?? null, over: o.over ?? null, rolledUp: { hours: 0, through: null, pending: Math.max(1, pending) }, periods: [],
   };
 }
