@@ -3,7 +3,8 @@
  * the end-to-end incidents; a re-read file, a late log line or a late flow recomputes its hour and
  * never counts twice; roll-ups outlive pruning; quotas alert once per account and period.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { investigate } from '../src/correlate/investigate.js';
@@ -17,7 +18,7 @@ import { parseQuota, type UsageReport } from '../src/usage/report.js';
 import { runRetention } from '../src/watch/retention.js';
 import { AlertSinks } from '../src/watch/sinks.js';
 import { type QuotaAlert, UsageWatch } from '../src/watch/usage.js';
-import { runCli, spawnCli, tempDir } from './helpers/cli.js';
+import { BIN, runCli, spawnCli, tempDir } from './helpers/cli.js';
 import { loadSchema } from './render/helpers.js';
 import { validate } from './render/json-schema.js';
 
@@ -256,6 +257,47 @@ describe('quotas', () => {
     expect(alerts[0].usage.bytes).toBeGreaterThan(500e6);
     expect(lines).toEqual([`bytetrail: ${alerts[0].summary}\n`]);
     expect(alerts[0].summary).toMatch(/^QUOTA jan@example\.com: 1\.\d+ GB in \+ out in 2026-11-20 \(quota 500MB\/day\), counted through 2026-11-20 10:00 UTC$/);
+  }, 300_000);
+});
+
+describe('watch --quota, as a service runs it', () => {
+  const quotaLines = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as QuotaAlert) : []);
+  const watch = (db: string, logs: string, alertLog: string) => {
+    const child = spawn(process.execPath, [BIN, 'watch', '--db', db, logs, '--clock', 'data', '--quota', '100MB/day', '--alert-log', alertLog,
+      '--poll-ms', '100', '--read-interval-ms', '50', '--sweep-ms', '300', '--drain-ms', '300', '--check-ms', '200', '--usage-ms', '200', '--baseline-multiple', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => { err += c.toString('utf8'); });
+    return { child, stderr: () => err, exited: new Promise<number | null>((r) => child.once('exit', (code) => r(code))) };
+  };
+  const waitFor = async (what: string, ok: () => boolean) => {
+    const t0 = Date.now();
+    while (!ok()) {
+      if (Date.now() - t0 > 240_000) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  it('rolls hours up as the replayed data closes them and alerts once; a restart does not alert again', async () => {
+    const { dir, cleanup } = tempDir('bytetrail-usage-watch-');
+    cleanups.push(cleanup);
+    const logs = join(dir, 'logs');
+    INCIDENTS.imapResync().writer.write(logs);
+    const db = join(dir, 'bt.db'), alertLog = join(dir, 'alerts.jsonl');
+    const w = watch(db, logs, alertLog);
+    await waitFor('the quota alert', () => quotaLines(alertLog).length > 0);
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+    expect(quotaLines(alertLog).map((a) => [a.type, a.account, a.period.label])).toEqual([['quota', 'jan@example.com', '2026-11-20']]);
+    expect(w.stderr()).toMatch(/bytetrail: QUOTA jan@example\.com: .* in \+ out in 2026-11-20 \(quota 100MB\/day\)/);
+
+    const w2 = watch(db, logs, alertLog);
+    await waitFor('the restarted watch', () => /watching/.test(w2.stderr()));
+    await new Promise((r) => setTimeout(r, 3000));
+    w2.child.kill('SIGTERM');
+    expect(await w2.exited).toBe(0);
+    expect(quotaLines(alertLog)).toHaveLength(1);
+    const r = await usage(db, ['--period', 'hour', '--since', '2026-11-20T08:00Z', '--until', '2026-11-20T09:00Z']);
+    expect(r.periods[0].rows[0].key).toBe('jan@example.com');
   }, 300_000);
 });
 
