@@ -7,7 +7,7 @@ import { resolveZone } from '../zone.js';
 
 export default class Usage extends BaseCommand {
   static override summary = 'Bytes in and out per account (or service, or server) per hour, day or month, kept after the raw rows are pruned.';
-  static override description = `What vnstat -d and -m print for an interface, per account: each closed hour is attributed once, by the same correlation as investigate, and kept as an hourly roll-up for a year (also after watch --keep prunes raw events and flows). Before answering, the closed hours not rolled up yet, and those whose inputs changed since (a late log line, a file read again), are rolled up (progress on stderr when that takes long); a changed hour is replaced, never added twice. Shares are of the busiest interface's traffic per vnstat, else of what the evidence accounts for; "how known" is the confidence mix (exact, shared-ip, ip-only, log counters, estimated). Days and months are in --tz.`;
+  static override description = `What vnstat -d and -m print for an interface, per account: each closed hour is attributed once, by the same correlation as investigate, and kept as an hourly roll-up for a year (also after watch --keep prunes raw events and flows). Before answering, the window's closed hours not rolled up yet, and those whose inputs changed since (a late log line, a file read again), are rolled up (progress on stderr when that takes long); a changed hour is replaced, never added twice. Shares are of the busiest interface's traffic per vnstat, else of what the evidence accounts for; "how known" is the confidence mix (exact, shared-ip, ip-only, log counters, estimated). Days and months are in --tz.`;
 
   static override examples = [
     '<%= config.bin %> usage',

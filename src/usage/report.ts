@@ -135,9 +135,11 @@ export function usageReport(us: UsageStore, q: UsageQuery): UsageReport {
   if (q.over && q.period !== q.over.per) throw new UserError(`--over ${q.over.text} is per ${q.over.per}, --period is ${q.period}`, { hint: `leave out --period, or give --period ${q.over.per}` });
   const { from, to } = usageWindow(q.since, q.until, q.now, q.period, q.tz);
   const spans = periodsOf(from, to, q.period, q.tz);
-  const rows = us.periodRows(spans, q.account);
-  const ifaces = us.periodIfaces(spans);
-  const hours = new Map(us.periodHours(spans).map((h) => [h.period, h]));
+  // Only the window's hours count: the last period stops at --until (now, or the date given).
+  const clipped = spans.map(([a, b]): [number, number] => [a, Math.min(b, to)]);
+  const rows = us.periodRows(clipped, q.account);
+  const ifaces = us.periodIfaces(clipped);
+  const hours = new Map(us.periodHours(clipped).map((h) => [h.period, h]));
   const extent = us.rolledExtent();
   const periods: UsagePeriod[] = [];
   for (const [start, end] of spans) {

@@ -75,7 +75,8 @@ export function closedUntil(now: number): number {
 export async function catchUp(store: Store, o: CatchUpOptions): Promise<CatchUpResult> {
   const us = new UsageStore(store);
   const gen = us.beginPass();
-  const until = Math.min(o.until ?? Infinity, closedUntil(o.now));
+  // Whole hours: an hour that begins before `until` is in.
+  const until = Math.min(o.until === undefined ? Infinity : Math.ceil(o.until / HOUR_MS) * HOUR_MS, closedUntil(o.now));
   const hours = us.hoursToRoll(o.from ?? -Infinity, until, gen);
   let computed = 0;
   for (const hour of hours) {

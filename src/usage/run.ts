@@ -33,8 +33,10 @@ export async function runUsage(o: RunUsageOptions): Promise<UsageReport> {
     let pending = 0;
     if (canWrite) {
       const say = o.onProgress ?? info;
+      // The window's hours only: a first look at the last day need not roll up a year.
+      const w = usageWindow(o.since, o.until, o.now, o.period, o.tz);
       await catchUp(store, {
-        now: o.now, vpnPorts: o.vpnPorts,
+        now: o.now, vpnPorts: o.vpnPorts, from: w.from, until: w.to,
         onProgress: (done, total) => {
           // About twenty lines for a long catch-up, none for a short one.
           const every = Math.max(PROGRESS_EVERY, Math.ceil(total / 20));
@@ -43,7 +45,8 @@ export async function runUsage(o: RunUsageOptions): Promise<UsageReport> {
       });
     } else if (UsageStore.available(store)) {
       const us = new UsageStore(store);
-      pending = us.hoursToRoll(-Infinity, closedUntil(o.now), Number.MAX_SAFE_INTEGER).length;
+      const w = usageWindow(o.since, o.until, o.now, o.period, o.tz);
+      pending = us.hoursToRoll(w.from, Math.min(w.to, closedUntil(o.now)), Number.MAX_SAFE_INTEGER).length;
     }
     if (!UsageStore.available(store)) {
       return usageReportEmpty(o, pending);
