@@ -76,7 +76,8 @@ export class UsageWatch {
   private async pass(now: number, signal?: AbortSignal, until?: number): Promise<number> {
     const r = await catchUp(this.store, {
       now, until, vpnPorts: this.o.vpnPorts, signal,
-      onProgress: (done, total) => { if (total >= 24 && done % 24 === 0) this.o.notice(`rolling up hourly usage: ${done} of ${total} hours`); },
+      // About twenty lines for a long catch-up (a first start on months of data), none for an hour.
+      onProgress: (done, total) => { if (total >= 24 && done % Math.max(24, Math.ceil(total / 20)) === 0) this.o.notice(`rolling up hourly usage: ${done} of ${total} hours`); },
     });
     if (this.o.quota && !signal?.aborted && until === undefined) this.judgeQuota(closedUntil(now), Date.now());
     return r.computed;
