@@ -7,6 +7,7 @@ import { describeFsError, InputError } from '../errors.js';
 import { info, warn } from '../output.js';
 import { renderHtml } from '../render/html.js';
 import { renderMarkdown } from '../render/markdown.js';
+import { runUsage } from '../usage/run.js';
 import { resolveZone } from '../zone.js';
 
 export default class Report extends BaseCommand {
@@ -39,7 +40,11 @@ Markdown (the default) pastes into a ticket; --html is one self-contained page w
     });
     for (const w of [...r.warnings, ...(r.ingest?.warnings ?? [])]) warn(w);
     if (this.jsonEnabled()) return r.investigation;
-    const text = flags.html ? renderHtml(r.investigation) : renderMarkdown(r.investigation);
+    // The month before the window, from the usage roll-ups: context, never a reason to fail the report.
+    const usage = flags.html ? await runUsage({
+      db: r.dbPath, since: '30d', until: r.investigation.window.to, now: Date.now(), tz: resolveZone(flags.tz), by: 'account', period: 'day', vpnPorts: flags['vpn-port'],
+    }).catch((err: Error) => { warn(`no month view: ${err.message}`); return null; }) : null;
+    const text = flags.html ? renderHtml(r.investigation, { usage }) : renderMarkdown(r.investigation);
     if (flags.out) {
       try {
         writeFileSync(flags.out, text, { mode: 0o600 });

@@ -6,6 +6,7 @@ import { parseDurationFlag, parseRateFlag } from '../watch/units.js';
 import { resolveZone } from '../zone.js';
 import { warn } from '../output.js';
 import { targetFromFlag } from '../store/clickhouse/url.js';
+import { parseQuota } from '../usage/report.js';
 
 export default class Watch extends BaseCommand {
   static override description = `Follow logs, OpenVPN status files and conntrack snapshots into the database, and alert when traffic turns abnormal.
@@ -16,6 +17,7 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
     '<%= config.bin %> watch',
     '<%= config.bin %> watch /var/log/mail.log /var/log/openvpn/ --alert-above 50mbit --alert-log /var/lib/bytetrail/alerts.jsonl',
     `<%= config.bin %> watch --keep 30d --exec 'mail -s "bytetrail alert" root'`,
+    '<%= config.bin %> watch --quota 50GB/month --alert-log /var/lib/bytetrail/alerts.jsonl',
     '<%= config.bin %> watch --capture eth0 --local 192.0.2.10',
     '<%= config.bin %> watch --metrics 127.0.0.1:9188 --metrics-top 20',
   ];
@@ -32,7 +34,8 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
     'alert-log': Flags.string({ description: 'append each alert as a JSON line to this file' }),
     exec: Flags.string({ description: 'run this through /bin/sh for each alert, with the alert JSON on stdin' }),
     'exec-timeout': Flags.string({ description: 'kill an --exec hook after this long', default: '30s' }),
-    keep: Flags.string({ description: 'prune raw events, aggregates and flows older than this (30d); hourly roll-ups stay a year' }),
+    keep: Flags.string({ description: 'prune raw events, aggregates and flows older than this (30d); hourly roll-ups (usage included) stay a year' }),
+    quota: Flags.string({ description: 'alert once per account and period when its bytes in + out pass this: 50GB/month, 2GB/day' }),
     capture: Flags.string({ description: 'also capture this interface live (libpcap through the module cap, else tcpdump; needs CAP_NET_RAW)' }),
     'capture-filter': Flags.string({ description: 'pcap filter for --capture, e.g. "not port 22"' }),
     'capture-with': Flags.string({ hidden: true, options: ['auto', 'cap', 'tcpdump'], default: 'auto' }),
@@ -50,6 +53,7 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
     'drain-ms': Flags.integer({ hidden: true, default: 10_000 }),
     'sweep-ms': Flags.integer({ hidden: true, default: 5000 }),
     'check-ms': Flags.integer({ hidden: true, default: 5000 }),
+    'usage-ms': Flags.integer({ hidden: true, default: 60_000 }),
     settle: Flags.string({ hidden: true, default: '20s' }),
   };
 
@@ -65,12 +69,12 @@ Survives log rotation (rename and copytruncate) and restarts: it shares ingest's
     try {
       const summary = await runWatch({
         db: flags.db, paths: argv as string[], tz: resolveZone(flags.tz),
-        pollMs: flags['poll-ms'], readIntervalMs: flags['read-interval-ms'], drainMs: flags['drain-ms'], sweepMs: flags['sweep-ms'], checkMs: flags['check-ms'],
+        pollMs: flags['poll-ms'], readIntervalMs: flags['read-interval-ms'], drainMs: flags['drain-ms'], sweepMs: flags['sweep-ms'], checkMs: flags['check-ms'], usageMs: flags['usage-ms'],
         windowMs: parseDurationFlag(flags.window, 'window'), repeatMs: parseDurationFlag(flags.repeat, 'repeat'), settleMs: parseDurationFlag(flags.settle, 'settle'),
         alertAboveBps: flags['alert-above'] ? parseRateFlag(flags['alert-above'], 'alert-above') : null,
         multiple, minBps: parseRateFlag(flags['min-rate'], 'min-rate'), clock: flags.clock as 'wall' | 'data',
         alertLog: flags['alert-log'], exec: flags.exec, execTimeoutMs: parseDurationFlag(flags['exec-timeout'], 'exec-timeout'),
-        keepMs: flags.keep ? parseDurationFlag(flags.keep, 'keep') : null,
+        keepMs: flags.keep ? parseDurationFlag(flags.keep, 'keep') : null, quota: flags.quota ? parseQuota(flags.quota, 'quota') : undefined,
         capture: flags.capture, captureFilter: flags['capture-filter'], captureWith: flags['capture-with'] as 'auto' | 'cap' | 'tcpdump', localIps: flags.local, vpnPorts: flags['vpn-port'],
         batchLines: Number(process.env.BYTETRAIL_BATCH_LINES) || undefined,
         wgIntervalMs: flags['wg-interval'] === '0' ? 0 : parseDurationFlag(flags['wg-interval'], 'wg-interval'),

@@ -4,10 +4,11 @@
  * function of one Investigation; every string from the data goes through `escapeHtml`.
  */
 import type { Confidence, Investigation } from '../correlate/types.js';
+import type { UsageReport } from '../usage/report.js';
 import {
   CONFIDENCE_TEXT, FINDING_TITLE, FLOW_SOURCE_LABEL, SERVICE_LABEL, attributionLine, axisTime, baselineLine, blockAdvice, closureLines, shareBasisLine,
   bucketEnd, bucketLabel, clean, dateTime, duration, escapeHtml, formatBytes, percent, plural, remoteLabel, suspectName,
-  timelineSummary, windowLabel, windowMs, type TimelineSummary,
+  timelineSummary, truncate, windowLabel, windowMs, type TimelineSummary,
 } from './format.js';
 
 /** Data text for element content or an attribute value: control characters shown, markup escaped. */
@@ -42,11 +43,13 @@ svg { width: 100%; height: auto; max-width: 900px; display: block; }
 svg text { fill: var(--muted); font: 11px system-ui, sans-serif; }
 svg .axis { stroke: var(--muted); stroke-width: 1; } svg .grid { stroke: var(--line); stroke-width: 1; }
 svg .in { fill: var(--in); } svg .out { fill: var(--out); }
+svg .u0 { fill: #2f7ebc; } svg .u1 { fill: #e0782b; } svg .u2 { fill: #3b9a5a; } svg .u3 { fill: #9b59b6; } svg .u4 { fill: #c0a020; } svg .uo { fill: var(--line); }
 details summary { cursor: pointer; color: var(--muted); }
 footer { margin-top: 3em; color: var(--muted); font-size: .85em; }
 `;
 
-export function renderHtml(inv: Investigation): string {
+/** `usage`: the daily roll-ups of the month before the window (report --html), drawn as a month view. */
+export function renderHtml(inv: Investigation, opts: { usage?: UsageReport | null } = {}): string {
   const top = inv.suspects[0] ?? null;
   const all = inv.totals.bytesIn + inv.totals.bytesOut;
   const title = `Bandwidth incident ${windowLabel(inv.window)}: ${top ? suspectName(top) : 'no suspect'}`;
@@ -148,6 +151,8 @@ export function renderHtml(inv: Investigation): string {
   }
   if (top) b.push(`<ul>${blockAdvice(top.finding, t ? t.ips : top.ips).map((a) => `<li>${prose(a)}</li>`).join('')}</ul>`);
   b.push('</section>');
+  const month = opts.usage ? monthSection(opts.usage) : null;
+  if (month) b.push(month);
   b.push(`<footer>bytetrail incident report for ${h(windowLabel(inv.window))}. Bytes are wire bytes in decimal units, seen from the server: in = received, out = sent.</footer>`);
 
   return [
@@ -220,4 +225,60 @@ function chart(inv: Investigation, tl: TimelineSummary): string {
   if (tl.max <= 0) o.push(`<text x="${ml + pw / 2}" y="${mt + ph / 2}" text-anchor="middle">no traffic in this window</text>`);
   o.push('</svg>');
   return o.join('\n');
+}
+
+/** The accounts drawn by name in the month view; the rest share one colour. */
+const MONTH_TOP = 5;
+
+/**
+ * The month before the incident from the usage roll-ups: one bar per day, stacked by the month's
+ * top accounts (bytes in + out), the other accounts together on top. Null without rolled-up days.
+ */
+export function monthSection(u: UsageReport): string | null {
+  const days = u.periods;
+  if (!days.some((d) => d.rows.length || d.others)) return null;
+  const totals = new Map<string, number>();
+  for (const d of days) for (const l of d.rows) totals.set(l.key, (totals.get(l.key) ?? 0) + l.bytesIn + l.bytesOut);
+  const top = [...totals.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, MONTH_TOP).map(([k]) => k);
+  const stacks = days.map((d) => {
+    const parts = top.map((k) => { const l = d.rows.find((x) => x.key === k); return l ? l.bytesIn + l.bytesOut : 0; });
+    const rest = d.rows.filter((l) => !top.includes(l.key)).reduce((a, l) => a + l.bytesIn + l.bytesOut, 0) + (d.others ? d.others.bytesIn + d.others.bytesOut : 0);
+    return { d, parts: [...parts, rest] };
+  });
+  const max = Math.max(0, ...stacks.map((s) => s.parts.reduce((a, v) => a + v, 0)));
+  const W = 760, H = 240, ml = 72, mr = 16, mt = 34, mb = 36;
+  const pw = W - ml - mr, ph = H - mt - mb;
+  const step = niceStep(max / 4);
+  const ticks = max > 0 ? Math.max(1, Math.ceil(max / step)) : 0;
+  const ymax = Math.max(1, step * ticks);
+  const y = (v: number) => mt + ph - (v / ymax) * ph;
+  const bw = pw / Math.max(1, days.length);
+  const names = [...top, 'other accounts'];
+  const o: string[] = [];
+  o.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" role="img" aria-label="${h(`Bytes per day per account from ${days[0].label} to ${days[days.length - 1].label}`)}">`);
+  for (let i = 0; i <= ticks; i++) {
+    const yy = f1(y(i * step));
+    o.push(`<line class="grid" x1="${ml}" x2="${W - mr}" y1="${yy}" y2="${yy}"/><text x="${ml - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${formatBytes(i * step)}</text>`);
+  }
+  stacks.forEach(({ d, parts }, i) => {
+    const x = f1(ml + i * bw + bw * 0.1), w = f1(Math.max(0.5, bw * 0.8));
+    let base = 0;
+    const segs: string[] = [];
+    parts.forEach((v, k) => {
+      if (v <= 0) return;
+      const top0 = y(base + v), bottom = y(base);
+      segs.push(`<rect class="${k < top.length ? `u${k}` : 'uo'}" x="${x}" y="${f1(top0)}" width="${w}" height="${f1(bottom - top0)}"><title>${h(`${d.label}: ${names[k]} ${formatBytes(v)}`)}</title></rect>`);
+      base += v;
+    });
+    o.push(`<g>${segs.join('')}</g>`);
+  });
+  o.push(`<line class="axis" x1="${ml}" x2="${W - mr}" y1="${mt + ph}" y2="${mt + ph}"/><line class="axis" x1="${ml}" x2="${ml}" y1="${mt}" y2="${mt + ph}"/>`);
+  const every = Math.max(1, Math.ceil(days.length / 6));
+  for (let i = 0; i < days.length; i += every) o.push(`<text x="${f1(ml + i * bw + bw / 2)}" y="${mt + ph + 16}" text-anchor="middle">${h(days[i].label.slice(5))}</text>`);
+  names.forEach((n, k) => {
+    const lx = ml + k * (pw / names.length);
+    o.push(`<rect class="${k < top.length ? `u${k}` : 'uo'}" x="${f1(lx)}" y="6" width="10" height="10"/><text x="${f1(lx + 14)}" y="15">${h(truncate(n, 22))}</text>`);
+  });
+  o.push('</svg>');
+  return `<section id="month"><h2>The month before: traffic per account and day</h2>\n${o.join('\n')}\n<p class="legend">${h(`Bytes in + out per day (${u.tz}) from the hourly usage roll-ups (bytetrail usage), the top ${top.length} accounts of the ${days.length} days by name.`)}</p></section>`;
 }

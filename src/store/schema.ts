@@ -266,6 +266,68 @@ CREATE TABLE conntrack_open (
 `,
   },
   {
+    version: 9,
+    name: 'usage: hourly roll-ups per account and service, and which hours changed since',
+    sql: `
+-- One row per closed hour that \`usage\` or \`watch\` has rolled up from investigate's attribution
+-- of [hour, hour + 1h): the usage.gen it was computed in (see usage_dirty), the flow source and the
+-- evidence's totals (the share's basis without vnstat), and a fingerprint of its inputs (counts and
+-- max ids of the rows with ts in that hour) as a record of what it was computed from. Kept a year,
+-- after the raw rows are pruned.
+CREATE TABLE usage_hours (
+  hour INTEGER PRIMARY KEY,
+  gen INTEGER NOT NULL,
+  computed_at INTEGER NOT NULL,
+  flow_source TEXT NOT NULL,
+  bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL
+);
+
+-- Bytes per hour, account and service group; traffic no account explains has account '' and its
+-- reason (dns, web, scan, unknown...). How the bytes are known, in + out: measured on the wire and
+-- split by confidence (exact, shared-ip, ip-only), the logs' own counters, estimates.
+CREATE TABLE usage_hourly (
+  hour INTEGER NOT NULL, account TEXT NOT NULL, service TEXT NOT NULL, reason TEXT NOT NULL,
+  bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+  exact INTEGER NOT NULL, shared_ip INTEGER NOT NULL, ip_only INTEGER NOT NULL,
+  log_counters INTEGER NOT NULL, estimated INTEGER NOT NULL,
+  PRIMARY KEY (hour, account, service, reason)
+) WITHOUT ROWID;
+CREATE INDEX usage_hourly_account ON usage_hourly (account, hour);
+
+-- The interface totals (vnstat) of each rolled-up hour: what the shares are of.
+CREATE TABLE usage_iface (
+  hour INTEGER NOT NULL, iface TEXT NOT NULL, rx INTEGER NOT NULL, tx INTEGER NOT NULL,
+  PRIMARY KEY (hour, iface)
+) WITHOUT ROWID;
+
+-- Quota alerts sent by \`watch --quota\`: once per account, period (its start) and quota, across restarts.
+CREATE TABLE usage_quota_alerts (
+  period INTEGER NOT NULL, account TEXT NOT NULL, quota INTEGER NOT NULL, bytes INTEGER NOT NULL, alerted_at INTEGER NOT NULL,
+  PRIMARY KEY (period, account, quota)
+) WITHOUT ROWID;
+
+-- Hours [lo, hi] whose inputs changed, with the usage.gen (meta) current when they did: an hour
+-- rolled up in an older generation is computed again. Rows updated in place (flows and aggregates
+-- add counts, leases stretch, interface totals grow) are marked by the triggers below; events are
+-- append-only and marked from their ids at the next roll-up (usage.events_id), so that ingest's
+-- hottest insert pays nothing. A conntrack listing dates connections up to a day back, a lease
+-- spans its hours.
+CREATE TABLE usage_dirty (
+  lo INTEGER NOT NULL, hi INTEGER NOT NULL, gen INTEGER NOT NULL,
+  PRIMARY KEY (lo, hi)
+) WITHOUT ROWID;
+${['INSERT', 'UPDATE'].flatMap((op) => [
+    ['flows', 'NEW.minute', 'NEW.minute'], ['event_agg', 'NEW.minute', 'NEW.minute'], ['iface_totals', 'NEW.start', 'NEW.start'],
+    ['vpn_leases', 'NEW.first_ts', 'NEW.last_ts'], ['conntrack_open', 'NEW.listing_ts - 86400000', 'NEW.listing_ts'],
+  ].map(([table, lo, hi]) => `CREATE TRIGGER usage_dirty_${table}_${op.toLowerCase()} AFTER ${op} ON ${table} BEGIN
+  INSERT INTO usage_dirty (lo, hi, gen) VALUES ((${lo}) - (${lo}) % 3600000, (${hi}) - (${hi}) % 3600000,
+    coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage.gen'), 0))
+  ON CONFLICT (lo, hi) DO UPDATE SET gen = excluded.gen;
+END;`)).join('\n')}
+`,
+  },
+  {
     version: 10,
     name: 'events: identity events by source and time, for every source whose sessions last days',
     sql: `

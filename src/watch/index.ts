@@ -22,6 +22,8 @@ import { Follower, isRotatedName } from './follow.js';
 import { type Listen, WatchMetrics } from './metrics.js';
 import { type RetentionResult, runRetention } from './retention.js';
 import { AlertSinks } from './sinks.js';
+import { UsageWatch } from './usage.js';
+import type { Quota } from '../usage/report.js';
 import { startWgDumps, type WgDumper, wgDumpsUnavailable } from './wireguard.js';
 
 /** The standard log locations `investigate` reads, without rotated names, plus OpenVPN's status directories. */
@@ -56,6 +58,10 @@ export interface WatchOptions extends Omit<AlertOptions, 'host'> {
   ship?: { target: ClickHouseTarget; server?: string; intervalMs: number };
   /** --metrics: serve Prometheus / OpenMetrics text on this address (see metrics.ts). */
   metrics?: { listen: Listen; top: number };
+  /** --quota: alert once per account and period above it (usage roll-ups run as hours close regardless). */
+  quota?: Quota;
+  /** How often closed hours are rolled up (default a minute). */
+  usageMs?: number;
 }
 
 export interface WatchSummary {
@@ -88,6 +94,7 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
   let wg: WgDumper | null = null;
   const metrics = o.metrics ? new WatchMetrics(store, ws, { ...o.metrics, clock: o.clock, settleMs: o.settleMs, vpnPorts: o.vpnPorts, notice }) : null;
   const sinks = new AlertSinks(ws, { alertLog: o.alertLog, exec: o.exec, execTimeoutMs: o.execTimeoutMs, notice, report: metrics?.alertReport });
+  let usage: UsageWatch | null = null;
   const failures = new Set<string>();
   const stopShipping = new AbortController();
   let shipping: Promise<void> | null = null;
@@ -143,13 +150,20 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     flushState();
     timers.push(setInterval(flushState, STATE_MS));
     timers.push(setInterval(() => guard('alerts', () => { engine.tick(Date.now(), f.busy); }), o.checkMs));
+    // Hourly usage roll-ups as hours close (on the data's clock for a replay, once reading is idle), and quotas.
+    const u = new UsageWatch(store, { quota: o.quota ?? null, tz: o.tz, host: hostname(), vpnPorts: o.vpnPorts, emit: (a) => sinks.emit(a), notice });
+    timers.push(setInterval(() => {
+      const now = o.clock === 'data' ? (f.busy ? null : ws.newestDataTime()) : Date.now();
+      if (now !== null) u.tick(now, signal).catch((err: Error) => guard('usage roll-ups', () => { throw err; }));
+    }, o.usageMs ?? 60_000));
+    usage = u;
     if (o.keepMs !== null) {
       const keepMs = o.keepMs;
       let running = false;
       const prune = () => {
         if (running || signal.aborted) return;
         running = true;
-        runRetention(ws, { keepMs, now: Date.now(), signal })
+        runRetention(ws, { keepMs, now: Date.now(), signal, usage: { rollUpBefore: (cutoff) => u.rollUpBefore(cutoff, signal), prune: (before) => u.prune(before) } })
           .then((r) => { retention = r; if (r.eventsDeleted + r.minuteRowsDeleted > 0) notice(`pruned ${r.eventsDeleted} events and ${r.minuteRowsDeleted} per-minute rows older than ${r.cutoff}`); })
           .catch((err: Error) => guard('retention', () => { throw err; }))
           .finally(() => { running = false; });
@@ -168,6 +182,8 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     wg?.stop();
     await follower?.close();
     await capture?.stop();
+    // A roll-up pass stops between hours once the signal is aborted.
+    await usage?.idle();
     await sinks.drain();
     await metrics?.close();
     stopShipping.abort();

@@ -19,10 +19,18 @@ const MINUTES_PER_DELETE = 10 * 60_000;
 
 export interface RetentionResult { hoursRolledUp: number; eventsDeleted: number; minuteRowsDeleted: number; otherRowsDeleted: number; cutoff: string }
 
-export async function runRetention(ws: WatchStore, o: { keepMs: number; hourlyKeepMs?: number; now: number; signal?: AbortSignal }): Promise<RetentionResult> {
+/**
+ * The usage roll-ups (src/watch/usage.ts): every closed hour below the cutoff is rolled up before
+ * its raw rows go (false: not done, nothing is pruned this pass), and the roll-ups are pruned with
+ * the other hourly ones.
+ */
+export interface RetentionUsage { rollUpBefore(cutoff: number): Promise<boolean>; prune(before: number): number }
+
+export async function runRetention(ws: WatchStore, o: { keepMs: number; hourlyKeepMs?: number; now: number; signal?: AbortSignal; usage?: RetentionUsage }): Promise<RetentionResult> {
   const cutoff = Math.floor((o.now - o.keepMs) / HOUR_MS) * HOUR_MS;
   const res: RetentionResult = { hoursRolledUp: 0, eventsDeleted: 0, minuteRowsDeleted: 0, otherRowsDeleted: 0, cutoff: new Date(cutoff).toISOString() };
   const stopped = () => o.signal?.aborted === true;
+  if (o.usage && !(await o.usage.rollUpBefore(cutoff))) return res;
   const oldest = ws.oldestRawTime();
   const mark = Number(ws.state(ROLLED_KEY) ?? 'NaN');
   if (oldest !== null) {
@@ -46,6 +54,6 @@ export async function runRetention(ws: WatchStore, o: { keepMs: number; hourlyKe
     res.minuteRowsDeleted += ws.deleteMinutes(m, Math.min(rolled, m + MINUTES_PER_DELETE));
     await yieldToLoop();
   }
-  if (!stopped()) res.otherRowsDeleted = ws.pruneSmall(rolled, o.now - (o.hourlyKeepMs ?? YEAR_MS));
+  if (!stopped()) res.otherRowsDeleted = ws.pruneSmall(rolled, o.now - (o.hourlyKeepMs ?? YEAR_MS)) + (o.usage?.prune(o.now - (o.hourlyKeepMs ?? YEAR_MS)) ?? 0);
   return res;
 }

@@ -11,6 +11,9 @@ import { escapeControls } from '../output.js';
 import type { WatchStore } from '../store/watch.js';
 import type { Alert } from './alerts.js';
 
+/** What every alert the sinks send has: traffic alerts (alerts.ts) and quota alerts (usage.ts). */
+export type SinkAlert = Pick<Alert, 'incident' | 'emittedAt' | 'summary'> & { type: string };
+
 export interface SinkOptions {
   alertLog?: string;
   exec?: string;
@@ -31,7 +34,7 @@ export class AlertSinks {
 
   constructor(private readonly ws: WatchStore, private readonly o: SinkOptions) {}
 
-  emit(alert: Alert): void {
+  emit(alert: SinkAlert): void {
     this.emitted++;
     const json = JSON.stringify(alert);
     // The summary names accounts and interfaces from the data: escaped, it stays one harmless line.
@@ -61,7 +64,7 @@ export class AlertSinks {
     await this.chain;
   }
 
-  private runHook(cmd: string, alert: Alert, json: string): Promise<void> {
+  private runHook(cmd: string, alert: SinkAlert, json: string): Promise<void> {
     return new Promise<void>((resolve) => {
       let done = false;
       let stderr = '';

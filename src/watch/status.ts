@@ -7,6 +7,7 @@ import { escapeControls, formatBytes } from '../output.js';
 import { openStore } from '../store/index.js';
 import { WatchStore } from '../store/watch.js';
 import type { Alert } from './alerts.js';
+import type { QuotaAlert } from './usage.js';
 import { formatDuration } from './units.js';
 
 export interface FileStatus {
@@ -28,7 +29,7 @@ export interface WatchStatus {
   db: { path: string; bytes: number; walBytes: number; totalBytes: number };
   watch: { running: boolean; pid: number | null; startedAt: string | null; heartbeatAt: string | null; stoppedAt: string | null; options: Record<string, unknown> | null } | null;
   files: FileStatus[];
-  lastAlert: Alert | null;
+  lastAlert: Alert | QuotaAlert | null;
   alerts: number;
   counts: { events: number; aggregated: number; flows: number; files: number };
   /** What could not be read as it was, by reason, over all runs (ingest and watch). */
@@ -86,7 +87,7 @@ export function watchStatus(dbPath: string | undefined, now: number): WatchStatu
         };
       });
     const last = ws.lastAlert();
-    return { db, watch, files, lastAlert: last ? (JSON.parse(last.json) as Alert) : null, alerts: ws.alertCount(), counts, losses };
+    return { db, watch, files, lastAlert: last ? (JSON.parse(last.json) as Alert | QuotaAlert) : null, alerts: ws.alertCount(), counts, losses };
   } finally {
     store.close();
   }

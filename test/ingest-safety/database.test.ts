@@ -104,7 +104,7 @@ describe('the database file', () => {
     const missing = join(dir, 'typo.db');
     for (const args of [
       ['investigate', '--db', missing, '--no-ingest', ...WINDOW], ['report', '--db', missing, '--no-ingest', ...WINDOW],
-      ['status', '--db', missing], ['whois-user', '--db', missing, '192.0.2.150'], ['flows', '--db', missing],
+      ['status', '--db', missing], ['whois-user', '--db', missing, '192.0.2.150'], ['flows', '--db', missing], ['usage', '--db', missing],
     ]) {
       const r = spawnCli(args);
       expect(r.status, `${args[0]}: ${r.stderr}`).toBe(3);
@@ -136,7 +136,7 @@ describe('the database file', () => {
     const nobody = { uid: 65534, gid: 65534 };
     for (const args of [
       ['status', '--db', db], ['whois-user', '--db', db, '192.0.2.150', ...WINDOW], ['flows', '--db', db, ...WINDOW],
-      ['investigate', '--db', db, '--no-ingest', ...WINDOW], ['report', '--db', db, '--no-ingest', ...WINDOW],
+      ['investigate', '--db', db, '--no-ingest', ...WINDOW], ['report', '--db', db, '--no-ingest', ...WINDOW], ['usage', '--db', db, ...WINDOW],
     ]) {
       const r = spawnCli(args, nobody);
       expect(r.status, `${args[0]}: ${r.stderr}`).toBe(0);
