@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand, windowFlags } from '../base-command.js';
 import { resolveWindow } from '../correlate/window.js';
 import { FLOW_SOURCES, FLOWS_BY, type FlowSource, type FlowsBy, type FlowsReport, queryFlows, renderFlowsText } from '../flows/query.js';
-import { openStore } from '../store/index.js';
+import { openSqliteReadStore } from '../store/sqlite-read.js';
 import { resolveZone } from '../zone.js';
 
 export default class Flows extends BaseCommand {
@@ -26,13 +26,13 @@ export default class Flows extends BaseCommand {
   async run(): Promise<FlowsReport> {
     const { flags } = await this.parse(Flows);
     const { from, to } = resolveWindow(flags.since, flags.until, Date.now(), '1h', resolveZone(flags.tz));
-    const store = openStore({ path: flags.db, readonly: true });
+    const store = openSqliteReadStore(flags.db);
     try {
-      const report = queryFlows(store, { from, to, by: flags.by as FlowsBy, top: flags.top, source: flags.source as FlowSource | undefined });
+      const report = await queryFlows(store, { from, to, by: flags.by as FlowsBy, top: flags.top, source: flags.source as FlowSource | undefined });
       if (!this.jsonEnabled()) this.log(renderFlowsText(report));
       return report;
     } finally {
-      store.close();
+      await store.close();
     }
   }
 }

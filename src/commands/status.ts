@@ -14,7 +14,7 @@ Reads the database only; run it while watch runs or after.`;
   async run(): Promise<WatchStatus> {
     const { flags } = await this.parse(Status);
     const now = Date.now();
-    const s = watchStatus(flags.db, now);
+    const s = await watchStatus(flags.db, now);
     if (!this.jsonEnabled()) this.log(renderStatus(s, now));
     return s;
   }

@@ -11,6 +11,7 @@ import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths, type IngestSummary } from '../ingest/index.js';
 import { SOURCE_LOG_PATHS } from '../sources/index.js';
 import { defaultDbPath, openStore, type Store } from '../store/index.js';
+import { SqliteReadStore } from '../store/sqlite-read.js';
 import { shellQuote } from '../throttle/command.js';
 import { investigate } from './investigate.js';
 import type { Investigation } from './types.js';
@@ -104,7 +105,7 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
   if (o.demo) {
     const d = await demoStore('UTC');
     try {
-      const inv = investigate(d.store, { from: d.from, to: d.to, vpnPorts: o.vpnPorts });
+      const inv = await investigate(new SqliteReadStore(d.store), { from: d.from, to: d.to, vpnPorts: o.vpnPorts });
       // The database stays (in its private temporary folder) so that the proposed throttle runs as printed.
       if (inv.throttle) inv.throttle.command = inv.throttle.command.replace(/^bytetrail throttle /, `bytetrail throttle --db ${shellQuote(d.store.path)} `);
       return { investigation: inv, ingest: d.ingest, dbPath: d.store.path, warnings: [] };
@@ -138,7 +139,7 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
     try {
       let summary: IngestSummary | null = null;
       if (paths.length) summary = await ingestPaths(store, paths, { tz: o.tz, now: o.now, handlers: flowHandlers(), localIps: o.localIps });
-      return { investigation: investigate(store, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: summary, dbPath: store.path, warnings };
+      return { investigation: await investigate(new SqliteReadStore(store), { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: summary, dbPath: store.path, warnings };
     } finally {
       store.close();
     }

@@ -87,6 +87,8 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
   const failures = new Set<string>();
   const stopShipping = new AbortController();
   let shipping: Promise<void> | null = null;
+  // The alert check in progress: the investigation it runs answers asynchronously.
+  let ticking: Promise<void> | null = null;
   const guard = (what: string, fn: () => void) => {
     try { fn(); } catch (err) {
       const m = `${what}: ${(err as Error).message}`;
@@ -132,7 +134,10 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     });
     flushState();
     timers.push(setInterval(flushState, STATE_MS));
-    timers.push(setInterval(() => guard('alerts', () => { engine.tick(Date.now(), f.busy); }), o.checkMs));
+    timers.push(setInterval(() => {
+      if (ticking) return;
+      ticking = engine.tick(Date.now(), f.busy).then(() => undefined, (err: Error) => guard('alerts', () => { throw err; })).finally(() => { ticking = null; });
+    }, o.checkMs));
     if (o.keepMs !== null) {
       const keepMs = o.keepMs;
       let running = false;
@@ -155,6 +160,7 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     notice('stopping: finishing the current batch');
   } finally {
     for (const t of timers) clearInterval(t);
+    await ticking;
     wg?.stop();
     await follower?.close();
     await capture?.stop();

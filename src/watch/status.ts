@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { escapeControls, formatBytes } from '../output.js';
-import { openStore } from '../store/index.js';
+import { openSqliteReadStore } from '../store/sqlite-read.js';
 import { WatchStore } from '../store/watch.js';
 import type { Alert } from './alerts.js';
 import { formatDuration } from './units.js';
@@ -46,13 +46,14 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
-export function watchStatus(dbPath: string | undefined, now: number): WatchStatus {
-  const store = openStore({ path: dbPath, readonly: true });
+export async function watchStatus(dbPath: string | undefined, now: number): Promise<WatchStatus> {
+  const reader = openSqliteReadStore(dbPath);
+  const store = reader.store;
   try {
     const bytes = sizeOf(store.path), walBytes = sizeOf(store.path + '-wal');
     const db = { path: store.path, bytes, walBytes, totalBytes: bytes + walBytes };
-    const counts = store.counts();
-    const losses = store.lossTotals().map((l) => ({ ...l, lastAt: new Date(l.lastAt).toISOString() }));
+    const counts = await reader.counts();
+    const losses = (await reader.lossTotals()).map((l) => ({ ...l, lastAt: new Date(l.lastAt).toISOString() }));
     if (!WatchStore.available(store)) {
       return { db, watch: null, files: [], lastAlert: null, alerts: 0, counts, losses };
     }
@@ -88,7 +89,7 @@ export function watchStatus(dbPath: string | undefined, now: number): WatchStatu
     const last = ws.lastAlert();
     return { db, watch, files, lastAlert: last ? (JSON.parse(last.json) as Alert) : null, alerts: ws.alertCount(), counts, losses };
   } finally {
-    store.close();
+    await reader.close();
   }
 }
 
