@@ -186,7 +186,7 @@ export async function investigate(store: ReadStore, opts: InvestigateOptions): P
     }
   };
   // Attribution is synchronous and the store is not: an IP not looked up yet is noted, looked
-  // up, and the flow attributed again (verdictOf); held flows have theirs looked up first.
+  // up, and the flow attributed again (verdictOf).
   let unknownIp: string | null = null;
   const openLoginOn = (ip: string) => {
     if (!lastLogin.has(ip)) { unknownIp = ip; return null; }
@@ -295,8 +295,7 @@ export async function investigate(store: ReadStore, opts: InvestigateOptions): P
     if ((group === 'imap' || group === 'pop3') && sharedIps.has(f.rip) && !leaseOn(ids, f)) { held.push(f); continue; }
     attribute(f, await verdictOf(f));
   }
-  for (const ip of new Set(held.map((f) => f.rip))) await loadLogin(ip);
-  if (held.length) attributeByLifetime(held, ids, ctx, { from, to: Math.max(from + MINUTE, Math.min(to, (extent.last ?? to) + MINUTE)) }, attribute, buckets, vpnPorts);
+  if (held.length) await attributeByLifetime(held, ids, verdictOf, { from, to: Math.max(from + MINUTE, Math.min(to, (extent.last ?? to) + MINUTE)) }, attribute, buckets, vpnPorts);
 
   // The listing's open connections, each dated by the session it carried: what falls in the window counts.
   const unmatchedOpen: typeof open = [];
@@ -511,8 +510,8 @@ function leaseOn(ids: Identities, f: FlowRow): boolean {
  * the session it carried by lifetime; the connections no lifetime tells apart, and those with no
  * session, go through attributeFlow as any other flow (split by the sessions' counters).
  */
-function attributeByLifetime(held: FlowRow[], ids: Identities, ctx: AttributionContext, observed: { from: number; to: number },
-  attribute: (f: FlowRow, v: Verdict) => void, buckets: Map<string, Bucket>, vpnPorts: Set<number>): void {
+async function attributeByLifetime(held: FlowRow[], ids: Identities, verdictOf: (f: FlowRow) => Verdict | Promise<Verdict>, observed: { from: number; to: number },
+  attribute: (f: FlowRow, v: Verdict) => void, buckets: Map<string, Bucket>, vpnPorts: Set<number>): Promise<void> {
   const conns = new Map<string, { c: ConnLifetime; rip: string; group: ServiceGroup; flows: FlowRow[] }>();
   for (const f of held) {
     const group = groupOf(f, vpnPorts);
@@ -534,7 +533,7 @@ function attributeByLifetime(held: FlowRow[], ids: Identities, ctx: AttributionC
     for (const e of list) {
       const s = matched.get(e.c.key) as MailSession | undefined;
       if (!s) {
-        for (const f of e.flows) attribute(f, attributeFlow(f, ctx));
+        for (const f of e.flows) attribute(f, await verdictOf(f));
         if (ambiguous.has(e.c.key)) for (const b of buckets.values()) if (b.group === group && b.ips.has(rip) && b.account) b.lifetimeAmbiguous++;
         continue;
       }
