@@ -167,7 +167,7 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     await sinks.drain();
     stopShipping.abort();
     await shipping;
-    if (store.db.open) {
+    if (store.isOpen) {
       guard('cannot record the watch state', () => {
         const now = Date.now();
         if (follower) ws.replacePaths(follower.rows(now));
