@@ -1,11 +1,11 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand, windowFlags } from '../base-command.js';
+import { BaseCommand, storeFlags, windowFlags } from '../base-command.js';
 import { resolveWindow } from '../correlate/window.js';
 import { mailSessionKeys, whoisIp } from '../correlate/whois.js';
 import { openGeo } from '../geoip.js';
 import { normalizeIp } from '../parsers/common.js';
 import { type WhoisReport, renderWhoisText } from '../render/whois.js';
-import { openSqliteReadStore } from '../store/sqlite-read.js';
+import { openReadStore } from '../store/open.js';
 import { resolveZone } from '../zone.js';
 
 export default class WhoisUser extends BaseCommand {
@@ -22,6 +22,7 @@ export default class WhoisUser extends BaseCommand {
 
   static override flags = {
     ...windowFlags('30d'),
+    ...storeFlags(),
     'geoip-db': Flags.string({ description: 'MaxMind-format .mmdb file, or a directory of them (default: /usr/share/GeoIP, /var/lib/GeoIP)' }),
   };
 
@@ -33,7 +34,7 @@ export default class WhoisUser extends BaseCommand {
     }
     const { from, to } = resolveWindow(flags.since, flags.until, Date.now(), '30d', resolveZone(flags.tz));
     const geo = await openGeo({ path: flags['geoip-db'] });
-    const store = openSqliteReadStore(flags.db);
+    const store = await openReadStore({ db: flags.db, store: flags.store, servers: flags.server });
     try {
       const events = await store.eventsForIp(ip, from, to);
       const keys = mailSessionKeys(events, ip);

@@ -4,7 +4,9 @@
  */
 import { statSync } from 'node:fs';
 import { escapeControls, formatBytes } from '../output.js';
-import { openSqliteReadStore } from '../store/sqlite-read.js';
+import { openReadStore, type ReadStoreOptions } from '../store/open.js';
+import { SqliteReadStore } from '../store/sqlite-read.js';
+import { UserError } from '../errors.js';
 import { WatchStore } from '../store/watch.js';
 import type { Alert } from './alerts.js';
 import { formatDuration } from './units.js';
@@ -46,10 +48,12 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
-export async function watchStatus(dbPath: string | undefined, now: number): Promise<WatchStatus> {
-  const reader = openSqliteReadStore(dbPath);
-  const store = reader.store;
+export async function watchStatus(o: ReadStoreOptions, now: number): Promise<WatchStatus> {
+  const reader = await openReadStore(o);
   try {
+    // What watch follows and its database's size are one server's: a fleet store has neither.
+    if (!(reader instanceof SqliteReadStore)) throw new UserError('status reads one server\'s database: drop --store');
+    const store = reader.store;
     const bytes = sizeOf(store.path), walBytes = sizeOf(store.path + '-wal');
     const db = { path: store.path, bytes, walBytes, totalBytes: bytes + walBytes };
     const counts = await reader.counts();
