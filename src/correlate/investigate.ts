@@ -293,7 +293,9 @@ export async function investigate(store: ReadStore, opts: InvestigateOptions): P
     const group = groupOf(f, vpnPorts);
     if (wire) markSeen(f.rip, group, f.minute);
     if ((group === 'imap' || group === 'pop3') && sharedIps.has(f.rip) && !leaseOn(ids, f)) { held.push(f); continue; }
-    attribute(f, await verdictOf(f));
+    // Awaited only when a lookup was made: an await per flow costs a turn of the microtask queue.
+    const v = verdictOf(f);
+    attribute(f, v instanceof Promise ? await v : v);
   }
   if (held.length) await attributeByLifetime(held, ids, verdictOf, { from, to: Math.max(from + MINUTE, Math.min(to, (extent.last ?? to) + MINUTE)) }, attribute, buckets, vpnPorts);
 
