@@ -15,6 +15,17 @@ export function windowFlags(defaultSince: string) {
 }
 
 /**
+ * --store and --server as every reading command takes them (src/store/open.ts reads them): a
+ * fleet store instead of the local database, and some of its servers.
+ */
+export function storeFlags() {
+  return {
+    store: Flags.string({ description: 'read this store instead of the database file: clickhouse://[user@]host[:port]/database (clickhouses:// for HTTPS; the password from $BYTETRAIL_CLICKHOUSE_PASSWORD)', env: 'BYTETRAIL_STORE' }),
+    server: Flags.string({ description: 'only this server\'s data (repeat for several; default: every server the store holds)', multiple: true, multipleNonGreedy: true }),
+  };
+}
+
+/**
  * Shared flags and the one place where errors become exit codes and one-line messages.
  * Nothing else calls process.exit.
  */

@@ -12,6 +12,7 @@ import { resolveWindow, parseDuration } from '../src/correlate/window.js';
 import { flowHandlers } from '../src/flows/handlers.js';
 import { ingestPaths } from '../src/ingest/index.js';
 import { openStore, type Store } from '../src/store/index.js';
+import { SqliteReadStore } from '../src/store/sqlite-read.js';
 import { tempDir } from './helpers/cli.js';
 
 const T = (s: string) => Date.parse(s);
@@ -30,7 +31,7 @@ describe('investigate from log counters alone', () => {
       '2026-11-20T08:20:00+00:00 mx1 dovecot: imap(eva@example.com)<102><bbbb>: Logged out in=500 out=2000000 deleted=0 expunged=0 trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0',
     ].join('\n') + '\n');
     await ingestPaths(store, [f], { tz: 'UTC', now: T('2026-11-21T00:00:00Z'), settleMs: 0, handlers: flowHandlers() });
-    const inv = investigate(store, { from: T('2026-11-20T08:00:00Z'), to: T('2026-11-20T10:00:00Z') });
+    const inv = await investigate(new SqliteReadStore(store), { from: T('2026-11-20T08:00:00Z'), to: T('2026-11-20T10:00:00Z') });
     expect(inv.flowSource).toBe('log-counters');
     expect(inv.suspects[0]).toMatchObject({ account: 'jan@example.com', service: 'imap', bytesIn: 1000, bytesOut: 900000000, confidence: 'log-counters', direction: 'out' });
     expect(inv.notes.join(' ')).toMatch(/logs' own counters/);
@@ -53,7 +54,7 @@ describe('investigate from log counters alone', () => {
     writeFileSync(b, status('2026-11-20 10:00:00', T('2026-11-20T10:00:00Z') / 1000, 1_500_000_000));
     await ingestPaths(store, [a], { tz: 'UTC', now: T('2026-11-21T00:00:00Z'), settleMs: 0, handlers: flowHandlers() });
     await ingestPaths(store, [b], { tz: 'UTC', now: T('2026-11-21T00:00:00Z'), settleMs: 0, handlers: flowHandlers() });
-    const inv = investigate(store, { from: T('2026-11-20T08:00:00Z'), to: T('2026-11-20T10:00:00Z') });
+    const inv = await investigate(new SqliteReadStore(store), { from: T('2026-11-20T08:00:00Z'), to: T('2026-11-20T10:00:00Z') });
     expect(inv.suspects[0]).toMatchObject({ account: 'alice', service: 'vpn', direction: 'out', confidence: 'log-counters', ips: ['203.0.113.77'] });
     // Sent counters: 1.5 GB by 10:00, spread from the connect at 08:00.
     expect(inv.suspects[0].bytesOut).toBe(1_500_000_000);

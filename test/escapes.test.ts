@@ -126,9 +126,9 @@ describe('watch alerts: a capture interface named to forge lines', () => {
     const engine = new AlertEngine(store, ws, sinks, {
       windowMs: 5 * MIN, alertAboveBps: 1000, multiple: 3, minBps: 100_000, repeatMs: 30 * MIN, clock: 'wall', settleMs: 20_000, host: 'mx1',
     });
-    engine.tick(NOW, false);
+    await engine.tick(NOW, false);
     // Five minutes later, without traffic: resolved.
-    engine.tick(NOW + 6 * MIN, false);
+    await engine.tick(NOW + 6 * MIN, false);
     await sinks.drain();
 
     expect(lines.map((l) => l.split(' ')[1])).toEqual(['ALERT', 'RESOLVED']);

@@ -14,6 +14,7 @@ import { SERVER, ScenarioWriter } from '../src/demo/scenario.js';
 import { flowHandlers } from '../src/flows/handlers.js';
 import { ingestPaths } from '../src/ingest/index.js';
 import { openStore, type Store } from '../src/store/index.js';
+import { SqliteReadStore } from '../src/store/sqlite-read.js';
 import { tempDir } from './helpers/cli.js';
 
 const T = (s: string) => Date.parse(s);
@@ -53,7 +54,7 @@ describe('estimates from log lines', () => {
     expect(sub[0]).toMatchObject({ account: 'sales@example.com', group: 'submission', rip: '203.0.113.61' });
     expect(sub[0].bytesIn).toBeGreaterThan(52000);
 
-    const inv = investigate(store, { from: FROM, to: TO });
+    const inv = await investigate(new SqliteReadStore(store), { from: FROM, to: TO });
     const top = inv.suspects[0];
     expect(top).toMatchObject({ account: 'sales@example.com', service: 'smtp', direction: 'out', confidence: 'estimated' });
     expect(top.estimated.bytesOut).toBe(relay[0].bytesOut + relay[1].bytesOut);
@@ -71,7 +72,7 @@ describe('estimates from log lines', () => {
     const est = inboundEstimates(store.eventsInRange(FROM, TO));
     const p = smtpPayload(250000, 1);
     expect(est).toEqual([expect.objectContaining({ account: null, reason: 'inbound-mail', rip: '203.0.113.157', bytesIn: tcpWire(p.fromClient, p.fromServer).fromClient })]);
-    const inv = investigate(store, { from: FROM, to: TO });
+    const inv = await investigate(new SqliteReadStore(store), { from: FROM, to: TO });
     expect(inv.unattributed.find((u) => u.reason === 'inbound-mail')?.bytesIn).toBe(est[0].bytesIn);
   });
 
@@ -105,7 +106,7 @@ describe('estimates from log lines', () => {
     expect(victim[0].method).toMatch(/typical ANY answer size \(3000 bytes\)/);
     expect(est.find((e) => e.rip === '198.51.100.100')?.bytesOut).toBe(100 + 42);
 
-    const inv = investigate(store, { from: FROM, to: TO });
+    const inv = await investigate(new SqliteReadStore(store), { from: FROM, to: TO });
     expect(inv.suspects[0]).toMatchObject({ account: null, service: 'dns', direction: 'out', finding: 'dns-amplification', confidence: 'estimated', ips: ['203.0.113.99'] });
     expect(inv.findings[0].kind).toBe('dns-amplification');
   });
@@ -130,7 +131,7 @@ describe('estimates from log lines', () => {
     await load('kern.log', lines);
     const est = dropEstimates(store.aggregatesInRange(FROM, TO));
     expect(est.reduce((a, e) => a + e.bytesIn, 0)).toBe(10 * 60 + 10 * 44 + 20 * 14);
-    const inv = investigate(store, { from: FROM, to: TO });
+    const inv = await investigate(new SqliteReadStore(store), { from: FROM, to: TO });
     expect(inv.suspects[0]).toMatchObject({ account: null, finding: 'scan', direction: 'in', confidence: 'estimated', bytesIn: 10 * 74 + 10 * 58 });
   });
 
@@ -141,7 +142,7 @@ describe('estimates from log lines', () => {
       '2026-11-20T08:06:00+00:00 mx1 dovecot: imap-login: Login: user=<eva@example.com>, method=PLAIN, rip=198.51.100.40, lip=192.0.2.10, mpid=102, TLS, session=<bbbb>',
       '2026-11-20T08:20:00+00:00 mx1 dovecot: imap(eva@example.com)<102><bbbb>: Logged out in=500 out=2000000 deleted=0 expunged=0 trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0',
     ]);
-    const inv = investigate(store, { from: FROM, to: TO });
+    const inv = await investigate(new SqliteReadStore(store), { from: FROM, to: TO });
     expect(inv.suspects.map((s) => s.account)).toEqual(['eva@example.com']);
   });
 });

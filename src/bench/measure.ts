@@ -1,13 +1,10 @@
 /**
  * Pieces shared by the benchmark's parts: timing reference tools, and what a database holds
  * after an ingest (rows per table, bytes per table and index).
- *
- * The figures on the database read it directly, read-only, after the store has closed it:
- * they are the benchmark's own questions (dbstat's page counts), not something bytetrail asks.
+ * The figures on the database are src/store/bench.ts's (all SQL lives in the store).
  */
-import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const RUNS = Math.max(1, Number(process.env.BENCH_RUNS) || 3);
@@ -54,32 +51,7 @@ export function removeDb(path: string): void {
   for (const x of ['', '-wal', '-shm']) rmSync(path + x, { force: true });
 }
 
-/** What a database holds: rows per kind, and bytes in total and per table or index (dbstat). */
-export interface DbFigures {
-  events: number;
-  aggRows: number;
-  /** Lines folded into the aggregates. */
-  aggLines: number;
-  flows: number;
-  /** The database file and its WAL. */
-  bytes: number;
-  /** Bytes of each table and index, largest first. */
-  objects: Array<[string, number]>;
-}
-
-export function dbFigures(path: string): DbFigures {
-  const bytes = ['', '-wal'].reduce((a, x) => { try { return a + statSync(path + x).size; } catch { return a; } }, 0);
-  const db = new Database(path, { readonly: true });
-  try {
-    const c = db.prepare(`SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM event_agg) AS aggRows,
-      (SELECT coalesce(sum(count), 0) FROM event_agg) AS aggLines, (SELECT count(*) FROM flows) AS flows`).get() as Omit<DbFigures, 'bytes' | 'objects'>;
-    const objects = (db.prepare('SELECT name, sum(pgsize) AS b FROM dbstat GROUP BY name ORDER BY b DESC').raw().all() as Array<[string, number]>)
-      .filter(([, b]) => b > 0);
-    return { ...c, bytes, objects };
-  } finally {
-    db.close();
-  }
-}
+export { type DbFigures, dbFigures } from '../store/bench.js';
 
 /** `events_ts 12 MB, events 80 MB, …`: the tables and indexes of at least `minShare` of the bytes. */
 export function describeObjects(objects: Array<[string, number]>, minShare = 0.01): string {

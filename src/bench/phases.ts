@@ -13,6 +13,7 @@ import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths } from '../ingest/index.js';
 import { LinePipeline, TailWindow } from '../ingest/lines.js';
 import { type ParseSession, ParseWorkerHost } from '../ingest/parse-session.js';
+import { dropIndexes as dropIndexesOf } from '../store/bench.js';
 import { openStore } from '../store/index.js';
 import { dbFigures, removeDb } from './measure.js';
 
@@ -131,7 +132,7 @@ async function parseWorkers(files: string[], n: number): Promise<Record<string, 
 async function parseAndStore(files: string[], db: string, dropIndexes: string[] = []): Promise<Record<string, unknown>> {
   removeDb(db);
   const store = openStore({ path: db });
-  for (const name of dropIndexes) store.db.exec(`DROP INDEX ${name}`);
+  dropIndexesOf(store, dropIndexes);
   const c = clock();
   const s = await ingestPaths(store, files, { tz: 'UTC', now: Date.now(), settleMs: 0, handlers: flowHandlers() });
   // Closing checkpoints the WAL: part of what `ingest` costs before the prompt comes back.

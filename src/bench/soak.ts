@@ -13,10 +13,10 @@
  *
  * `BENCH_SOAK_SECONDS` shortens the run. Figures, not assertions: see the README, "Watching live".
  */
-import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EventTail } from '../store/bench.js';
 import { bsdStamp } from './generate.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'run.js');
@@ -99,7 +99,7 @@ export async function benchSoak(opts: { dir: string; seconds?: number; linesPerS
   const lags: number[] = [];
   const samples: Sample[] = [];
   let lastId = 0;
-  const conn: { db: Database.Database | null } = { db: null };
+  const tail = new EventTail(db);
   let cpuPrev = cpu0, tPrev = t0;
   let cpuWarm: number | null = null, tWarm = 0;
 
@@ -128,10 +128,9 @@ export async function benchSoak(opts: { dir: string; seconds?: number; linesPerS
 
   const poll = () => {
     try {
-      conn.db ??= new Database(db, { readonly: true, fileMustExist: true });
       const seen = Date.now();
       // Every 5th row: enough samples, little work.
-      const rows = conn.db.prepare('SELECT id, raw FROM events WHERE id > ? ORDER BY id').raw().all(lastId) as Array<[number, string]>;
+      const rows = tail.rawsAfter(lastId);
       for (const [id, raw] of rows) {
         lastId = id;
         if (id % 5) continue;
@@ -166,15 +165,15 @@ export async function benchSoak(opts: { dir: string; seconds?: number; linesPerS
   const cpuEnd = cpuSeconds(pid, hz) ?? cpuPrev;
   // Let watch catch up with the last lines, then stop it.
   const catchUp0 = Date.now();
-  const count = () => { try { return (conn.db?.prepare('SELECT count(*) AS n FROM events').get() as { n: number } | undefined)?.n ?? 0; } catch { return 0; } };
+  const count = () => { try { return tail.count(); } catch { return 0; } };
   while (count() < written && Date.now() - catchUp0 < 60_000) await sleep(POLL_MS);
   clearInterval(poller);
   poll();
   const catchUpS = (Date.now() - catchUp0) / 1000;
   child.kill('SIGTERM');
   const code = await exited;
-  const final = conn.db ? (conn.db.prepare('SELECT count(*) AS n, count(DISTINCT raw) AS d FROM events').get() as { n: number; d: number }) : { n: 0, d: 0 };
-  conn.db?.close();
+  const final = tail.counts();
+  tail.close();
   let dbMb = 0;
   for (const s of ['', '-wal']) { try { dbMb += Number(spawnSync('stat', ['-c', '%s', db + s], { encoding: 'utf8' }).stdout) / 1e6; } catch { /* none */ } }
 

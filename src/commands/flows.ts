@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand, windowFlags } from '../base-command.js';
+import { BaseCommand, storeFlags, windowFlags } from '../base-command.js';
 import { resolveWindow } from '../correlate/window.js';
 import { FLOW_SOURCES, FLOWS_BY, type FlowSource, type FlowsBy, type FlowsReport, queryFlows, renderFlowsText } from '../flows/query.js';
-import { openStore } from '../store/index.js';
+import { openReadStore } from '../store/open.js';
 import { resolveZone } from '../zone.js';
 
 export default class Flows extends BaseCommand {
@@ -18,6 +18,7 @@ export default class Flows extends BaseCommand {
 
   static override flags = {
     ...windowFlags('1h'),
+    ...storeFlags(),
     by: Flags.string({ description: 'group by', options: [...FLOWS_BY], default: 'remote' }),
     top: Flags.integer({ description: 'rows to show (not for --by minute, which lists every minute)', default: 10, min: 1 }),
     source: Flags.string({ description: 'flow source to read (default: the most complete one in the window)', options: [...FLOW_SOURCES] }),
@@ -26,13 +27,13 @@ export default class Flows extends BaseCommand {
   async run(): Promise<FlowsReport> {
     const { flags } = await this.parse(Flows);
     const { from, to } = resolveWindow(flags.since, flags.until, Date.now(), '1h', resolveZone(flags.tz));
-    const store = openStore({ path: flags.db, readonly: true });
+    const store = await openReadStore({ db: flags.db, store: flags.store, servers: flags.server });
     try {
-      const report = queryFlows(store, { from, to, by: flags.by as FlowsBy, top: flags.top, source: flags.source as FlowSource | undefined });
+      const report = await queryFlows(store, { from, to, by: flags.by as FlowsBy, top: flags.top, source: flags.source as FlowSource | undefined });
       if (!this.jsonEnabled()) this.log(renderFlowsText(report));
       return report;
     } finally {
-      store.close();
+      await store.close();
     }
   }
 }

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand, windowFlags } from '../base-command.js';
+import { BaseCommand, storeFlags, windowFlags } from '../base-command.js';
 import { FLOW_SOURCES } from '../flows/query.js';
 import { runInvestigation } from '../correlate/run.js';
 import type { Investigation } from '../correlate/types.js';
@@ -20,6 +20,7 @@ By default first reads new lines from the standard log locations (/var/log/mail.
 
   static override flags = {
     ...windowFlags('2h'),
+    ...storeFlags(),
     demo: Flags.boolean({ description: 'investigate the bundled demo incident in a temporary database' }),
     ingest: Flags.boolean({ description: 'read new log lines first', default: true, allowNo: true }),
     logs: Flags.string({ description: 'paths to read first instead of the standard locations', multiple: true }),
@@ -32,7 +33,7 @@ By default first reads new lines from the standard log locations (/var/log/mail.
   async run(): Promise<Investigation> {
     const { flags } = await this.parse(Investigate);
     const r = await runInvestigation({
-      db: flags.db, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
+      db: flags.db, store: flags.store, servers: flags.server, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
       logs: flags.logs, ingest: flags.ingest, demo: flags.demo, localIps: flags.local, vpnPorts: flags['vpn-port'], source: flags.source, live: flags.live,
       onWarning: warn,
     });

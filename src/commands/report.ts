@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { writeFileSync } from 'node:fs';
-import { BaseCommand, windowFlags } from '../base-command.js';
+import { BaseCommand, storeFlags, windowFlags } from '../base-command.js';
 import { runInvestigation } from '../correlate/run.js';
 import type { Investigation } from '../correlate/types.js';
 import { describeFsError, InputError } from '../errors.js';
@@ -26,6 +26,7 @@ Markdown (the default) pastes into a ticket; --html is one self-contained page w
     html: Flags.boolean({ description: 'self-contained HTML report with a traffic chart', exclusive: ['markdown'] }),
     out: Flags.string({ description: 'write the report to this file instead of stdout' }),
     ...windowFlags('2h'),
+    ...storeFlags(),
     demo: Flags.boolean({ description: 'report on the bundled demo incident' }),
     ingest: Flags.boolean({ description: 'read new log lines first, as investigate does', default: true, allowNo: true }),
     logs: Flags.string({ description: 'paths to read first instead of the standard locations', multiple: true }),
@@ -35,7 +36,7 @@ Markdown (the default) pastes into a ticket; --html is one self-contained page w
   async run(): Promise<Investigation> {
     const { flags } = await this.parse(Report);
     const r = await runInvestigation({
-      db: flags.db, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
+      db: flags.db, store: flags.store, servers: flags.server, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), now: Date.now(),
       logs: flags.logs, ingest: flags.ingest, demo: flags.demo, vpnPorts: flags['vpn-port'], onWarning: warn,
     });
     for (const w of [...r.warnings, ...(r.ingest?.warnings ?? [])]) warn(w);

@@ -1,4 +1,4 @@
-import { BaseCommand } from '../base-command.js';
+import { BaseCommand, storeFlags } from '../base-command.js';
 import { renderStatus, watchStatus, type WatchStatus } from '../watch/status.js';
 
 export default class Status extends BaseCommand {
@@ -11,10 +11,12 @@ Reads the database only; run it while watch runs or after.`;
     '<%= config.bin %> status --db /var/lib/bytetrail/bytetrail.db --json',
   ];
 
+  static override flags = { ...storeFlags() };
+
   async run(): Promise<WatchStatus> {
     const { flags } = await this.parse(Status);
     const now = Date.now();
-    const s = watchStatus(flags.db, now);
+    const s = await watchStatus({ db: flags.db, store: flags.store, servers: flags.server }, now);
     if (!this.jsonEnabled()) this.log(renderStatus(s, now));
     return s;
   }

@@ -3,7 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand, windowFlags } from '../base-command.js';
 import { InputError, PrivilegeError, describeFsError } from '../errors.js';
 import { info, warn } from '../output.js';
-import { openStore, type Store } from '../store/index.js';
+import { openSqliteReadStore, type SqliteReadStore } from '../store/sqlite-read.js';
 import { type ApplyResult, type ThrottlePlan, planThrottle, runPlan } from '../throttle/index.js';
 import { BACKENDS, DIRECTIONS } from '../throttle/plan.js';
 import { humanRate } from '../throttle/validate.js';
@@ -35,12 +35,12 @@ export default class Throttle extends BaseCommand {
 
   async run(): Promise<ThrottlePlan & { applied?: ApplyResult }> {
     const { args, flags } = await this.parse(Throttle);
-    let store: Store | null = null;
+    let store: SqliteReadStore | null = null;
     try {
-      const plan = planThrottle({
+      const plan = await planThrottle({
         target: args.target, rate: flags.rate, ceil: flags.ceil, defaultRate: flags['default-rate'], iface: flags.iface,
         direction: flags.direction, backend: flags.backend, ports: flags.ports, since: flags.since, until: flags.until, tz: resolveZone(flags.tz), nowMs: Date.now(),
-      }, () => (store = openStore({ path: flags.db, readonly: true })));
+      }, () => (store = openSqliteReadStore(flags.db)));
       for (const w of plan.warnings) warn(w);
       info(`plan ${plan.id}: ${plan.clients.map((c) => c.address).join(', ')} at ${humanRate(plan.rate)} on ${plan.iface} (${plan.direction}, ${plan.backend})`);
       if (flags.apply && process.getuid?.() !== 0) throw new PrivilegeError('--apply needs root', { hint: 'without --apply nothing changes: save the script with --out and run it as root' });
@@ -59,7 +59,7 @@ export default class Throttle extends BaseCommand {
       if (!flags.apply) return plan;
       return { ...plan, applied: runPlan(plan, flags.undo ? 'undo' : 'apply') };
     } finally {
-      (store as Store | null)?.close();
+      await (store as SqliteReadStore | null)?.close();
     }
   }
 }

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import { renderUnparsed, type UnparsedReport } from '../render/unparsed.js';
-import { openStore } from '../store/index.js';
+import { openSqliteReadStore } from '../store/sqlite-read.js';
 
 export default class Unparsed extends BaseCommand {
   static override description = `Show the lines that ingest and watch did not understand: how many per source, and the samples kept.
@@ -20,13 +20,13 @@ Every such line is counted; a bounded number per file and source is kept as a sa
 
   async run(): Promise<UnparsedReport> {
     const { flags } = await this.parse(Unparsed);
-    const store = openStore({ path: flags.db, readonly: true });
+    const store = openSqliteReadStore(flags.db);
     try {
-      const r = store.unparsedReport(flags.source ?? null, flags.limit);
+      const r = await store.unparsedReport(flags.source ?? null, flags.limit);
       if (!this.jsonEnabled()) this.log(renderUnparsed(r));
       return r;
     } finally {
-      store.close();
+      await store.close();
     }
   }
 }

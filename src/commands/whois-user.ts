@@ -1,11 +1,11 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand, windowFlags } from '../base-command.js';
+import { BaseCommand, storeFlags, windowFlags } from '../base-command.js';
 import { resolveWindow } from '../correlate/window.js';
 import { mailSessionKeys, whoisIp } from '../correlate/whois.js';
 import { openGeo } from '../geoip.js';
 import { normalizeIp } from '../parsers/common.js';
 import { type WhoisReport, renderWhoisText } from '../render/whois.js';
-import { openStore } from '../store/index.js';
+import { openReadStore } from '../store/open.js';
 import { resolveZone } from '../zone.js';
 
 export default class WhoisUser extends BaseCommand {
@@ -22,6 +22,7 @@ export default class WhoisUser extends BaseCommand {
 
   static override flags = {
     ...windowFlags('30d'),
+    ...storeFlags(),
     'geoip-db': Flags.string({ description: 'MaxMind-format .mmdb file, or a directory of them (default: /usr/share/GeoIP, /var/lib/GeoIP)' }),
   };
 
@@ -33,11 +34,11 @@ export default class WhoisUser extends BaseCommand {
     }
     const { from, to } = resolveWindow(flags.since, flags.until, Date.now(), '30d', resolveZone(flags.tz));
     const geo = await openGeo({ path: flags['geoip-db'] });
-    const store = openStore({ path: flags.db, readonly: true });
+    const store = await openReadStore({ db: flags.db, store: flags.store, servers: flags.server });
     try {
-      const events = store.eventsForIp(ip, from, to);
+      const events = await store.eventsForIp(ip, from, to);
       const keys = mailSessionKeys(events, ip);
-      const ends = keys.sources.flatMap((source) => store.eventsForSessions(source, keys));
+      const ends = (await Promise.all(keys.sources.map((source) => store.eventsForSessions(source, keys)))).flat();
       const report: WhoisReport = {
         ...whoisIp([...events, ...ends], ip),
         window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
@@ -46,7 +47,7 @@ export default class WhoisUser extends BaseCommand {
       if (!this.jsonEnabled()) this.log(renderWhoisText(report, process.stdout.columns || 120));
       return report;
     } finally {
-      store.close();
+      await store.close();
     }
   }
 }

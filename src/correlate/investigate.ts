@@ -7,7 +7,8 @@ import { formatBytes } from '../output.js';
 import { chooseFlowSource, WIRE_SOURCES } from '../flows/query.js';
 import { spreadOver } from '../flows/snapshots.js';
 import type { FlowSource } from '../flows/query.js';
-import type { FlowRow, OpenConnInput, Store, StoredEvent } from '../store/index.js';
+import type { AggRow, FlowRow, OpenConnInput, StoredEvent } from '../store/index.js';
+import type { ReadStore } from '../store/read.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
 import { COUNTER_FLOW_SOURCES } from '../sources/counters.js';
 import { aggregateFact, GROUP_PORTS } from '../sources/index.js';
@@ -81,15 +82,15 @@ function sampleLines(events: StoredEvent[], n = 4): EvidenceLine[] {
 }
 
 /** The flow source to read (never two added together) and its name in the result. */
-function chooseSource(store: Store, from: number, to: number, forced?: string): { name: FlowSourceName; table: string | null } {
-  const { source, reason } = chooseFlowSource(store.flowSources(from, to), forced as FlowSource | undefined);
+async function chooseSource(store: ReadStore, from: number, to: number, forced?: string): Promise<{ name: FlowSourceName; table: string | null }> {
+  const { source, reason } = chooseFlowSource(await store.flowSources(from, to), forced as FlowSource | undefined);
   if (reason === 'chosen') return { name: forced as FlowSourceName, table: forced! };
   // OpenVPN status deltas alone are the VPN's own counters, not the wire.
   if (source === null || (COUNTER_FLOW_SOURCES as readonly string[]).includes(source)) return { name: 'log-counters', table: source };
   return { name: source as FlowSourceName, table: source };
 }
 
-function* noFlows(): Generator<FlowRow> { /* nothing */ }
+async function* noFlows(): AsyncGenerator<FlowRow> { /* nothing */ }
 
 function newBucket(account: string | null, group: ServiceGroup, reason: string | null): Bucket {
   return {
@@ -123,7 +124,7 @@ function addTo(b: Bucket, f: { bytesIn: number; bytesOut: number; rip: string; r
   if (r) r.bytes += bi + bo; else b.remotes.set(f.rip, { ip: f.rip, port: null, bytes: bi + bo });
 }
 
-export function investigate(store: Store, opts: InvestigateOptions): Investigation {
+export async function investigate(store: ReadStore, opts: InvestigateOptions): Promise<Investigation> {
   const { from, to } = opts;
   const lookback = opts.lookbackMs ?? 24 * HOUR;
   const vpnLookback = opts.vpnLookbackMs ?? 7 * 24 * HOUR;
@@ -132,12 +133,12 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
 
   // Identities: logins and connects from well before the window (sessions outlive it),
   // everything else from the window itself (plus a little slack for late logouts).
-  const before = [...store.vpnIdentityEvents(from - vpnLookback, from - lookback), ...store.identityEvents(from - lookback, from)];
-  const during = store.eventsInRange(from, to + 5 * MINUTE);
+  const before = [...await store.longSessionEvents(from - vpnLookback, from - lookback), ...await store.identityEvents(from - lookback, from)];
+  const during = await store.eventsInRange(from, to + 5 * MINUTE);
   const events = [...before, ...during];
-  const extent = store.dataExtent();
+  const extent = await store.dataExtent();
   const dataEnd = Math.min(to, extent.last ?? to);
-  const leaseRows = store.leasesInRange(from - vpnLookback, to);
+  const leaseRows = await store.leasesInRange(from - vpnLookback, to);
   const leases: Lease[] = leaseRows.map((l) => ({ account: l.account, vip: l.vip, start: l.firstTs, end: l.lastTs, realIp: l.realIp }));
   const ids = buildIdentities(events, Math.max(dataEnd, to), leases);
   // Without OpenVPN log lines, the status file's leases still name the client on its real address.
@@ -156,7 +157,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
     const keep = list.filter((x) => x.end > horizon);
     if (keep.length) ids.mailByIp.set(ip, keep); else ids.mailByIp.delete(ip);
   }
-  const aggs = store.aggregatesInRange(from - (from % MINUTE), to);
+  const aggs = await store.aggregatesInRange(from - (from % MINUTE), to);
 
   const drops = new Map<string, { count: number; ports: Set<number> }>();
   for (const a of aggs) {
@@ -167,7 +168,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
     drops.set(a.rip, d);
   }
 
-  const { name: flowSource, table } = chooseSource(store, from, to, opts.source);
+  const { name: flowSource, table } = await chooseSource(store, from, to, opts.source);
   const wire = (WIRE_SOURCES as readonly string[]).includes(flowSource);
   const rows = () => (table ? store.iterateFlows(table, from, to) : noFlows());
   let flowCount = 0;
@@ -178,18 +179,29 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   // A long-lived mail connection whose login is older than the look-back: ask the store for the
   // last login from that IP that never logged out (30 days back), once per IP.
   const lastLogin = new Map<string, { account: string; service: string } | null>();
-  const openLoginOn = (ip: string) => {
+  const loadLogin = async (ip: string) => {
     if (!lastLogin.has(ip)) {
-      const e = store.openMailLoginBefore(ip, from - lookback, from - 30 * 24 * HOUR);
+      const e = await store.openLoginBefore(ip, from - lookback, from - 30 * 24 * HOUR);
       lastLogin.set(ip, e && e.account ? { account: e.account, service: String(e.attrs?.service ?? 'imap') } : null);
     }
+  };
+  // Attribution is synchronous and the store is not: an IP not looked up yet is noted, looked
+  // up, and the flow attributed again (verdictOf).
+  let unknownIp: string | null = null;
+  const openLoginOn = (ip: string) => {
+    if (!lastLogin.has(ip)) { unknownIp = ip; return null; }
     return lastLogin.get(ip)!;
   };
   const ctx: AttributionContext = { ids, vpnPorts, drops, tunnelAccounts, innerKeys, openLoginOn };
-  const vpnRows = table ? store.vpnFlowsInRange(table, from, to, [...vpnPorts], [...ids.leasesByVip.keys()]) : [];
+  const verdictOf = (f: FlowRow): Verdict | Promise<Verdict> => {
+    unknownIp = null;
+    const v = attributeFlow(f, ctx);
+    return unknownIp === null ? v : loadLogin(unknownIp).then(() => attributeFlow(f, ctx));
+  };
+  const vpnRows = table ? await store.vpnFlowsInRange(table, from, to, [...vpnPorts], [...ids.leasesByVip.keys()]) : [];
   for (const f of vpnRows) {
     if (groupOf(f, vpnPorts) === 'vpn') {
-      const v = attributeFlow(f, ctx);
+      const v = await verdictOf(f);
       if (v.kind === 'account') for (const s of v.shares) tunnelAccounts.add(s.account);
     }
     for (const [vipSide, far, farPort] of [[f.rip, f.lip, f.lport], [f.lip, f.rip, f.rport]] as const) {
@@ -268,12 +280,12 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   // One conntrack listing without start times: each open connection joined to the session it
   // carried (counted below). An OpenVPN status file's counters for a tunnel the listing has are
   // the same bytes again (and only the payload): the listing's win.
-  const open = store.openConnections(from, to + 24 * HOUR);
+  const open = await store.openConnections(from, to + 24 * HOUR);
   const firstListing = open.length ? open[0].listingTs : null;
   const openJoins = firstListing === null ? [] : joinOpenConnections(open.filter((x) => x.listingTs === firstListing), ids, vpnPorts);
   const listedTunnels = new Set(openJoins.filter((j) => j.session && j.group === 'vpn').map((j) => `${j.conn.rip}|${j.conn.rport}`));
 
-  for (const f of rows()) {
+  for await (const f of rows()) {
     if (!wire && listedTunnels.has(`${f.rip}|${f.rport}`)) continue;
     flowCount++;
     packetsIn += f.packetsIn; packetsOut += f.packetsOut;
@@ -281,9 +293,11 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
     const group = groupOf(f, vpnPorts);
     if (wire) markSeen(f.rip, group, f.minute);
     if ((group === 'imap' || group === 'pop3') && sharedIps.has(f.rip) && !leaseOn(ids, f)) { held.push(f); continue; }
-    attribute(f, attributeFlow(f, ctx));
+    // Awaited only when a lookup was made: an await per flow costs a turn of the microtask queue.
+    const v = verdictOf(f);
+    attribute(f, v instanceof Promise ? await v : v);
   }
-  if (held.length) attributeByLifetime(held, ids, ctx, { from, to: Math.max(from + MINUTE, Math.min(to, (extent.last ?? to) + MINUTE)) }, attribute, buckets, vpnPorts);
+  if (held.length) await attributeByLifetime(held, ids, verdictOf, { from, to: Math.max(from + MINUTE, Math.min(to, (extent.last ?? to) + MINUTE)) }, attribute, buckets, vpnPorts);
 
   // The listing's open connections, each dated by the session it carried: what falls in the window counts.
   const unmatchedOpen: typeof open = [];
@@ -378,7 +392,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   if (!wire && !openUsed) {
     notes.push(flowCount || logBytes || estBytes
       ? 'No capture or conntrack data covers this window: byte counts come from the logs\' own counters (Dovecot in=/out= at logout, OpenVPN status) and from estimates made from the logs.'
-      : store.counts().events + store.counts().flows === 0 ? 'The database is empty: nothing has been ingested yet (bytetrail ingest /var/log/mail.log …).' : 'No flow data and no byte counters in this window.');
+      : (await store.counts()).events + (await store.counts()).flows === 0 ? 'The database is empty: nothing has been ingested yet (bytetrail ingest /var/log/mail.log …).' : 'No flow data and no byte counters in this window.');
   } else if (openUsed && !wire) {
     notes.push(`One conntrack listing without start times: each open connection is dated from its session's login and spread evenly up to the listing (${formatBytes(openUsed)} in the window); closed sessions count by their logs' counters.`);
   }
@@ -386,7 +400,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
     notes.push(`VPN traffic is counted twice on the wire: ${formatBytes(vpnDup)} seen again as forwarded or tunnel-interface traffic (eth0 counts it once as rx from the internet and once as tx to the client over the VPN port). Each account's figure counts those bytes once.`);
   }
 
-  const ifaceRows = interfaceRows(store, from, to);
+  const ifaceRows = await interfaceRows(store, from, to);
   const mainIface = ifaceRows.length ? [...ifaceRows].sort((a, b) => (b.rx + b.tx) - (a.rx + a.tx))[0] : null;
   const evidenceTotal = totalIn + totalOut;
   const shareBasis = mainIface
@@ -462,7 +476,7 @@ export function investigate(store: Store, opts: InvestigateOptions): Investigati
   }
   const closure = mainIface ? computeClosure(ifaceRows, mainIface.iface, buckets, promoted) : null;
   const timeline = buildTimeline(from, to, minuteTotals, buckets);
-  const baseline = wire ? computeBaseline(store, flowSource, from, to, evidenceTotal) : null;
+  const baseline = wire ? await computeBaseline(store, flowSource, from, to, evidenceTotal) : null;
   const top = suspects[0] ?? null;
   const topBucket = top ? [...buckets.values()].find((b) => b.account === top.account && (top.account !== null ? b.group === top.service : b.reason === top.finding || (b.reason === 'dns' && top.finding === 'dns-amplification'))) : undefined;
   const submitters = top?.account ? suspects.find((x) => x.account === top.account && x.service === 'submission')?.ips : undefined;
@@ -498,8 +512,8 @@ function leaseOn(ids: Identities, f: FlowRow): boolean {
  * the session it carried by lifetime; the connections no lifetime tells apart, and those with no
  * session, go through attributeFlow as any other flow (split by the sessions' counters).
  */
-function attributeByLifetime(held: FlowRow[], ids: Identities, ctx: AttributionContext, observed: { from: number; to: number },
-  attribute: (f: FlowRow, v: Verdict) => void, buckets: Map<string, Bucket>, vpnPorts: Set<number>): void {
+async function attributeByLifetime(held: FlowRow[], ids: Identities, verdictOf: (f: FlowRow) => Verdict | Promise<Verdict>, observed: { from: number; to: number },
+  attribute: (f: FlowRow, v: Verdict) => void, buckets: Map<string, Bucket>, vpnPorts: Set<number>): Promise<void> {
   const conns = new Map<string, { c: ConnLifetime; rip: string; group: ServiceGroup; flows: FlowRow[] }>();
   for (const f of held) {
     const group = groupOf(f, vpnPorts);
@@ -521,7 +535,7 @@ function attributeByLifetime(held: FlowRow[], ids: Identities, ctx: AttributionC
     for (const e of list) {
       const s = matched.get(e.c.key) as MailSession | undefined;
       if (!s) {
-        for (const f of e.flows) attribute(f, attributeFlow(f, ctx));
+        for (const f of e.flows) attribute(f, await verdictOf(f));
         if (ambiguous.has(e.c.key)) for (const b of buckets.values()) if (b.group === group && b.ips.has(rip) && b.account) b.lifetimeAmbiguous++;
         continue;
       }
@@ -563,10 +577,10 @@ function joinOpenConnections(conns: OpenConnInput[], ids: Identities, vpnPorts: 
 }
 
 /** vnstat's totals per interface for the window: five-minute entries when it has them, else hourly. */
-function interfaceRows(store: Store, from: number, to: number): Array<{ iface: string; rx: number; tx: number; basis: ClosureEntry['basis'] }> {
-  const five = store.interfaceTotals('fiveminute', from - (from % (5 * MINUTE)), to);
+async function interfaceRows(store: ReadStore, from: number, to: number): Promise<Array<{ iface: string; rx: number; tx: number; basis: ClosureEntry['basis'] }>> {
+  const five = await store.interfaceTotals('fiveminute', from - (from % (5 * MINUTE)), to);
   if (five.length) return five.map((r) => ({ ...r, basis: 'vnstat-5min' as const }));
-  return store.interfaceTotals('hour', from - (from % HOUR), to).map((r) => ({ ...r, basis: 'vnstat-hour' as const }));
+  return (await store.interfaceTotals('hour', from - (from % HOUR), to)).map((r) => ({ ...r, basis: 'vnstat-hour' as const }));
 }
 
 /** A suspect's confidence: how most of its bytes are known. */
@@ -834,7 +848,7 @@ function anonymousSuspect(b: Bucket, group: ServiceGroup, finding: FindingKind, 
 }
 
 /** DNS amplification: small queries in, large answers out, to few destinations (the spoofed victims). */
-function classifyDns(b: Bucket, aggs: ReturnType<Store['aggregatesInRange']>, total: number): Finding | null {
+function classifyDns(b: Bucket, aggs: AggRow[], total: number): Finding | null {
   const ratio = b.bytesOut / Math.max(1, b.bytesIn);
   const queries = aggs.filter((a) => aggregateFact(a.source, a.kind) === 'dns-query');
   const byType = new Map<string, number>();
@@ -861,7 +875,7 @@ function classifyDns(b: Bucket, aggs: ReturnType<Store['aggregatesInRange']>, to
   };
 }
 
-function anonymousEvidence(b: Bucket, reason: string, ids: Identities, aggs: ReturnType<Store['aggregatesInRange']>): Evidence {
+function anonymousEvidence(b: Bucket, reason: string, ids: Identities, aggs: AggRow[]): Evidence {
   const ips = topIps(b, 5);
   const facts: string[] = [];
   const lines: EvidenceLine[] = [];
@@ -880,7 +894,7 @@ function anonymousEvidence(b: Bucket, reason: string, ids: Identities, aggs: Ret
 }
 
 /** Scans and brute force, from firewall drops and failed logins, whether or not they moved bytes. */
-function scanFindings(aggs: ReturnType<Store['aggregatesInRange']>, ids: Identities): Finding[] {
+function scanFindings(aggs: AggRow[], ids: Identities): Finding[] {
   const out: Finding[] = [];
   const bySrc = new Map<string, { count: number; ports: Set<number>; first: number; last: number; sample: (typeof aggs)[number] | null }>();
   for (const a of aggs) {
@@ -951,10 +965,10 @@ function buildTimeline(from: number, to: number, minutes: Map<number, { bytesIn:
 }
 
 /** The same hours on up to 7 earlier days: how many times normal is this window? */
-function computeBaseline(store: Store, source: string, from: number, to: number, total: number): Investigation['baseline'] {
+async function computeBaseline(store: ReadStore, source: string, from: number, to: number, total: number): Promise<Investigation['baseline']> {
   const days: number[] = [];
   for (let d = 1; d <= 7; d++) {
-    const r = store.flowBytesBetween(source, from - d * 24 * HOUR, to - d * 24 * HOUR);
+    const r = await store.flowBytesBetween(source, from - d * 24 * HOUR, to - d * 24 * HOUR);
     if (r.n > 0) days.push(r.bytes);
   }
   if (!days.length) return null;

@@ -7,11 +7,15 @@ import { accessSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INCIDENTS } from '../demo/incidents.js';
+import { UserError } from '../errors.js';
 import { flowHandlers } from '../flows/handlers.js';
 import { ingestPaths, type IngestSummary } from '../ingest/index.js';
 import { COUNTER_SOURCES } from '../sources/counters.js';
 import { SOURCE_LOG_PATHS } from '../sources/index.js';
 import { defaultDbPath, openStore, type Store } from '../store/index.js';
+import { parseClickHouseUrl } from '../store/clickhouse/url.js';
+import { openReadStore } from '../store/open.js';
+import { SqliteReadStore } from '../store/sqlite-read.js';
 import { shellQuote } from '../throttle/command.js';
 import { investigate } from './investigate.js';
 import type { Investigation } from './types.js';
@@ -54,6 +58,10 @@ function vnstatNow(dir: string): string | null {
 
 export interface RunOptions {
   db?: string;
+  /** A fleet store's URL (--store): read instead of the database, with nothing ingested first. */
+  store?: string;
+  /** --server: only these servers' data. */
+  servers?: string[];
   since?: string;
   until?: string;
   tz: string;
@@ -103,7 +111,7 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
   if (o.demo) {
     const d = await demoStore('UTC');
     try {
-      const inv = investigate(d.store, { from: d.from, to: d.to, vpnPorts: o.vpnPorts });
+      const inv = await investigate(new SqliteReadStore(d.store, { servers: o.servers }), { from: d.from, to: d.to, vpnPorts: o.vpnPorts });
       // The database stays (in its private temporary folder) so that the proposed throttle runs as printed.
       if (inv.throttle) inv.throttle.command = inv.throttle.command.replace(/^bytetrail throttle /, `bytetrail throttle --db ${shellQuote(d.store.path)} `);
       return { investigation: inv, ingest: d.ingest, dbPath: d.store.path, warnings: [] };
@@ -114,6 +122,16 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
   }
   // A bad window is refused before anything is read.
   const w = resolveWindow(o.since, o.until, o.now, '2h', o.tz);
+  // A fleet store is filled by each server's ship, not by reading this machine's logs.
+  if (o.store) {
+    if (o.logs?.length) throw new UserError('--logs reads into this server\'s database, not into --store', { hint: 'drop --logs, or drop --store to investigate this server' });
+    const reader = await openReadStore({ store: o.store, servers: o.servers });
+    try {
+      return { investigation: await investigate(reader, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: null, dbPath: parseClickHouseUrl(o.store).display, warnings: [] };
+    } finally {
+      await reader.close();
+    }
+  }
   const warnings: string[] = [];
   let paths = !o.ingest ? [] : o.logs?.length ? [...o.logs] : STANDARD_LOGS.filter((p) => existsSync(p));
   if (o.ingest && !paths.length) warnings.push(noStandardLogs(w.from));
@@ -135,9 +153,11 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
     // read: a mistyped --db then says that it does not exist, and a read-only one can be used.
     const store = openStore({ path: dbPath, readonly: paths.length === 0 });
     try {
+      // A --server this database does not answer for is refused before anything is read.
+      const reader = new SqliteReadStore(store, { servers: o.servers });
       let summary: IngestSummary | null = null;
       if (paths.length) summary = await ingestPaths(store, paths, { tz: o.tz, now: o.now, handlers: flowHandlers(), localIps: o.localIps });
-      return { investigation: investigate(store, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: summary, dbPath: store.path, warnings };
+      return { investigation: await investigate(reader, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: summary, dbPath: store.path, warnings };
     } finally {
       store.close();
     }

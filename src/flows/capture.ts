@@ -11,7 +11,7 @@
  * GSO/GRO super-frames longer than that, whose length is read from their IP header.
  */
 import { UserError } from '../errors.js';
-import type { Store } from '../store/index.js';
+import type { WriteStore } from '../store/write.js';
 import { FlowAggregator } from './aggregate.js';
 import { LINKTYPE } from './pcap.js';
 import type { ServicePorts } from './types.js';
@@ -185,7 +185,7 @@ export type OpenedCapture = Awaited<ReturnType<typeof openCapture>>;
  * the interface as openCapture opened it (to fail before the database is opened), else it is
  * opened here.
  */
-export async function runCapture(store: Store, o: CaptureOptions, opened?: OpenedCapture): Promise<CaptureReport> {
+export async function runCapture(store: WriteStore, o: CaptureOptions, opened?: OpenedCapture): Promise<CaptureReport> {
   const now = o.now ?? Date.now;
   const { handle, buffer, linkType, linkName, addresses } = opened ?? await openCapture(o);
   let records = 0, bytesIn = 0, bytesOut = 0;

@@ -7,7 +7,8 @@
 import { UserError } from '../errors.js';
 import { COUNTER_FLOW_SOURCES, type CounterKind } from '../sources/counters.js';
 import { clean, dateTime, formatBytes, pad, padStart, percent, sparkline } from '../render/format.js';
-import type { FlowTotals, Store } from '../store/index.js';
+import type { FlowTotals } from '../store/index.js';
+import type { ReadStore } from '../store/read.js';
 
 /** Sources that count packets on the wire (or in the kernel): preferred, the largest first. */
 export const WIRE_SOURCES: readonly string[] = ['pcap', 'capture', 'conntrack'];
@@ -66,10 +67,10 @@ export function chooseFlowSource(available: Array<{ source: string; bytesIn: num
   return { source: null, reason: 'none' };
 }
 
-export function queryFlows(store: Store, q: FlowsQuery): FlowsReport {
+export async function queryFlows(store: ReadStore, q: FlowsQuery): Promise<FlowsReport> {
   if (!Number.isInteger(q.top) || q.top < 1) throw new UserError(`--top must be a whole number of 1 or more, not ${q.top}`);
   if (!(q.from < q.to)) throw new UserError('the window is empty');
-  const sources = store.flowSources(q.from, q.to)
+  const sources = (await store.flowSources(q.from, q.to))
     .map((s) => ({ source: s.source, bytesIn: s.bytesIn, bytesOut: s.bytesOut }))
     .sort((a, b) => (b.bytesIn + b.bytesOut) - (a.bytesIn + a.bytesOut) || (a.source < b.source ? -1 : 1));
   const { source, reason } = chooseFlowSource(sources, q.source);
@@ -78,8 +79,8 @@ export function queryFlows(store: Store, q: FlowsQuery): FlowsReport {
   if (source === null) {
     return { ...base, totals: { ...ZERO }, rows: q.by === 'minute' ? minuteSeries([], q.from, q.to) : [], groups: 0 };
   }
-  const totals = store.flowTotals(source, q.from, q.to);
-  const g = store.flowGroups(source, q.by, q.from, q.to, q.top);
+  const totals = await store.flowTotals(source, q.from, q.to);
+  const g = await store.flowGroups(source, q.by, q.from, q.to, q.top);
   if (q.by === 'minute') {
     const rows = minuteSeries(g.rows.map((r) => ({ ...r, key: Number(r.key) })), q.from, q.to);
     return { ...base, totals, rows, groups: g.groups };

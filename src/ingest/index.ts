@@ -12,7 +12,8 @@ import { resolve } from 'node:path';
 import type { ParseContext } from '../events.js';
 import { InputError } from '../errors.js';
 import { COUNTER_SOURCES } from '../sources/counters.js';
-import type { FileKind, FileRecord, LossInput, Store, UnparsedSample } from '../store/index.js';
+import type { FileKind, FileRecord, LossInput, UnparsedSample } from '../store/index.js';
+import type { WriteStore } from '../store/write.js';
 import { FP_MAX, openContent, type OpenedContent, sha1, TAIL_BYTES, TruncatedInputError } from './content.js';
 import { expandInputs, isRotatedName } from './inputs.js';
 import { InlineSession, type ParsedBatch, type ParseSession, ParseWorkerHost, type SessionOptions } from './parse-session.js';
@@ -58,7 +59,7 @@ export interface IngestOptions {
 }
 
 /** Reads one non-log file kind into the store; returns what it stored. */
-export type KindHandler = (store: Store, content: OpenedContent, file: FileRecord, startOffset: number, opts: IngestOptions) =>
+export type KindHandler = (store: WriteStore, content: OpenedContent, file: FileRecord, startOffset: number, opts: IngestOptions) =>
   Promise<{ records: number; bytesRead: number; newOffset: number; warnings: string[]; label: string }>;
 
 export interface FileReport {
@@ -111,11 +112,11 @@ const WORKER_MIN_BYTES = 4 << 20;
  * inside it: another process may have stored this stream, and read further than this one's
  * head, while this one waited. Two processes then agree on one `files` row per stream.
  */
-function identify(store: Store, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
+function identify(store: WriteStore, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
   return store.withWriteLock(() => identifyLocked(store, c, kind, forceNew));
 }
 
-function identifyLocked(store: Store, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
+function identifyLocked(store: WriteStore, c: OpenedContent, kind: FileKind, forceNew: boolean): { file: FileRecord; fresh: boolean } {
   const { head, size } = c.current(FP_MAX);
   const fpLen = Math.min(head.length, FP_MAX);
   const fpHash = sha1(head.subarray(0, fpLen));
@@ -173,7 +174,7 @@ function emptySummary(): IngestSummary {
   return { files: 0, lines: 0, bytes: 0, events: {}, unparsed: {}, skipped: {}, heldBack: { files: 0, bytes: 0 }, losses: [], kinds: {}, records: {}, warnings: [], errors: [], samples: {}, perFile: [], durationMs: 0 };
 }
 
-export async function ingestPaths(store: Store, args: string[], opts: IngestOptions): Promise<IngestSummary> {
+export async function ingestPaths(store: WriteStore, args: string[], opts: IngestOptions): Promise<IngestSummary> {
   const t0 = Date.now();
   const summary = emptySummary();
   const expanded = expandInputs(args);
@@ -215,7 +216,7 @@ export async function ingestPaths(store: Store, args: string[], opts: IngestOpti
  * and reported when `path` is a descriptor link (/proc/self/fd/N) that keeps a renamed or
  * deleted file readable.
  */
-export async function ingestOneFile(store: Store, path: string, opts: IngestOptions, shownAs?: string): Promise<{ report: FileReport; summary: IngestSummary }> {
+export async function ingestOneFile(store: WriteStore, path: string, opts: IngestOptions, shownAs?: string): Promise<{ report: FileReport; summary: IngestSummary }> {
   const t0 = Date.now();
   const summary = emptySummary();
   let report: FileReport;
@@ -240,7 +241,7 @@ function add(rec: Record<string, number>, key: string, n: number): void {
   if (n) rec[key] = (rec[key] ?? 0) + n;
 }
 
-async function ingestFile(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, workers: ParseWorkerHost, shownAs?: string): Promise<FileReport> {
+async function ingestFile(store: WriteStore, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, workers: ParseWorkerHost, shownAs?: string): Promise<FileReport> {
   const first = await ingestFileOnce(store, path, opts, summary, progress, false, workers, shownAs);
   if (first.message !== MISMATCH) return first;
   // Same first bytes as a stream already read, but different content at its resume point:
@@ -250,7 +251,7 @@ async function ingestFile(store: Store, path: string, opts: IngestOptions, summa
   return ingestFileOnce(store, path, opts, summary, progress, true, workers, shownAs);
 }
 
-async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, forceNew: boolean, workers: ParseWorkerHost, shownAs?: string): Promise<FileReport> {
+async function ingestFileOnce(store: WriteStore, path: string, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, forceNew: boolean, workers: ParseWorkerHost, shownAs?: string): Promise<FileReport> {
   const c = await openContent(path, opts.onWait);
   if (shownAs !== undefined) c.path = shownAs;
   const shown = c.stdin ? '(stdin)' : c.path;
@@ -280,7 +281,7 @@ async function ingestFileOnce(store: Store, path: string, opts: IngestOptions, s
   }
 }
 
-async function ingestLog(store: Store, c: OpenedContent, file: FileRecord, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, workers: ParseWorkerHost | null): Promise<FileReport> {
+async function ingestLog(store: WriteStore, c: OpenedContent, file: FileRecord, opts: IngestOptions, summary: IngestSummary, progress: (bytes: number) => void, workers: ParseWorkerHost | null): Promise<FileReport> {
   const shown = c.stdin ? '(stdin)' : c.path;
   const ctx: ParseContext = { tz: opts.tz, refTime: c.stat ? Math.max(c.stat.mtime, 0) : opts.now, bootTime: opts.bootTime ?? null };
   const batchLines = opts.batchLines ?? DEFAULT_BATCH_LINES;

@@ -404,6 +404,11 @@ export class Store {
     }
   }
 
+  /** False once closed: watch records its state at the end only on an open database. */
+  get isOpen(): boolean {
+    return this.db.open;
+  }
+
   private writeError(err: unknown): StoreError {
     if (isCorruption(err)) return damagedError(this.path, (err as Error).message, err);
     return new StoreError(`cannot write to ${this.path}: ${(err as Error).message}`, { cause: err });

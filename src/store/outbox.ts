@@ -99,6 +99,11 @@ export class Outbox {
     return name;
   }
 
+  /** The name recorded on first use, or null when this database never shipped: the server a SQLite read store answers for. */
+  recordedServer(): string | null {
+    return this.meta(META_SERVER);
+  }
+
   /** The central store this database ships to: recorded on first use, fixed after (the high-water marks belong to it). */
   claimTarget(display: string): void {
     const recorded = this.meta(META_TARGET);

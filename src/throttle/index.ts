@@ -28,7 +28,7 @@ export interface ThrottleOptions {
   nowMs: number;
 }
 
-export function planThrottle(o: ThrottleOptions, source: () => AccountIpSource, findIface: (addrs: string[]) => string = routeIface): ThrottlePlan {
+export async function planThrottle(o: ThrottleOptions, source: () => AccountIpSource, findIface: (addrs: string[]) => string = routeIface): Promise<ThrottlePlan> {
   if (!DIRECTIONS.includes(o.direction as Direction)) throw new UserError(`unknown --direction ${JSON.stringify(o.direction)}`, { hint: 'out (downloads), in (uploads) or both' });
   if (!BACKENDS.includes(o.backend as Backend)) throw new UserError(`unknown --backend ${JSON.stringify(o.backend)}`, { hint: BACKENDS.join(', ') });
   const rate = parseRate(o.rate, '--rate');
@@ -36,7 +36,7 @@ export function planThrottle(o: ThrottleOptions, source: () => AccountIpSource, 
   const defaultRate = parseRate(o.defaultRate, '--default-rate');
   const ports = o.ports ? parsePorts(o.ports) : [];
   const iface = o.iface === undefined ? undefined : parseIface(o.iface, '--iface');
-  const resolved = resolveTarget(o.target, parseWindow(o.since, o.until, o.nowMs, o.tz), source);
+  const resolved = await resolveTarget(o.target, parseWindow(o.since, o.until, o.nowMs, o.tz), source);
   const addresses = resolved.target.kind === 'address' ? [resolved.target.address] : validOnly((resolved.addresses ?? []).map((a) => a.ip));
   return buildPlan({
     ...resolved,

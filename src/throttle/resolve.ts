@@ -7,10 +7,10 @@ import { InputError, UserError } from '../errors.js';
 import type { PlanInput } from './plan.js';
 import { looksLikeAddress, parseAddress, parseIface, safeLabel } from './validate.js';
 
-/** The one store query a throttle needs (src/store Store implements it). */
-export interface AccountIpSource {
-  accountIps(account: string, fromMs: number, toMs: number): Array<{ ip: string; firstSeen: number; lastSeen: number; otherAccounts: string[] }>;
-}
+import type { ReadStore } from '../store/read.js';
+
+/** The one store query a throttle needs (every ReadStore answers it). */
+export type AccountIpSource = Pick<ReadStore, 'accountIps'>;
 
 export type ResolvedTarget = Pick<PlanInput, 'target' | 'addresses' | 'window'>;
 
@@ -18,10 +18,10 @@ export type ResolvedTarget = Pick<PlanInput, 'target' | 'addresses' | 'window'>;
  * `raw` that parses as an IP or CIDR is an address (and a malformed one is an error, not an account
  * name); anything else is an account, looked up in [fromMs, toMs). `source` is called only for accounts.
  */
-export function resolveTarget(raw: string, window: { fromMs: number; toMs: number }, source: () => AccountIpSource): ResolvedTarget {
+export async function resolveTarget(raw: string, window: { fromMs: number; toMs: number }, source: () => AccountIpSource): Promise<ResolvedTarget> {
   if (looksLikeAddress(raw)) return { target: { kind: 'address', address: parseAddress(raw).text }, window: null };
   if (raw.trim() === '') throw new InputError('empty target', { hint: 'give an account name, an IP address or a CIDR network' });
-  const rows = source().accountIps(raw, window.fromMs, window.toMs);
+  const rows = await source().accountIps(raw, window.fromMs, window.toMs);
   if (rows.length === 0) {
     throw new InputError(`no addresses for account ${safeLabel(raw)} between ${new Date(window.fromMs).toISOString()} and ${new Date(window.toMs).toISOString()}`, {
       hint: 'check the spelling (accounts are matched exactly), widen --since (with --until for a past incident), or give the IP address',

@@ -8,6 +8,7 @@ import { investigate } from '../correlate/investigate.js';
 import type { Investigation } from '../correlate/types.js';
 import type { Store } from '../store/index.js';
 import { type UsageHour, type UsageRow, UsageStore } from '../store/usage.js';
+import { SqliteReadStore } from '../store/sqlite-read.js';
 
 export const HOUR_MS = 3_600_000;
 /** An hour is closed this long after its end: investigate reads 5 minutes past a window for late logouts. */
@@ -74,6 +75,7 @@ export function closedUntil(now: number): number {
  */
 export async function catchUp(store: Store, o: CatchUpOptions): Promise<CatchUpResult> {
   const us = new UsageStore(store);
+  const reader = new SqliteReadStore(store);
   const gen = us.beginPass();
   // Whole hours: an hour that begins before `until` is in.
   const until = Math.min(o.until === undefined ? Infinity : Math.ceil(o.until / HOUR_MS) * HOUR_MS, closedUntil(o.now));
@@ -83,7 +85,7 @@ export async function catchUp(store: Store, o: CatchUpOptions): Promise<CatchUpR
     if (o.signal?.aborted) break;
     // Read before the investigation: anything stored meanwhile marks the hour in this generation, so it is computed again.
     const fingerprint = us.fingerprint(hour);
-    const inv = await investigate(store, { from: hour, to: hour + HOUR_MS, vpnPorts: o.vpnPorts });
+    const inv = await investigate(reader, { from: hour, to: hour + HOUR_MS, vpnPorts: o.vpnPorts });
     us.putHour({ hour, fingerprint, ...rollupOf(inv) }, gen, Date.now());
     computed++;
     o.onProgress?.(computed, hours.length);

@@ -12,6 +12,7 @@
 import { investigate } from '../correlate/investigate.js';
 import type { Investigation, Suspect } from '../correlate/types.js';
 import type { Store } from '../store/index.js';
+import { SqliteReadStore } from '../store/sqlite-read.js';
 import type { WatchStore } from '../store/watch.js';
 import type { AlertSinks } from './sinks.js';
 import { type Baseline, type Signal, TrafficMeter } from './traffic.js';
@@ -65,9 +66,11 @@ export class AlertEngine {
   private readonly meter: TrafficMeter;
   private incident: Incident | null;
   private evaluatedTo: number | null;
+  private readonly reader: SqliteReadStore;
 
   constructor(private readonly store: Store, private readonly ws: WatchStore, private readonly sinks: AlertSinks, private readonly o: AlertOptions) {
     this.meter = new TrafficMeter(store, ws);
+    this.reader = new SqliteReadStore(store);
     // A restart keeps the open incident, so it is not alerted again.
     const saved = ws.state(INCIDENT_KEY);
     this.incident = saved ? (JSON.parse(saved) as Incident) : null;
@@ -80,7 +83,7 @@ export class AlertEngine {
   }
 
   /** Judge every window that is due. Returns the number of windows judged. */
-  tick(now: number, followerBusy: boolean): number {
+  async tick(now: number, followerBusy: boolean): Promise<number> {
     if (!this.enabled) return 0;
     let due: number;
     if (this.o.clock === 'wall') {
@@ -99,7 +102,7 @@ export class AlertEngine {
     }
     let n = 0;
     for (let to = this.evaluatedTo + STEP; to <= due; to += STEP) {
-      this.evaluate(to, now);
+      await this.evaluate(to, now);
       this.evaluatedTo = to;
       n++;
     }
@@ -120,7 +123,7 @@ export class AlertEngine {
     return out;
   }
 
-  private evaluate(to: number, now: number): void {
+  private async evaluate(to: number, now: number): Promise<void> {
     const from = to - this.o.windowMs;
     const m = this.meter.measure(from, to);
     let over: { sig: Signal; th: AlertThreshold; ratio: number } | null = null;
@@ -137,25 +140,25 @@ export class AlertEngine {
       if (!this.incident) {
         const id = `${new Date(to).toISOString().slice(0, 16).replace(/[-:]/g, '')}Z-${over.sig.direction}-${over.sig.iface}`;
         this.incident = { id, openedAt: to, lastAlertAt: to, peakBps: over.sig.bps, alerts: 0, suspect: null, finding: null };
-        this.emit('alert', from, to, now, over);
+        await this.emit('alert', from, to, now, over);
       } else {
         this.incident.peakBps = Math.max(this.incident.peakBps, over.sig.bps);
-        if (to - this.incident.lastAlertAt >= this.o.repeatMs) { this.incident.lastAlertAt = to; this.emit('reminder', from, to, now, over); }
+        if (to - this.incident.lastAlertAt >= this.o.repeatMs) { this.incident.lastAlertAt = to; await this.emit('reminder', from, to, now, over); }
       }
     } else if (this.incident) {
-      this.emit('resolved', from, to, now, busiest);
+      await this.emit('resolved', from, to, now, busiest);
       this.incident = null;
     }
   }
 
-  private emit(type: Alert['type'], from: number, to: number, now: number, sig: { sig: Signal; th: AlertThreshold | null } | null): void {
+  private async emit(type: Alert['type'], from: number, to: number, now: number, sig: { sig: Signal; th: AlertThreshold | null } | null): Promise<void> {
     const inc = this.incident!;
     inc.alerts++;
     let inv: Investigation | null = null;
     let note: string | null = null;
     if (type !== 'resolved') {
       try {
-        inv = investigate(this.store, { from, to, vpnPorts: this.o.vpnPorts });
+        inv = await investigate(this.reader, { from, to, vpnPorts: this.o.vpnPorts });
       } catch (err) {
         note = `the correlation failed: ${(err as Error).message}`;
       }

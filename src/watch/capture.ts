@@ -16,7 +16,7 @@ import { FlowAggregator } from '../flows/aggregate.js';
 import { drainUntilQuiet, openCapture, runCapture } from '../flows/capture.js';
 import { type CaptureSink, readCapture } from '../flows/pcap.js';
 import { BytetrailError } from '../errors.js';
-import type { Store } from '../store/index.js';
+import type { WriteStore } from '../store/write.js';
 
 export interface CaptureOptions {
   iface: string;
@@ -35,7 +35,7 @@ export interface LiveCapture {
 
 const NONE: LiveCapture = { using: 'none', stop: async () => undefined };
 
-export async function startCapture(store: Store, o: CaptureOptions): Promise<LiveCapture> {
+export async function startCapture(store: WriteStore, o: CaptureOptions): Promise<LiveCapture> {
   const using = o.using ?? 'auto';
   if (using !== 'tcpdump') {
     let opened: Awaited<ReturnType<typeof openCapture>>;
@@ -55,7 +55,7 @@ export async function startCapture(store: Store, o: CaptureOptions): Promise<Liv
   return startTcpdump(store, o);
 }
 
-function startTcpdump(store: Store, o: CaptureOptions): LiveCapture {
+function startTcpdump(store: WriteStore, o: CaptureOptions): LiveCapture {
   const agg = new FlowAggregator({
     iface: o.iface, localIps: o.localIps?.length ? o.localIps : undefined, lagMinutes: 0,
     onFlush: (records) => {

@@ -20,7 +20,8 @@ import { BytetrailError, describeFsError } from '../errors.js';
 import { openContent, sha1 } from '../ingest/content.js';
 import { ingestOneFile, type IngestOptions, type IngestSummary, LOSS_ROTATED_AWAY, LOSS_TRUNCATED } from '../ingest/index.js';
 import { COMPRESSED_NAME, expandInputs, isRotatedName, ROTATED_NAME } from '../ingest/inputs.js';
-import type { FileKind, FileRecord, Store } from '../store/index.js';
+import type { FileKind, FileRecord } from '../store/index.js';
+import type { WriteStore } from '../store/write.js';
 import type { WatchPathRow, WatchStore } from '../store/watch.js';
 
 export interface FollowOptions {
@@ -109,7 +110,7 @@ export class Follower {
   private readonly reported = new Set<string>();
   private closed = false;
 
-  constructor(private readonly store: Store, private readonly ws: WatchStore, private readonly o: FollowOptions) {}
+  constructor(private readonly store: WriteStore, private readonly ws: WatchStore, private readonly o: FollowOptions) {}
 
   /** Start following: files and directories as given (globs expanded once, now). */
   async start(args: string[]): Promise<void> {

@@ -98,6 +98,8 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
   const failures = new Set<string>();
   const stopShipping = new AbortController();
   let shipping: Promise<void> | null = null;
+  // The alert check in progress: the investigation it runs answers asynchronously.
+  let ticking: Promise<void> | null = null;
   const guard = (what: string, fn: () => void) => {
     try { fn(); } catch (err) {
       const m = `${what}: ${(err as Error).message}`;
@@ -149,7 +151,10 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     });
     flushState();
     timers.push(setInterval(flushState, STATE_MS));
-    timers.push(setInterval(() => guard('alerts', () => { engine.tick(Date.now(), f.busy); }), o.checkMs));
+    timers.push(setInterval(() => {
+      if (ticking) return;
+      ticking = engine.tick(Date.now(), f.busy).then(() => undefined, (err: Error) => guard('alerts', () => { throw err; })).finally(() => { ticking = null; });
+    }, o.checkMs));
     // Hourly usage roll-ups as hours close (on the data's clock for a replay, once reading is idle), and quotas.
     const u = new UsageWatch(store, { quota: o.quota ?? null, tz: o.tz, host: hostname(), vpnPorts: o.vpnPorts, emit: (a) => sinks.emit(a), notice });
     timers.push(setInterval(() => {
@@ -179,6 +184,7 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     notice('stopping: finishing the current batch');
   } finally {
     for (const t of timers) clearInterval(t);
+    await ticking;
     wg?.stop();
     await follower?.close();
     await capture?.stop();
@@ -188,7 +194,7 @@ export async function runWatch(o: WatchOptions, signal: AbortSignal): Promise<Wa
     await metrics?.close();
     stopShipping.abort();
     await shipping;
-    if (store.db.open) {
+    if (store.isOpen) {
       guard('cannot record the watch state', () => {
         const now = Date.now();
         if (follower) ws.replacePaths(follower.rows(now));

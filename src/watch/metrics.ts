@@ -21,6 +21,7 @@ import { InputError, UserError } from '../errors.js';
 import type { IngestSummary } from '../ingest/index.js';
 import type { Store } from '../store/index.js';
 import type { WatchStore } from '../store/watch.js';
+import { SqliteReadStore } from '../store/sqlite-read.js';
 import { TrafficMeter } from './traffic.js';
 
 export interface Listen { host: string; port: number }
@@ -245,14 +246,13 @@ export class WatchMetrics {
 
   private async accountMinute(to: number): Promise<void> {
     const from = to - STEP;
-    // Awaited although synchronous today: the read side of the store is becoming asynchronous (issue 11).
     const { signals } = await this.meter.measure(from, to);
     for (const sig of signals) {
       if (sig.bytes > 0) this.interfaceBytes.inc({ interface: sig.iface, direction: sig.direction, source: sig.source }, sig.bytes);
     }
     let inv: Investigation;
     try {
-      inv = await investigate(this.store, { from, to, vpnPorts: this.o.vpnPorts });
+      inv = await investigate(new SqliteReadStore(this.store), { from, to, vpnPorts: this.o.vpnPorts });
     } catch (err) {
       this.attributionFailures.inc();
       const m = `metrics: the correlation of a minute failed: ${(err as Error).message}`;

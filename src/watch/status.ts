@@ -4,7 +4,9 @@
  */
 import { statSync } from 'node:fs';
 import { escapeControls, formatBytes } from '../output.js';
-import { openStore } from '../store/index.js';
+import { openReadStore, type ReadStoreOptions } from '../store/open.js';
+import { SqliteReadStore } from '../store/sqlite-read.js';
+import { UserError } from '../errors.js';
 import { WatchStore } from '../store/watch.js';
 import type { Alert } from './alerts.js';
 import type { QuotaAlert } from './usage.js';
@@ -47,13 +49,16 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
-export function watchStatus(dbPath: string | undefined, now: number): WatchStatus {
-  const store = openStore({ path: dbPath, readonly: true });
+export async function watchStatus(o: ReadStoreOptions, now: number): Promise<WatchStatus> {
+  const reader = await openReadStore(o);
   try {
+    // What watch follows and its database's size are one server's: a fleet store has neither.
+    if (!(reader instanceof SqliteReadStore)) throw new UserError('status reads one server\'s database: drop --store');
+    const store = reader.store;
     const bytes = sizeOf(store.path), walBytes = sizeOf(store.path + '-wal');
     const db = { path: store.path, bytes, walBytes, totalBytes: bytes + walBytes };
-    const counts = store.counts();
-    const losses = store.lossTotals().map((l) => ({ ...l, lastAt: new Date(l.lastAt).toISOString() }));
+    const counts = await reader.counts();
+    const losses = (await reader.lossTotals()).map((l) => ({ ...l, lastAt: new Date(l.lastAt).toISOString() }));
     if (!WatchStore.available(store)) {
       return { db, watch: null, files: [], lastAlert: null, alerts: 0, counts, losses };
     }
@@ -89,7 +94,7 @@ export function watchStatus(dbPath: string | undefined, now: number): WatchStatu
     const last = ws.lastAlert();
     return { db, watch, files, lastAlert: last ? (JSON.parse(last.json) as Alert | QuotaAlert) : null, alerts: ws.alertCount(), counts, losses };
   } finally {
-    store.close();
+    await reader.close();
   }
 }
 

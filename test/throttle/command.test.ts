@@ -121,15 +121,15 @@ describe('resolveTarget', () => {
   };
   const window = { fromMs: 1000, toMs: 2000 };
 
-  it('uses an address directly, without the store', () => {
+  it('uses an address directly, without the store', async () => {
     const f = fake([]);
-    expect(resolveTarget('2001:DB8::1', window, f.source)).toEqual({ target: { kind: 'address', address: '2001:db8::1' }, window: null });
+    expect(await resolveTarget('2001:DB8::1', window, f.source)).toEqual({ target: { kind: 'address', address: '2001:db8::1' }, window: null });
     expect(f.calls).toEqual([]);
   });
 
-  it('asks the store for an account in the window', () => {
+  it('asks the store for an account in the window', async () => {
     const f = fake([{ ip: '192.0.2.9', firstSeen: 1100, lastSeen: 1200, otherAccounts: [] }]);
-    const r = resolveTarget('alice@example.com', window, f.source);
+    const r = await resolveTarget('alice@example.com', window, f.source);
     expect(f.calls).toEqual([['alice@example.com', 1000, 2000]]);
     expect(r.target).toEqual({ kind: 'account', name: 'alice@example.com' });
     expect(r.addresses).toHaveLength(1);

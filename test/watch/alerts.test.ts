@@ -205,32 +205,32 @@ describe('alerts: baseline by hour of the week', () => {
     });
   }
 
-  it('alerts at more than 3× the median of the same hour in earlier weeks, not at 2×', () => {
+  it('alerts at more than 3× the median of the same hour in earlier weeks, not at 2×', async () => {
     // Four earlier Saturdays, 14:00-15:00: 7.5 MB a minute = 1 Mbit/s.
     for (let w = 1; w <= 4; w++) store.addFlows('capture', flows(Date.UTC(2026, 10, 21, 14) - w * WEEK, Date.UTC(2026, 10, 21, 15) - w * WEEK, 7_500_000));
     // Today: 2× for a while (no alert), then 5× (alert).
     store.addFlows('capture', flows(END - 20 * MIN, END - 5 * MIN, 15_000_000));
     const log1 = join(dir, 'a1.jsonl');
-    expect(engine(log1).tick(END - 5 * MIN + 20_000, false)).toBe(1);
+    expect(await engine(log1).tick(END - 5 * MIN + 20_000, false)).toBe(1);
     expect(readJsonl(log1)).toEqual([]);
     store.addFlows('capture', flows(END - 5 * MIN, END, 37_500_000));
     const log2 = join(dir, 'a2.jsonl');
-    expect(engine(log2).tick(NOW, false)).toBe(1);
+    expect(await engine(log2).tick(NOW, false)).toBe(1);
     const [a] = readJsonl(log2);
     expect(a.type).toBe('alert');
     expect(a.trigger).toMatchObject({ source: 'capture', iface: 'eth0', direction: 'out', bps: 5e6, threshold: { kind: 'baseline', basis: 'hour-of-week', baselineBps: 1e6, multiple: 3, bps: 3e6 } });
     expect(a.incident).toBe('20261121T1430Z-out-eth0');
   });
 
-  it('falls back to the same hour on earlier days, and stays quiet without history', () => {
+  it('falls back to the same hour on earlier days, and stays quiet without history', async () => {
     const quiet = join(dir, 'q.jsonl');
     store.addFlows('capture', flows(END - 5 * MIN, END, 37_500_000));
-    expect(engine(quiet).tick(NOW, false)).toBe(1);
+    expect(await engine(quiet).tick(NOW, false)).toBe(1);
     expect(readJsonl(quiet)).toEqual([]);
     for (let d = 1; d <= 3; d++) store.addFlows('capture', flows(Date.UTC(2026, 10, 21, 14) - d * 24 * HOUR, Date.UTC(2026, 10, 21, 15) - d * 24 * HOUR, 7_500_000));
     // A minute later (the last window was judged already): still 4 of 5 minutes at 5 Mbit/s.
     const log = join(dir, 'd.jsonl');
-    expect(engine(log).tick(NOW + MIN, false)).toBe(1);
+    expect(await engine(log).tick(NOW + MIN, false)).toBe(1);
     expect(readJsonl(log)[0].trigger!.threshold).toMatchObject({ kind: 'baseline', basis: 'hour-of-day', baselineBps: 1e6 });
   });
 });
