@@ -21,6 +21,7 @@ import { type QuotaAlert, UsageWatch } from '../src/watch/usage.js';
 import { BIN, runCli, spawnCli, tempDir } from './helpers/cli.js';
 import { loadSchema } from './render/helpers.js';
 import { validate } from './render/json-schema.js';
+import { SqliteReadStore } from '../src/store/sqlite-read.js';
 
 const SCHEMA = loadSchema('usage');
 const cleanups: Array<() => void> = [];
@@ -64,7 +65,7 @@ async function investigateHours(db: string, from: number, to: number): Promise<S
   try {
     const m: Sums = new Map();
     for (let h = from; h < to; h += HOUR_MS) {
-      const inv = await investigate(store, { from: h, to: h + HOUR_MS });
+      const inv = await investigate(new SqliteReadStore(store), { from: h, to: h + HOUR_MS });
       for (const s of inv.suspects) add(m, s.account !== null ? `a:${s.account}` : `u:${s.finding === 'dns-amplification' ? 'dns' : s.finding}`, s.bytesIn, s.bytesOut);
       for (const u of inv.unattributed) add(m, `u:${u.reason}`, u.bytesIn, u.bytesOut);
     }

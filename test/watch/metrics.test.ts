@@ -16,6 +16,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { WatchStore } from '../../src/store/watch.js';
 import { OTHER, parseListen, WatchMetrics } from '../../src/watch/metrics.js';
 import { BIN, ROOT, spawnCli, tempDir } from '../helpers/cli.js';
+import { SqliteReadStore } from '../../src/store/sqlite-read.js';
 
 const FAST = ['--poll-ms', '100', '--read-interval-ms', '50', '--sweep-ms', '300', '--drain-ms', '300', '--check-ms', '200'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -185,7 +186,7 @@ describe('watch --metrics on a replayed incident', () => {
     // Traffic and attribution equal investigate's over the same minutes, and the wire's bytes.
     const store = openStore({ path: db });
     try {
-      const inv = investigate(store, { from: first, to: through });
+      const inv = await investigate(new SqliteReadStore(store), { from: first, to: through });
       const byService = new Map<string, [number, number]>();
       for (const s of inv.suspects) {
         const v = byService.get(s.service) ?? [0, 0];
@@ -202,7 +203,7 @@ describe('watch --metrics on a replayed incident', () => {
       // An account that left the top took its series along: the accounts' sum can only be less.
       expect(sum(last, 'bytetrail_account_bytes_total')).toBeLessThanOrEqual(attributed + 1e-6);
       // The last hour's gauge: every account of the last 60 minutes, in its own series or in (other).
-      const hour = investigate(store, { from: through - 60 * MIN, to: through }).suspects.filter((s) => s.account !== null);
+      const hour = (await investigate(new SqliteReadStore(store), { from: through - 60 * MIN, to: through })).suspects.filter((s) => s.account !== null);
       expect(near(sum(last, 'bytetrail_account_last_hour_bytes'), hour.reduce((a, s) => a + s.bytesIn + s.bytesOut, 0))).toBe(true);
       expect(family(last, 'bytetrail_account_last_hour_bytes').length).toBe(Math.min(10, new Set(hour.map((s) => s.account)).size) * 2 + 2);
       for (const u of inv.unattributed) expect(near(sum(last, 'bytetrail_unattributed_bytes_total', { reason: u.reason }), u.bytesIn + u.bytesOut), u.reason).toBe(true);
@@ -264,7 +265,7 @@ describe('watch --metrics: the account cap', () => {
       expect(series.length, name).toBe((N + 1) * 2);
       expect(new Set(series.map((m) => m.labels!.account)), name).toEqual(new Set([...top, OTHER]));
     }
-    const inv = investigate(store, { from: T0, to: T0 + 10 * MIN });
+    const inv = await investigate(new SqliteReadStore(store), { from: T0, to: T0 + 10 * MIN });
     const attributedOut = inv.suspects.filter((x) => x.account !== null).reduce((t, x) => t + x.bytesOut, 0);
     expect(near(sum(s, 'bytetrail_account_bytes_total', { direction: 'out' }), attributedOut)).toBe(true);
     expect(near(sum(s, 'bytetrail_account_last_hour_bytes', { direction: 'out' }), attributedOut)).toBe(true);
