@@ -265,4 +265,16 @@ CREATE TABLE conntrack_open (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 8,
+    name: 'ingest speed: drop the address indexes of aggregates and flows, which no query reads',
+    sql: `
+-- No statement filters event_agg or flows by address: every reader goes by minute (event_agg's
+-- primary key starts with it) or by source and minute (flows' primary key). The two indexes
+-- cost a fifth of the writing thread's CPU on a busy day's logs and a third of a capture's
+-- database (docs/performance.md).
+DROP INDEX IF EXISTS event_agg_rip;
+DROP INDEX IF EXISTS flows_rip;
+`,
+  },
 ];
