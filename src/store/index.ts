@@ -261,6 +261,11 @@ export interface Batch {
   /** Added to what `losses` holds for their path and reason. */
   losses?: LossInput[];
   flows?: { source: string; records: FlowRecord[] };
+  /**
+   * Flow records made while the batch is written: `fill` is called inside the transaction and
+   * hands over the records a slice at a time (a capture's records, resolved as they are written).
+   */
+  flowSlices?: { source: string; fill: (write: (records: FlowRecord[]) => void) => void };
   leases?: LeaseInput[];
   ifaceTotals?: IfaceTotalInput[];
   openConns?: OpenConnInput[];
@@ -644,11 +649,10 @@ export class Store {
       }
       for (const r of b.reasons ?? []) this.lossStmts.upsertReason.run(b.fileId, r.source, r.reason, r.count);
       for (const l of b.losses ?? []) this.lossStmts.addLoss.run(l.path, l.reason, l.lines, l.bytes, Date.now());
-      if (b.flows) {
-        const src = b.flows.source;
-        for (const f of b.flows.records) {
-          s.upsertFlow.run(src, f.minute, f.iface, f.proto, f.lip, f.lport, f.rip, f.rport, f.service, f.bytesIn, f.bytesOut, f.packetsIn, f.packetsOut);
-        }
+      if (b.flows) this.writeFlows(b.flows.source, b.flows.records);
+      if (b.flowSlices) {
+        const src = b.flowSlices.source;
+        b.flowSlices.fill((records) => this.writeFlows(src, records));
       }
       // real_port 0 stands for unknown (OpenVPN 2.4 IPv6 clients have none).
       for (const l of b.leases ?? []) s.upsertLease.run(l.account, l.realIp, l.realPort ?? 0, l.vip, l.firstTs, l.lastTs, l.source);
@@ -662,6 +666,14 @@ export class Store {
       return run.immediate();
     } catch (err) {
       throw this.writeError(err);
+    }
+  }
+
+  /** Add flow records to what their keys hold (inside a transaction). */
+  private writeFlows(source: string, records: FlowRecord[]): void {
+    const up = this.stmts.upsertFlow;
+    for (const f of records) {
+      up.run(source, f.minute, f.iface, f.proto, f.lip, f.lport, f.rip, f.rport, f.service, f.bytesIn, f.bytesOut, f.packetsIn, f.packetsOut);
     }
   }
 
@@ -699,13 +711,8 @@ export class Store {
   /** Flow records that belong to no file (`watch --capture`), added to what their minutes hold. */
   addFlows(source: string, records: FlowRecord[]): void {
     if (!records.length) return;
-    const s = this.stmts;
     try {
-      this.db.transaction(() => {
-        for (const f of records) {
-          s.upsertFlow.run(source, f.minute, f.iface, f.proto, f.lip, f.lport, f.rip, f.rport, f.service, f.bytesIn, f.bytesOut, f.packetsIn, f.packetsOut);
-        }
-      }).immediate();
+      this.db.transaction(() => this.writeFlows(source, records)).immediate();
     } catch (err) {
       throw this.writeError(err);
     }
