@@ -18,7 +18,7 @@ const DIR = join(import.meta.dirname, '..', '..', '.bench');
 /** Indexes a reader might do without, per kind of input (primary keys stay). */
 const INDEXES: Record<'logs' | 'pcap', string[]> = {
   logs: ['events_ts', 'events_rip_ts', 'events_account_ts', 'events_identity_ts', 'events_vpn_identity_ts', 'events_counters_ts'],
-  pcap: ['flows_minute'],
+  pcap: [],
 };
 
 function inputs(what: 'logs' | 'pcap'): string[] {

@@ -11,6 +11,7 @@ import { ethernet, IPPROTO, ipv4, tcp, udp } from '../../src/flows/pcap-write.js
 import type { FlowRecord } from '../../src/flows/types.js';
 import { ingestPaths } from '../../src/ingest/index.js';
 import { openStore } from '../../src/store/index.js';
+import { WatchStore } from '../../src/store/watch.js';
 import { tempDir } from '../helpers/cli.js';
 
 const tmp = tempDir();
@@ -82,7 +83,34 @@ describe('migration 8', () => {
       const names = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all() as string[];
       expect(names).not.toContain('event_agg_rip');
       expect(names).not.toContain('flows_rip');
-      expect(names).toContain('flows_minute');
+      expect(names).not.toContain('flows_minute');
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe("watch's queries over flows by minute, without an index on minute", () => {
+  it('roll up, find the extent and prune every flow source, each by its own primary-key range', () => {
+    const store = openStore({ path: join(tmp.dir, 'watch.db') });
+    try {
+      const H = 3_600_000;
+      const rec = (minute: number, bytesOut: number, iface = 'eth0'): FlowRecord => ({
+        minute, iface, proto: 6, lip: '192.0.2.10', lport: 993, rip: '198.51.100.9', rport: 51000, service: 'imaps' as FlowRecord['service'],
+        bytesIn: 1, bytesOut, packetsIn: 1, packetsOut: 1,
+      });
+      store.addFlows('pcap', [rec(T, 10), rec(T + 60_000, 20), rec(T + 2 * H, 40)]);
+      store.addFlows('conntrack', [rec(T - H, 100), rec(T + 30 * 60_000, 200, 'tun0')]);
+      store.addFlows('capture', [rec(T + 5 * H, 1000)]);
+      const w = new WatchStore(store);
+      expect(w.oldestMinute()).toBe(T - H);
+      expect(w.newestDataTime()).toBe(T + 5 * H + 60_000);
+      w.rollUpHour(T, 'rolled');
+      expect(store.db.prepare('SELECT source, iface, bytes_out FROM traffic_hourly WHERE hour = ? ORDER BY source, iface').raw().all(T))
+        .toEqual([['conntrack', 'tun0', 200], ['pcap', 'eth0', 30]]);
+      expect(w.deleteMinutes(T - H, T + H)).toBe(4);
+      expect(store.db.prepare('SELECT source, minute FROM flows ORDER BY source, minute').raw().all()).toEqual([['capture', T + 5 * H], ['pcap', T + 2 * H]]);
+      expect(w.oldestMinute()).toBe(T + 2 * H);
     } finally {
       store.close();
     }
