@@ -2,9 +2,10 @@
  * What issue 12's speed work changed in the write path must not change what is stored:
  * migration 8's dropped indexes, and a capture's records written a slice at a time.
  */
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generateLogs } from '../../src/bench/generate.js';
 import { aggregateFile, FlowAggregator } from '../../src/flows/aggregate.js';
 import { flowHandlers } from '../../src/flows/handlers.js';
 import { ethernet, IPPROTO, ipv4, tcp, udp } from '../../src/flows/pcap-write.js';
@@ -114,5 +115,29 @@ describe("watch's queries over flows by minute, without an index on minute", () 
     } finally {
       store.close();
     }
+  });
+});
+
+describe('batch size', () => {
+  it('10,000 lines per batch store exactly what 20,000 did, aggregates split across batches included', async () => {
+    const logs = join(tmp.dir, 'busy');
+    mkdirSync(logs);
+    await generateLogs({ dir: logs, lines: 40_000, seed: 3, mix: 'busy' });
+    const dump = async (batchLines: number) => {
+      const store = openStore({ path: join(tmp.dir, `batch-${batchLines}.db`) });
+      try {
+        await ingestPaths(store, [logs], { tz: 'UTC', now: T, settleMs: 0, batchLines });
+        return [
+          store.db.prepare('SELECT ts, source, kind, account, rip, session, bytes_in, bytes_out, line, attrs, raw FROM events ORDER BY id').raw().all(),
+          store.db.prepare('SELECT * FROM event_agg').raw().all(),
+          store.db.prepare('SELECT source, events, skipped, unparsed FROM file_stats ORDER BY file_id, source').raw().all(),
+        ];
+      } finally {
+        store.close();
+      }
+    };
+    const small = await dump(10_000);
+    expect((small[1] as unknown[]).length).toBeGreaterThan(1000);
+    expect(small).toEqual(await dump(20_000));
   });
 });
