@@ -333,6 +333,12 @@ const ON_AGG_CONFLICT = `ON CONFLICT (minute, source, kind, rip, lport, detail) 
   count = count + excluded.count, bytes = bytes + excluded.bytes,
   first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts)`;
 
+const INSERT_FLOW = 'INSERT INTO flows (source, minute, iface, proto, lip, lport, rip, rport, service, bytes_in, bytes_out, packets_in, packets_out)';
+const FLOW_WIDTH = 13;
+const ON_FLOW_CONFLICT = `ON CONFLICT (source, minute, iface, proto, lip, lport, rip, rport) DO UPDATE SET
+  bytes_in = bytes_in + excluded.bytes_in, bytes_out = bytes_out + excluded.bytes_out,
+  packets_in = packets_in + excluded.packets_in, packets_out = packets_out + excluded.packets_out`;
+
 /** `(?, ?, ?), (?, ?, ?)` for `rows` rows of `width` values. */
 function rowsOf(width: number, rows: number): string {
   const one = '(' + new Array(width).fill('?').join(', ') + ')';
@@ -493,11 +499,8 @@ export class Store {
       upsertStats: db.prepare(`INSERT INTO file_stats (file_id, source, events, skipped, unparsed) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (file_id, source) DO UPDATE SET events = events + excluded.events, skipped = skipped + excluded.skipped, unparsed = unparsed + excluded.unparsed`),
       countUnparsedSamples: db.prepare('SELECT count(*) AS n FROM unparsed WHERE file_id = ? AND source = ?'),
-      upsertFlow: db.prepare(`INSERT INTO flows (source, minute, iface, proto, lip, lport, rip, rport, service, bytes_in, bytes_out, packets_in, packets_out)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (source, minute, iface, proto, lip, lport, rip, rport) DO UPDATE SET
-          bytes_in = bytes_in + excluded.bytes_in, bytes_out = bytes_out + excluded.bytes_out,
-          packets_in = packets_in + excluded.packets_in, packets_out = packets_out + excluded.packets_out`),
+      upsertFlow: db.prepare(`${INSERT_FLOW} VALUES ${rowsOf(FLOW_WIDTH, 1)} ${ON_FLOW_CONFLICT}`),
+      upsertFlows: db.prepare(`${INSERT_FLOW} VALUES ${rowsOf(FLOW_WIDTH, ROWS_PER_STATEMENT)} ${ON_FLOW_CONFLICT}`),
       upsertLease: db.prepare(`INSERT INTO vpn_leases (account, real_ip, real_port, vip, first_ts, last_ts, source) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (account, real_ip, real_port, vip, first_ts) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)`),
       upsertIfaceTotal: db.prepare(`INSERT INTO iface_totals (iface, granularity, start, rx, tx) VALUES (?, ?, ?, ?, ?)
@@ -669,12 +672,24 @@ export class Store {
     }
   }
 
-  /** Add flow records to what their keys hold (inside a transaction). */
+  /**
+   * Add flow records to what their keys hold (inside a transaction), ROWS_PER_STATEMENT to a
+   * statement as events are: one statement per record made binding a seventh of a capture's
+   * writing thread. A key repeated within one statement is added up row by row all the same.
+   */
   private writeFlows(source: string, records: FlowRecord[]): void {
-    const up = this.stmts.upsertFlow;
-    for (const f of records) {
-      up.run(source, f.minute, f.iface, f.proto, f.lip, f.lport, f.rip, f.rport, f.service, f.bytesIn, f.bytesOut, f.packetsIn, f.packetsOut);
+    const args: Array<string | number> = new Array(FLOW_WIDTH * ROWS_PER_STATEMENT);
+    const put = (a: Array<string | number>, o: number, f: FlowRecord) => {
+      a[o] = source; a[o + 1] = f.minute; a[o + 2] = f.iface; a[o + 3] = f.proto; a[o + 4] = f.lip; a[o + 5] = f.lport; a[o + 6] = f.rip;
+      a[o + 7] = f.rport; a[o + 8] = f.service; a[o + 9] = f.bytesIn; a[o + 10] = f.bytesOut; a[o + 11] = f.packetsIn; a[o + 12] = f.packetsOut;
+    };
+    let i = 0;
+    for (; i + ROWS_PER_STATEMENT <= records.length; i += ROWS_PER_STATEMENT) {
+      for (let j = 0; j < ROWS_PER_STATEMENT; j++) put(args, j * FLOW_WIDTH, records[i + j]);
+      this.stmts.upsertFlows.run(...args);
     }
+    const one: Array<string | number> = new Array(FLOW_WIDTH);
+    for (; i < records.length; i++) { put(one, 0, records[i]); this.stmts.upsertFlow.run(...one); }
   }
 
   /** Add to what is known lost at a path for a reason. */

@@ -141,3 +141,25 @@ describe('batch size', () => {
     expect(small).toEqual(await dump(20_000));
   });
 });
+
+describe('flow records written 32 to a statement', () => {
+  it('add up a key repeated within one statement and across statements, exactly', () => {
+    const store = openStore({ path: join(tmp.dir, 'multi.db') });
+    try {
+      // 100 records over 7 keys: every statement of 32 repeats keys, and 4 records go one by one.
+      const records: FlowRecord[] = Array.from({ length: 100 }, (_, i) => ({
+        minute: T + (i % 7) * 60_000, iface: 'eth0', proto: 17, lip: '192.0.2.10', lport: 53, rip: `198.51.100.${i % 7}`, rport: 40000,
+        service: 'dns' as FlowRecord['service'], bytesIn: i, bytesOut: 2 * i, packetsIn: 1, packetsOut: 1,
+      }));
+      store.addFlows('pcap', records);
+      const got = store.db.prepare('SELECT rip, bytes_in, bytes_out, packets_in FROM flows ORDER BY rip').raw().all();
+      const want = Array.from({ length: 7 }, (_, k) => {
+        const mine = records.filter((_, i) => i % 7 === k);
+        return [`198.51.100.${k}`, mine.reduce((a, f) => a + f.bytesIn, 0), mine.reduce((a, f) => a + f.bytesOut, 0), mine.length];
+      });
+      expect(got).toEqual(want);
+    } finally {
+      store.close();
+    }
+  });
+});
