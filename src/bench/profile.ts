@@ -17,8 +17,8 @@ const DIR = join(import.meta.dirname, '..', '..', '.bench');
 
 /** Indexes a reader might do without, per kind of input (primary keys stay). */
 const INDEXES: Record<'logs' | 'pcap', string[]> = {
-  logs: ['events_ts', 'events_rip_ts', 'events_account_ts', 'events_identity_ts', 'events_vpn_identity_ts', 'events_counters_ts', 'event_agg_rip'],
-  pcap: ['flows_minute', 'flows_rip'],
+  logs: ['events_ts', 'events_rip_ts', 'events_account_ts', 'events_identity_ts', 'events_vpn_identity_ts', 'events_counters_ts'],
+  pcap: [],
 };
 
 function inputs(what: 'logs' | 'pcap'): string[] {

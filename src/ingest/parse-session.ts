@@ -78,11 +78,12 @@ const WORKER_OLD_SPACE_MB = 256;
 const WORKER_YOUNG_SPACE_MB = 16;
 
 /**
- * Bytes sent to the worker and not yet consumed before push() waits: bounds memory. Several
- * batches' worth, so that the worker parses the next batches while this thread writes one
- * (with one batch's worth, the two took turns: 20% idle each).
+ * Bytes sent to the worker and not yet consumed before push() waits: bounds memory. A couple of
+ * batches' worth, so that the worker parses the next batch while this thread writes one (with
+ * one batch's worth, the two took turns: 20% idle each). 12 MB held about 20 MB more at the
+ * peak for no measurable gain in CPU (busy-day benchmark, issue 12).
  */
-const MAX_IN_FLIGHT = 12 << 20;
+const MAX_IN_FLIGHT = 4 << 20;
 
 /**
  * One worker thread, reused for every large file of a run, one stream at a time.

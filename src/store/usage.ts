@@ -6,6 +6,7 @@
 import { IDENTITY_KINDS } from '../sources/types.js';
 import { LONG_SESSION_SOURCES } from '../sources/index.js';
 import type { Store } from './index.js';
+import { FLOW_SOURCES } from './watch.js';
 
 const HOUR = 3_600_000;
 /** investigate reads events up to 5 minutes past a window (late logouts). */
@@ -76,12 +77,15 @@ export class UsageStore {
       // up yet are computed anyway), or when it lies below the pruned raw rows.
       dropSpent: db.prepare(`DELETE FROM usage_dirty WHERE hi < ? OR NOT EXISTS
         (SELECT 1 FROM usage_hours h WHERE h.hour >= usage_dirty.lo AND h.hour <= usage_dirty.hi AND h.gen <= usage_dirty.gen)`),
-      firstData: db.prepare(`SELECT min(t) FROM (SELECT min(ts) AS t FROM events UNION ALL SELECT min(minute) FROM flows
+      firstData: db.prepare(`${FLOW_SOURCES} SELECT min(t) FROM (SELECT min(ts) AS t FROM events
+        UNION ALL SELECT min((SELECT min(minute) FROM flows WHERE source = x)) FROM s
         UNION ALL SELECT min(minute) FROM event_agg UNION ALL SELECT min(start) FROM iface_totals WHERE granularity IN ('fiveminute', 'hour'))`).pluck(),
-      lastData: db.prepare(`SELECT max(t) FROM (SELECT max(ts) AS t FROM events UNION ALL SELECT max(minute) FROM flows
+      lastData: db.prepare(`${FLOW_SOURCES} SELECT max(t) FROM (SELECT max(ts) AS t FROM events
+        UNION ALL SELECT max((SELECT max(minute) FROM flows WHERE source = x)) FROM s
         UNION ALL SELECT max(minute) FROM event_agg UNION ALL SELECT max(start) FROM iface_totals WHERE granularity IN ('fiveminute', 'hour'))`).pluck(),
       fpEvents: db.prepare('SELECT count(*) AS n, coalesce(max(id), 0) AS maxId FROM events WHERE ts >= ? AND ts < ?'),
-      fpFlows: db.prepare('SELECT count(*) AS n, coalesce(sum(bytes_in + bytes_out), 0) AS bytes FROM flows WHERE minute >= ? AND minute < ?'),
+      fpFlows: db.prepare(`${FLOW_SOURCES} SELECT count(*) AS n, coalesce(sum(bytes_in + bytes_out), 0) AS bytes
+        FROM s JOIN flows ON source = x WHERE minute >= ? AND minute < ?`),
       fpAggs: db.prepare('SELECT count(*) AS n, coalesce(sum(count), 0) AS lines FROM event_agg WHERE minute >= ? AND minute < ?'),
       fpIface: db.prepare("SELECT count(*) AS n, coalesce(sum(rx + tx), 0) AS bytes FROM iface_totals WHERE start >= ? AND start < ? AND granularity IN ('fiveminute', 'hour')"),
       clearHourly: db.prepare('DELETE FROM usage_hourly WHERE hour = ?'),
