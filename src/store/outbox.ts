@@ -15,7 +15,8 @@ import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import type { Store } from './index.js';
 
-export type OutboxTable = 'events' | 'alerts' | 'flows' | 'event_agg' | 'vpn_leases' | 'iface_totals';
+export type OutboxTable = 'events' | 'alerts' | 'flows' | 'event_agg' | 'vpn_leases' | 'iface_totals'
+  | 'files' | 'file_stats' | 'unparsed' | 'losses' | 'conntrack_open';
 
 /** A table whose rows change in place: its key and the counters whose increase the log keeps. */
 interface Tracked { table: OutboxTable; key: string[]; adds: Array<{ log: string; column: string }> }
@@ -28,12 +29,25 @@ const TRACKED: readonly Tracked[] = [
   { table: 'event_agg', key: ['minute', 'source', 'kind', 'rip', 'lport', 'detail'], adds: [{ log: 'add_count', column: 'count' }, { log: 'add_bytes', column: 'bytes' }] },
   { table: 'vpn_leases', key: ['account', 'real_ip', 'real_port', 'vip', 'first_ts'], adds: [] },
   { table: 'iface_totals', key: ['iface', 'granularity', 'start'], adds: [] },
+  // What the reading commands need besides (central step 3): file paths and line counts grow
+  // in place as files are read; losses add up; a listing's entry may be stored again.
+  { table: 'files', key: ['id'], adds: [] },
+  { table: 'file_stats', key: ['file_id', 'source'], adds: [] },
+  { table: 'losses', key: ['path', 'reason'], adds: [] },
+  { table: 'conntrack_open', key: ['listing_ts', 'proto', 'lip', 'lport', 'rip', 'rport'], adds: [] },
 ];
 
-const APPENDED: readonly OutboxTable[] = ['events', 'alerts'];
+/** Tracked tables whose change log migration 6 created; the others' logs are created by the first `ship` that tracks them. */
+const LOGGED_BY_MIGRATION: readonly OutboxTable[] = ['flows', 'event_agg', 'vpn_leases', 'iface_totals'];
 
-/** Every table that ships, in the order a run sends them. */
-export const OUTBOX_TABLES: readonly OutboxTable[] = ['events', 'event_agg', 'flows', 'vpn_leases', 'iface_totals', 'alerts'];
+const APPENDED: readonly OutboxTable[] = ['events', 'alerts', 'unparsed'];
+
+/**
+ * Every table that ships, in the order a run sends them: files first, so that a reader never
+ * sees an event whose file's path has not arrived yet.
+ */
+export const OUTBOX_TABLES: readonly OutboxTable[] = ['files', 'events', 'event_agg', 'flows', 'vpn_leases', 'iface_totals', 'conntrack_open',
+  'file_stats', 'unparsed', 'losses', 'alerts'];
 
 export type LocalRow = Record<string, string | number | null>;
 
@@ -111,17 +125,22 @@ export class Outbox {
   }
 
   /**
-   * Starts change tracking once: the triggers, and the rows already there logged as one change
-   * each, in one transaction so that no update falls between the two.
+   * Starts change tracking of each tracked table once: its triggers, and the rows already there
+   * logged as one change each, in one transaction so that no update falls between the two. A
+   * table is tracked from the first `ship` that knows it: a database that shipped before the
+   * files, losses and conntrack tables shipped starts tracking them now.
    */
   track(now: number): void {
     this.db.transaction(() => {
-      if (this.meta(META_TRACKING) !== null) return;
       for (const t of TRACKED) {
+        if (this.sql("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?").get(`ship_${t.table}_insert`) !== undefined) continue;
         const keys = t.key.join(', ');
         const logCols = [...t.key, ...t.adds.map((a) => a.log)].join(', ');
         const newKey = t.key.map((k) => `NEW.${k}`);
-        this.db.exec(`
+        // AUTOINCREMENT, as migration 6's logs: a change number is never reused once the log was emptied.
+        const log = LOGGED_BY_MIGRATION.includes(t.table) ? ''
+          : `CREATE TABLE IF NOT EXISTS ship_log_${t.table} (seq INTEGER PRIMARY KEY AUTOINCREMENT, ${logCols});`;
+        this.db.exec(`${log}
 CREATE TRIGGER IF NOT EXISTS ship_${t.table}_insert AFTER INSERT ON ${t.table} BEGIN
   INSERT INTO ship_log_${t.table} (${logCols}) VALUES (${[...newKey, ...t.adds.map((a) => `NEW.${a.column}`)].join(', ')});
 END;
@@ -130,7 +149,7 @@ CREATE TRIGGER IF NOT EXISTS ship_${t.table}_update AFTER UPDATE ON ${t.table} B
 END;
 INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) => a.column)].join(', ')} FROM ${t.table};`);
       }
-      this.setMeta(META_TRACKING, String(now));
+      if (this.meta(META_TRACKING) === null) this.setMeta(META_TRACKING, String(now));
     }).immediate();
   }
 
@@ -188,7 +207,10 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
     const out = {} as Record<OutboxTable, number>;
     for (const table of OUTBOX_TABLES) {
       const after = this.highWater(table);
-      const sql = APPENDED.includes(table) ? `SELECT count(*) AS n FROM ${table} WHERE id > ?` : `SELECT count(*) AS n FROM ship_log_${table} WHERE seq > ?`;
+      // A table not tracked yet (its log is created by the first ship that knows it): every row is pending.
+      const untracked = !APPENDED.includes(table) && this.sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(`ship_log_${table}`) === undefined;
+      const sql = APPENDED.includes(table) ? `SELECT count(*) AS n FROM ${table} WHERE id > ?`
+        : untracked ? `SELECT count(*) AS n FROM ${table} WHERE ? IS NOT NULL` : `SELECT count(*) AS n FROM ship_log_${table} WHERE seq > ?`;
       out[table] = (this.sql(sql).get(after) as { n: number }).n;
     }
     return out;

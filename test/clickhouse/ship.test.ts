@@ -85,7 +85,7 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
       for (const [t, rows] of Object.entries(local)) totals[t] = (totals[t] ?? 0) + rows.length;
     }
     // Every table was exercised by some incident.
-    for (const t of ['events', 'event_agg', 'flows', 'vpn_leases', 'iface_totals', 'alerts']) expect(totals[t], t).toBeGreaterThan(0);
+    for (const t of ['events', 'event_agg', 'flows', 'vpn_leases', 'iface_totals', 'alerts', 'files', 'file_stats']) expect(totals[t], t).toBeGreaterThan(0);
     const [{ n }] = await ch.json<{ n: string }>(`SELECT uniqExact(server) AS n FROM ${DB}.events`);
     expect(Number(n)).toBe(cases.length);
   });
@@ -177,17 +177,18 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
     const inUrl = spawnCli(['store', 'migrate', '--store', `clickhouse://shipper:${encodeURIComponent(SHIPPER_PASSWORD)}@127.0.0.1:${ch.httpPort}/${DB}`]);
     expect(inUrl.status).toBe(0);
     expect(inUrl.stderr).toContain('bytetrail: warning: a password in --store shows in ps');
-    expect(inUrl.stdout).toContain(`Schema of clickhouse://shipper@127.0.0.1:${ch.httpPort}/${DB} is current (step 2, ClickHouse `);
+    expect(inUrl.stdout).toContain(`Schema of clickhouse://shipper@127.0.0.1:${ch.httpPort}/${DB} is current (step 3, ClickHouse `);
   });
 
   it('migrations are recorded centrally and run once', async () => {
     const first = await runCli<{ applied: number[] }>(['store', 'migrate', '--store', ch.url('fresh')]);
-    expect(first.result?.applied).toEqual([1, 2]);
+    expect(first.result?.applied).toEqual([1, 2, 3]);
     const again = await runCli<{ applied: number[] }>(['store', 'migrate', '--store', ch.url('fresh')]);
     expect(again.result?.applied).toEqual([]);
     expect(await ch.json('SELECT version, name FROM fresh.bytetrail_migrations FINAL ORDER BY version')).toEqual([
       { version: 1, name: 'raw tables: events, aggregates, flows, leases, interface totals, alerts' },
       { version: 2, name: 'per-minute roll-ups of traffic and events, fed by materialized views' },
+      { version: 3, name: 'what reading needs: files, per-file counts, unparsed samples, losses, open conntrack entries' },
     ]);
   });
 

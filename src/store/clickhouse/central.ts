@@ -112,6 +112,23 @@ export class Central {
     }
   }
 
+  /** Rows of one SELECT one at a time, as they arrive (64-bit integers as strings). */
+  async *stream<T>(sql: string): AsyncGenerator<T> {
+    let rs;
+    try {
+      rs = await this.client.query({ query: sql, format: 'JSONEachRow' });
+    } catch (err) {
+      throw this.failure('query', err);
+    }
+    try {
+      for await (const rows of rs.stream<T>()) for (const r of rows) yield r.json<T>();
+    } catch (err) {
+      throw this.failure('query', err);
+    } finally {
+      rs.close();
+    }
+  }
+
   async exec(sql: string): Promise<void> {
     try {
       await this.client.command({ query: sql });

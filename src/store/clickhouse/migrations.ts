@@ -33,13 +33,15 @@ interface Column { name: string; type: 'String' | 'Int64' | 'UInt64'; nullable?:
 export interface CentralTable {
   name: string;
   columns: Column[];
-  /** Partition expression, over a ms time column. */
-  partition: string;
+  /** Partition expression, over a ms time column; null for small tables kept whole (files, losses). */
+  partition: string | null;
   orderBy: string;
   /** Version column of a ReplacingMergeTree, or null when rows never change. */
   version: string | null;
   /** Dropped by `store prune --keep` (daily partitions) or kept (monthly, small). */
   daily: boolean;
+  /** The migration step that creates it. */
+  since: number;
 }
 
 const s = (name: string, o: Partial<Column> = {}): Column => ({ name, type: 'String', ...o });
@@ -61,7 +63,7 @@ export const CENTRAL_TABLES = {
       ni('file_id'), ni('line'), ns('attrs', { big: true }), ns('raw', { big: true })],
     partition: day('ts'),
     orderBy: "intDiv(ts, 60000), server, ifNull(account, ''), ifNull(rip, ''), id",
-    version: null, daily: true,
+    version: null, daily: true, since: 1,
   },
   event_agg: {
     name: 'event_agg',
@@ -70,7 +72,7 @@ export const CENTRAL_TABLES = {
       i('add_count'), i('add_bytes'), VER],
     partition: day('minute'),
     orderBy: 'minute, server, rip, source, kind, lport, detail',
-    version: 'ver', daily: true,
+    version: 'ver', daily: true, since: 1,
   },
   flows: {
     name: 'flows',
@@ -79,28 +81,68 @@ export const CENTRAL_TABLES = {
       i('add_bytes_in'), i('add_bytes_out'), i('add_packets_in'), i('add_packets_out'), VER],
     partition: day('minute'),
     orderBy: 'minute, server, rip, source, iface, proto, lip, lport, rport',
-    version: 'ver', daily: true,
+    version: 'ver', daily: true, since: 1,
   },
   vpn_leases: {
     name: 'vpn_leases',
     columns: [SERVER, s('account'), s('real_ip'), i('real_port'), s('vip'), i('first_ts', { time: true }), i('last_ts'), s('source', { lc: true }), VER],
     partition: day('first_ts'),
     orderBy: 'first_ts, server, account, real_ip, real_port, vip',
-    version: 'ver', daily: true,
+    version: 'ver', daily: true, since: 1,
   },
   iface_totals: {
     name: 'iface_totals',
     columns: [SERVER, s('iface', { lc: true }), s('granularity', { lc: true }), i('start', { time: true }), i('rx'), i('tx'), VER],
     partition: month('start'),
     orderBy: 'start, server, iface, granularity',
-    version: 'ver', daily: false,
+    version: 'ver', daily: false, since: 1,
   },
   alerts: {
     name: 'alerts',
     columns: [SERVER, { name: 'id', type: 'UInt64' }, i('ts', { time: true }), s('incident'), s('type', { lc: true }), s('summary'), s('json', { big: true })],
     partition: month('ts'),
     orderBy: 'ts, server, id',
-    version: null, daily: false,
+    version: null, daily: false, since: 1,
+  },
+  // Step 3: what the reading commands need besides the rows above (issue 11's ReadStore): the
+  // files that events and samples point into (their paths), the per-file line counts and the
+  // samples of lines not understood (`unparsed`, `status`), what was lost, and the open
+  // connections of conntrack listings without timestamps. Small except conntrack_open.
+  files: {
+    name: 'files',
+    columns: [SERVER, { name: 'id', type: 'UInt64' }, s('path'), s('kind', { lc: true }), i('lines'), i('first_read'), i('last_read'), VER],
+    partition: null,
+    orderBy: 'server, id',
+    version: 'ver', daily: false, since: 3,
+  },
+  file_stats: {
+    name: 'file_stats',
+    columns: [SERVER, i('file_id'), s('source', { lc: true }), i('events'), i('skipped'), i('unparsed'), VER],
+    partition: null,
+    orderBy: 'server, file_id, source',
+    version: 'ver', daily: false, since: 3,
+  },
+  unparsed: {
+    name: 'unparsed',
+    columns: [SERVER, { name: 'id', type: 'UInt64' }, i('file_id'), i('line'), s('source', { lc: true }), s('reason'), s('text', { big: true })],
+    partition: null,
+    orderBy: 'server, id',
+    version: null, daily: false, since: 3,
+  },
+  losses: {
+    name: 'losses',
+    columns: [SERVER, s('path'), s('reason', { lc: true }), i('lines'), i('bytes'), i('last_at'), VER],
+    partition: null,
+    orderBy: 'server, path, reason',
+    version: 'ver', daily: false, since: 3,
+  },
+  conntrack_open: {
+    name: 'conntrack_open',
+    columns: [SERVER, i('listing_ts', { time: true }), i('proto'), s('lip'), i('lport'), s('rip'), i('rport'), s('service', { lc: true }),
+      i('bytes_in'), i('bytes_out'), i('packets_in'), i('packets_out'), VER],
+    partition: day('listing_ts'),
+    orderBy: 'listing_ts, server, rip, rport, proto, lip, lport',
+    version: 'ver', daily: true, since: 3,
   },
 } satisfies Record<string, CentralTable>;
 
@@ -120,8 +162,8 @@ function columnType(c: Column, f: Features): string {
 
 export function createTable(db: string, t: CentralTable, f: Features): string {
   const cols = t.columns.map((c) => `  ${c.name} ${columnType(c, f)}`).join(',\n');
-  return `CREATE TABLE IF NOT EXISTS ${db}.${t.name} (\n${cols}\n) ENGINE = ReplacingMergeTree(${t.version ?? ''})
-PARTITION BY ${t.partition}
+  const partition = t.partition ? `\nPARTITION BY ${t.partition}` : '';
+  return `CREATE TABLE IF NOT EXISTS ${db}.${t.name} (\n${cols}\n) ENGINE = ReplacingMergeTree(${t.version ?? ''})${partition}
 ORDER BY (${t.orderBy})`;
 }
 
@@ -140,7 +182,7 @@ export const CLICKHOUSE_MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 1,
     name: 'raw tables: events, aggregates, flows, leases, interface totals, alerts',
-    statements: (db, f) => Object.values(CENTRAL_TABLES).map((t) => createTable(db, t, f)),
+    statements: (db, f) => tablesOfStep(1).map((t) => createTable(db, t, f)),
   },
   {
     version: 2,
@@ -161,7 +203,17 @@ SELECT intDiv(ts, 60000) * 60000 AS minute, server, source, kind, ifNull(account
 SELECT minute, server, source, kind, '' AS account, add_count AS events, toInt64(0) AS bytes_in, toInt64(0) AS bytes_out FROM ${db}.event_agg`,
     ],
   },
+  {
+    version: 3,
+    name: 'what reading needs: files, per-file counts, unparsed samples, losses, open conntrack entries',
+    statements: (db, f) => tablesOfStep(3).map((t) => createTable(db, t, f)),
+  },
 ];
+
+/** The raw tables a step creates. */
+function tablesOfStep(step: number): CentralTable[] {
+  return Object.values(CENTRAL_TABLES).filter((t: CentralTable) => t.since === step);
+}
 
 /** The table that records applied steps, on the central server. */
 export function migrationsTable(db: string): string {
