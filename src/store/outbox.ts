@@ -55,6 +55,8 @@ export interface OutboxBatch {
   table: OutboxTable;
   /** Rows as they are now, with `ver` (change number) and the add_* sums on tracked tables. */
   rows: LocalRow[];
+  /** The mark this batch starts after. */
+  after: number;
   /** The high-water mark to record once ClickHouse has acknowledged `rows`. */
   highWater: number;
   /** Entries read (log entries, or rows): 0 when nothing is pending. */
@@ -84,6 +86,8 @@ function takeUpTo(it: IterableIterator<LocalRow>, maxBytes: number): { rows: Loc
 const META_SERVER = 'ship.server';
 const META_TARGET = 'ship.target';
 const META_TRACKING = 'ship.tracking_since';
+/** `ship.in_flight.<table>`: `after:highWater` of the batch sent and not yet acknowledged. */
+const META_IN_FLIGHT = 'ship.in_flight.';
 
 export class Outbox {
   private readonly db: Store['db'];
@@ -161,18 +165,23 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
   /**
    * Entries after the high-water mark (or after `after`: the end of a batch still in flight):
    * up to `limit`, and no more than about `maxBytes` of values (at least one), so that a table
-   * of long raw lines makes smaller batches rather than a large heap.
+   * of long raw lines makes smaller batches rather than a large heap. With `upTo`, exactly the
+   * entries in (after, upTo]: a batch sent before, sent again.
    */
-  batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table)): OutboxBatch {
+  batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table), upTo?: number): OutboxBatch {
+    const extent = upTo === undefined ? 'LIMIT ?' : '';
+    const args = upTo === undefined ? [after, limit] : [after, upTo];
     if (APPENDED.includes(table)) {
-      const { rows, cut } = takeUpTo(this.sql(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
-      return { table, rows, highWater: rows.length ? Number(rows.at(-1)!.id) : after, read: rows.length, more: cut || rows.length === limit };
+      const range = upTo === undefined ? 'id > ?' : 'id > ? AND id <= ?';
+      const { rows, cut } = takeUpTo(this.sql(`SELECT * FROM ${table} WHERE ${range} ORDER BY id ${extent}`).iterate(...args) as IterableIterator<LocalRow>, upTo === undefined ? maxBytes : Infinity);
+      return { table, rows, after, highWater: rows.length ? Math.max(Number(rows.at(-1)!.id), upTo ?? 0) : (upTo ?? after), read: rows.length, more: upTo !== undefined || cut || rows.length === limit };
     }
     const t = TRACKED.find((x) => x.table === table)!;
     const on = t.key.map((k) => `r.${k} = l.${k}`).join(' AND ');
+    const range = upTo === undefined ? 'l.seq > ?' : 'l.seq > ? AND l.seq <= ?';
     // The row as it is now (NULL columns when it was pruned locally since: skipped).
     const { rows: entries, cut } = takeUpTo(this.sql(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
-      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE l.seq > ? ORDER BY l.seq LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
+      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE ${range} ORDER BY l.seq ${extent}`).iterate(...args) as IterableIterator<LocalRow>, upTo === undefined ? maxBytes : Infinity);
     // One row per key: the newest change number is its version, and the adds are summed.
     const byKey = new Map<string, LocalRow>();
     for (const e of entries) {
@@ -189,7 +198,24 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
         for (const a of t.adds) seen[a.log] = Number(seen[a.log]) + Number(e[a.log]);
       }
     }
-    return { table, rows: [...byKey.values()], highWater: entries.length ? Number(entries.at(-1)!._seq) : after, read: entries.length, more: cut || entries.length === limit };
+    const last = entries.length ? Number(entries.at(-1)!._seq) : after;
+    return { table, rows: [...byKey.values()], after, highWater: Math.max(last, upTo ?? 0), read: entries.length, more: upTo !== undefined || cut || entries.length === limit };
+  }
+
+  /**
+   * Records a batch's extent before it is sent: if the run dies before the acknowledgement, the
+   * next run sends exactly these entries again first (`inFlight`), so that what the batch adds to
+   * the roll-ups is the same rows, which the central store merges away.
+   */
+  sending(b: OutboxBatch): void {
+    this.setMeta(META_IN_FLIGHT + b.table, `${b.after}:${b.highWater}`);
+  }
+
+  /** The batch that was sent and not acknowledged, read again with the same extent, or null. */
+  inFlight(table: OutboxTable): OutboxBatch | null {
+    const m = /^(\d+):(\d+)$/.exec(this.meta(META_IN_FLIGHT + table) ?? '');
+    if (!m || Number(m[1]) !== this.highWater(table)) return null;
+    return this.batch(table, Infinity, Infinity, Number(m[1]), Number(m[2]));
   }
 
   /** ClickHouse has the batch: advance the mark and forget the changes it carried. */
@@ -199,6 +225,7 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
         ON CONFLICT (tbl) DO UPDATE SET high_water = excluded.high_water, rows = rows + excluded.rows, updated_at = excluded.updated_at`)
         .run(b.table, b.highWater, b.rows.length, now);
       if (!APPENDED.includes(b.table)) this.sql(`DELETE FROM ship_log_${b.table} WHERE seq <= ?`).run(b.highWater);
+      this.sql('DELETE FROM meta WHERE key = ?').run(META_IN_FLIGHT + b.table);
     }).immediate();
   }
 

@@ -269,3 +269,49 @@ export class CuttingProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+// ---- the per-minute roll-ups against the local rows they sum ----
+
+export interface Rollups { traffic: string[]; events: string[] }
+
+/** What the roll-ups should hold for one local database: per minute and key, as sorted text lines. */
+export function localRollups(dbPath: string): Rollups {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const traffic = db.prepare(`SELECT minute, source, iface, sum(bytes_in) AS i, sum(bytes_out) AS o, sum(packets_in) AS pi, sum(packets_out) AS po
+      FROM flows GROUP BY minute, source, iface`).all() as Row[];
+    const ev = new Map<string, [number, number, number]>();
+    const add = (k: string, v: [number, number, number]) => {
+      const had = ev.get(k) ?? [0, 0, 0];
+      ev.set(k, [had[0] + v[0], had[1] + v[1], had[2] + v[2]]);
+    };
+    for (const r of db.prepare(`SELECT (ts / 60000) * 60000 AS minute, source, kind, coalesce(account, '') AS account, count(*) AS n,
+      sum(coalesce(bytes_in, 0)) AS i, sum(coalesce(bytes_out, 0)) AS o FROM events GROUP BY 1, 2, 3, 4`).all() as Row[]) {
+      add(JSON.stringify([r.minute, r.source, r.kind, r.account]), [Number(r.n), Number(r.i), Number(r.o)]);
+    }
+    for (const r of db.prepare('SELECT minute, source, kind, sum(count) AS n FROM event_agg GROUP BY 1, 2, 3').all() as Row[]) {
+      add(JSON.stringify([r.minute, r.source, r.kind, '']), [Number(r.n), 0, 0]);
+    }
+    return {
+      traffic: traffic.map((r) => JSON.stringify([r.minute, r.source, r.iface, r.i, r.o, r.pi, r.po])).sort(),
+      events: [...ev].map(([k, v]) => JSON.stringify([...JSON.parse(k), ...v])).sort(),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/** The same, as the central roll-ups hold it for one server (`tables`: step 4's, read merged, unless told). */
+export async function centralRollups(ch: ClickHouseServer, database: string, server: string,
+  tables = { traffic: `\`${database}\`.traffic_by_minute FINAL`, events: `\`${database}\`.events_by_minute FINAL` }): Promise<Rollups> {
+  const where = `WHERE server = '${server.replace(/[\\']/g, '\\$&')}'`;
+  const traffic = await ch.json<Row>(`SELECT minute, source, iface, sum(bytes_in) AS i, sum(bytes_out) AS o, sum(packets_in) AS pi, sum(packets_out) AS po
+    FROM ${tables.traffic} ${where} GROUP BY minute, source, iface`);
+  const events = await ch.json<Row>(`SELECT minute, source, kind, account, sum(events) AS n, sum(bytes_in) AS i, sum(bytes_out) AS o
+    FROM ${tables.events} ${where} GROUP BY minute, source, kind, account`);
+  return {
+    traffic: traffic.filter((r) => Number(r.i) || Number(r.o) || Number(r.pi) || Number(r.po))
+      .map((r) => JSON.stringify([Number(r.minute), r.source, r.iface, Number(r.i), Number(r.o), Number(r.pi), Number(r.po)])).sort(),
+    events: events.map((r) => JSON.stringify([Number(r.minute), r.source, r.kind, r.account, Number(r.n), Number(r.i), Number(r.o)])).sort(),
+  };
+}

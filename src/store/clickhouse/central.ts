@@ -78,6 +78,16 @@ export class Central {
     }
   }
 
+  /** A batch's per-minute roll-up rows (see migrations.ts ROLLUP_TABLES). */
+  async insertRollup(name: string, rows: CentralRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.client.insert({ table: `${this.db}.${quoteIdent(name)}`, values: rows, format: 'JSONEachRow' });
+    } catch (err) {
+      throw this.failure(`insert into ${name}`, err);
+    }
+  }
+
   /**
    * Drops the daily partitions of the raw tables older than `keepDays` (UTC days, counted from
    * `now`), and the monthly roll-up partitions wholly older than `keepRollupDays`.

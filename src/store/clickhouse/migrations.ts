@@ -175,8 +175,32 @@ PARTITION BY ${month('minute')}
 ORDER BY (${keys.map((k) => k.name).join(', ')})${ttl}`;
 }
 
-/** Roll-up tables: kept longer than the raw rows, summed per minute. */
-export const ROLLUPS = ['traffic_minute', 'events_minute'] as const;
+/**
+ * The per-minute roll-ups since step 4, which `ship` writes itself: one row per minute, key and
+ * batch (`feed`: the raw table; `batch`: the batch's high-water mark, which names its extent of
+ * local rows), ReplacingMergeTree on all of that. A batch sent again after a crash is sent with
+ * the same extent (the outbox records it before sending), so its roll-up rows are the same rows
+ * and merge away; readers sum with FINAL. Step 2's materialized views summed whatever arrived,
+ * so a re-sent batch counted twice there, and a view cannot tell a copy from new rows.
+ */
+export const ROLLUP_TABLES = {
+  traffic: { name: 'traffic_by_minute', keys: ['minute', 'server', 'source', 'iface'], sums: ['bytes_in', 'bytes_out', 'packets_in', 'packets_out'] },
+  events: { name: 'events_by_minute', keys: ['minute', 'server', 'source', 'kind', 'account'], sums: ['events', 'bytes_in', 'bytes_out'] },
+} as const;
+
+/** Roll-up tables (monthly partitions, kept longer than the raw rows): step 2's, still pruned, and step 4's. */
+export const ROLLUPS = ['traffic_minute', 'events_minute', ROLLUP_TABLES.traffic.name, ROLLUP_TABLES.events.name] as const;
+
+const FEW_VALUED = new Set(['server', 'source', 'kind', 'iface']);
+
+function rollupByBatch(db: string, r: (typeof ROLLUP_TABLES)[keyof typeof ROLLUP_TABLES], f: Features): string {
+  const keys: Column[] = [...r.keys.map((k) => (k === 'minute' ? i(k, { time: true }) : s(k, { lc: FEW_VALUED.has(k) }))), s('feed', { lc: true }), { name: 'batch', type: 'UInt64' }];
+  const cols = [...keys, ...r.sums.map((n) => i(n))].map((c) => `  ${c.name} ${columnType(c, f)}`).join(',\n');
+  const ttl = f.ttl ? `\nTTL toDateTime(intDiv(minute, 1000)) + INTERVAL ${ROLLUP_KEEP_DAYS} DAY` : '';
+  return `CREATE TABLE IF NOT EXISTS ${db}.${r.name} (\n${cols}\n) ENGINE = ReplacingMergeTree
+PARTITION BY ${month('minute')}
+ORDER BY (${keys.map((k) => k.name).join(', ')})${ttl}`;
+}
 
 export const CLICKHOUSE_MIGRATIONS: readonly MigrationStep[] = [
   {
@@ -207,6 +231,23 @@ SELECT minute, server, source, kind, '' AS account, add_count AS events, toInt64
     version: 3,
     name: 'what reading needs: files, per-file counts, unparsed samples, losses, open conntrack entries',
     statements: (db, f) => tablesOfStep(3).map((t) => createTable(db, t, f)),
+  },
+  {
+    version: 4,
+    name: 'per-minute roll-ups written by ship per batch, so that a batch sent twice counts once',
+    statements: (db, f) => [
+      rollupByBatch(db, ROLLUP_TABLES.traffic, f),
+      rollupByBatch(db, ROLLUP_TABLES.events, f),
+      // The views first: nothing may reach step 2's tables after their rows are copied.
+      `DROP TABLE IF EXISTS ${db}.traffic_minute_mv`,
+      `DROP TABLE IF EXISTS ${db}.events_minute_mv`,
+      `DROP TABLE IF EXISTS ${db}.events_minute_agg_mv`,
+      // What step 2's tables hold, as one batch 0 per key (a re-run replaces it with the same rows).
+      `INSERT INTO ${db}.${ROLLUP_TABLES.traffic.name} SELECT minute, server, source, iface, 'step2' AS feed, toUInt64(0) AS batch,
+  sum(bytes_in), sum(bytes_out), sum(packets_in), sum(packets_out) FROM ${db}.traffic_minute GROUP BY minute, server, source, iface`,
+      `INSERT INTO ${db}.${ROLLUP_TABLES.events.name} SELECT minute, server, source, kind, account, 'step2' AS feed, toUInt64(0) AS batch,
+  sum(events), sum(bytes_in), sum(bytes_out) FROM ${db}.events_minute GROUP BY minute, server, source, kind, account`,
+    ],
   },
 ];
 

@@ -21,6 +21,7 @@ import type { LogEvent } from '../../events.js';
 import { IDENTITY_KINDS } from '../../sources/types.js';
 import { LONG_SESSION_SOURCES } from '../../sources/index.js';
 import { Central } from './central.js';
+import { ROLLUP_TABLES } from './migrations.js';
 import { quoteString, sqlInt } from './sql.js';
 import { parseClickHouseUrl } from './url.js';
 
@@ -88,7 +89,7 @@ export class ClickHouseReadStore implements ReadStore {
 
   async servers(): Promise<string[]> {
     // From the small tables and the roll-ups: a server that shipped anything is in one of them.
-    const from = ['files', 'events_minute', 'traffic_minute', 'iface_totals', 'vpn_leases']
+    const from = ['files', ROLLUP_TABLES.events.name, ROLLUP_TABLES.traffic.name, 'iface_totals', 'vpn_leases']
       .map((t) => `SELECT DISTINCT server FROM ${this.t(t)} WHERE 1${this.onServers}`).join(' UNION ALL ');
     const rows = await this.rows<{ server: string }>(`SELECT DISTINCT server FROM (${from}) ORDER BY server`);
     return rows.map((r) => r.server);
