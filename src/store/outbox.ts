@@ -83,6 +83,25 @@ function takeUpTo(it: IterableIterator<LocalRow>, maxBytes: number): { rows: Loc
   return { rows, cut: false };
 }
 
+/** takeUpTo, giving the event loop back every YIELD_ROWS rows. */
+async function takeUpToYielding(it: IterableIterator<LocalRow>, maxBytes: number): Promise<{ rows: LocalRow[]; cut: boolean }> {
+  const rows: LocalRow[] = [];
+  let bytes = 0;
+  for (;;) {
+    const r = it.next();
+    if (r.done) return { rows, cut: false };
+    rows.push(r.value);
+    for (const k in r.value) { const v = r.value[k]; bytes += typeof v === 'string' ? v.length : 8; }
+    if (bytes >= maxBytes) {
+      it.return?.();
+      return { rows, cut: true };
+    }
+    if (rows.length % YIELD_ROWS === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+const YIELD_ROWS = 500;
+
 const META_SERVER = 'ship.server';
 const META_TARGET = 'ship.target';
 const META_TRACKING = 'ship.tracking_since';
@@ -169,37 +188,72 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
    * entries in (after, upTo]: a batch sent before, sent again.
    */
   batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table), upTo?: number): OutboxBatch {
+    const q = this.query(table, limit, after, upTo);
+    const { rows, cut } = takeUpTo(q.it, upTo === undefined ? maxBytes : Infinity);
+    return q.finish(rows, cut);
+  }
+
+  /**
+   * The next batch, read while the previous one travels: the read gives the event loop back every
+   * few hundred rows, so that the previous batch's request goes on being compressed and sent
+   * meanwhile (a synchronous read of 20,000 rows held it still for a third of the run). Nothing
+   * else may use this database until it resolves.
+   */
+  async batchAsync(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table)): Promise<OutboxBatch> {
+    const q = this.query(table, limit, after, undefined);
+    const { rows, cut } = await takeUpToYielding(q.it, maxBytes);
+    return q.finish(rows, cut);
+  }
+
+  /** The statement of a batch and how its rows become one. */
+  private query(table: OutboxTable, limit: number, after: number, upTo: number | undefined): { it: IterableIterator<LocalRow>; finish: (rows: LocalRow[], cut: boolean) => OutboxBatch } {
     const extent = upTo === undefined ? 'LIMIT ?' : '';
     const args = upTo === undefined ? [after, limit] : [after, upTo];
+    const more = (n: number, cut: boolean) => upTo !== undefined || cut || n === limit;
     if (APPENDED.includes(table)) {
       const range = upTo === undefined ? 'id > ?' : 'id > ? AND id <= ?';
-      const { rows, cut } = takeUpTo(this.sql(`SELECT * FROM ${table} WHERE ${range} ORDER BY id ${extent}`).iterate(...args) as IterableIterator<LocalRow>, upTo === undefined ? maxBytes : Infinity);
-      return { table, rows, after, highWater: rows.length ? Math.max(Number(rows.at(-1)!.id), upTo ?? 0) : (upTo ?? after), read: rows.length, more: upTo !== undefined || cut || rows.length === limit };
+      return {
+        it: this.sql(`SELECT * FROM ${table} WHERE ${range} ORDER BY id ${extent}`).iterate(...args) as IterableIterator<LocalRow>,
+        finish: (rows, cut) => ({ table, rows, after, highWater: rows.length ? Math.max(Number(rows.at(-1)!.id), upTo ?? 0) : (upTo ?? after), read: rows.length, more: more(rows.length, cut) }),
+      };
     }
     const t = TRACKED.find((x) => x.table === table)!;
     const on = t.key.map((k) => `r.${k} = l.${k}`).join(' AND ');
     const range = upTo === undefined ? 'l.seq > ?' : 'l.seq > ? AND l.seq <= ?';
     // The row as it is now (NULL columns when it was pruned locally since: skipped).
-    const { rows: entries, cut } = takeUpTo(this.sql(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
-      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE ${range} ORDER BY l.seq ${extent}`).iterate(...args) as IterableIterator<LocalRow>, upTo === undefined ? maxBytes : Infinity);
-    // One row per key: the newest change number is its version, and the adds are summed.
-    const byKey = new Map<string, LocalRow>();
-    for (const e of entries) {
-      if (e[t.key[0]] === null) continue;
-      const k = JSON.stringify(t.key.map((c) => e[c]));
-      const seen = byKey.get(k);
-      const seq = Number(e._seq);
-      if (!seen) {
-        const row: LocalRow = { ...e, ver: seq };
-        delete row._seq;
-        byKey.set(k, row);
-      } else {
-        seen.ver = seq;
-        for (const a of t.adds) seen[a.log] = Number(seen[a.log]) + Number(e[a.log]);
+    const it = this.sql(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
+      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE ${range} ORDER BY l.seq ${extent}`).iterate(...args) as IterableIterator<LocalRow>;
+    const finish = (entries: LocalRow[], cut: boolean): OutboxBatch => {
+      // One row per key: the newest change number is its version, and the adds are summed.
+      const byKey = new Map<string, LocalRow>();
+      for (const e of entries) {
+        if (e[t.key[0]] === null) continue;
+        const k = JSON.stringify(t.key.map((c) => e[c]));
+        const seen = byKey.get(k);
+        const seq = Number(e._seq);
+        if (!seen) {
+          const row: LocalRow = { ...e, ver: seq };
+          delete row._seq;
+          byKey.set(k, row);
+        } else {
+          seen.ver = seq;
+          for (const a of t.adds) seen[a.log] = Number(seen[a.log]) + Number(e[a.log]);
+        }
       }
-    }
-    const last = entries.length ? Number(entries.at(-1)!._seq) : after;
-    return { table, rows: [...byKey.values()], after, highWater: Math.max(last, upTo ?? 0), read: entries.length, more: upTo !== undefined || cut || entries.length === limit };
+      const last = entries.length ? Number(entries.at(-1)!._seq) : after;
+      return { table, rows: [...byKey.values()], after, highWater: Math.max(last, upTo ?? 0), read: entries.length, more: more(entries.length, cut) };
+    };
+    return { it, finish };
+  }
+
+  /**
+   * For a one-shot `ship`: each row is read once, in order, so SQLite's 64 MB page cache only adds
+   * to the sender's peak memory; 8 MB holds the indexes' upper pages. Returns what puts it back.
+   */
+  readOnce(): () => void {
+    const cache = this.db.pragma('cache_size', { simple: true }) as number;
+    this.db.pragma('cache_size = -8192');
+    return () => { if (this.db.open) this.db.pragma(`cache_size = ${Math.trunc(cache)}`); };
   }
 
   /**

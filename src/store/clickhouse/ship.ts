@@ -82,9 +82,14 @@ export class Shipper {
       while (b.read > 0) {
         outbox.sending(b);
         const sending = this.send(b);
+        // Awaited below: a failure while the next batch is read must not count as unhandled.
+        sending.catch(() => {});
         // The next batch is read while this one travels and ClickHouse parses it; it starts
         // after this batch's end, and is acknowledged only after this one.
-        const next = b.more ? outbox.batch(table, limit, undefined, b.highWater) : null;
+        // Read giving the event loop back only when nothing else uses the connection: under
+        // `watch --ship`, watch's own statements would find it busy with the open read.
+        const next = !b.more ? null
+          : this.alone ? await outbox.batchAsync(table, limit, undefined, b.highWater) : outbox.batch(table, limit, undefined, b.highWater);
         await sending;
         outbox.ack(b, now());
         res.rows += b.rows.length;
@@ -104,8 +109,23 @@ export class Shipper {
   /** One batch: its raw rows, then what it adds to the per-minute roll-ups (both merge away if sent again). */
   private async send(b: OutboxBatch): Promise<void> {
     const { central, server } = this;
-    await central.insert(b.table, b.rows.map((r) => toCentral(b.table, r, server)));
-    for (const [name, rows] of rollupRows(b, server)) await central.insertRollup(name, rows);
+    // Side by side (two connections): the acknowledgement waits for both.
+    await Promise.all([
+      central.insert(b.table, b.rows.map((r) => toCentral(b.table, r, server))),
+      ...rollupRows(b, server).map(([name, rows]) => central.insertRollup(name, rows)),
+    ]);
+  }
+
+  /** Whether this shipper has the database connection to itself (a one-shot `ship`). */
+  private alone = false;
+
+  /**
+   * For a one-shot run that alone uses the connection: a small page cache (Outbox.readOnce), and
+   * the next batch read while the previous one travels. Returns what puts the cache back.
+   */
+  aloneOnConnection(): () => void {
+    this.alone = true;
+    return this.outbox.readOnce();
   }
 
   close(): Promise<void> {
@@ -161,9 +181,11 @@ export function rollupRows(b: OutboxBatch, server: string): Array<[string, Centr
 
 export async function ship(store: Store, target: ClickHouseTarget, opts: ShipOptions): Promise<ShipResult> {
   const s = new Shipper(store, target, opts);
+  const restore = s.aloneOnConnection();
   try {
     return await s.run();
   } finally {
+    restore();
     await s.close();
   }
 }
