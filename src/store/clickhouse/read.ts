@@ -5,7 +5,8 @@
  * query limited to `opts.servers` (empty: the whole fleet).
  *
  * Rows are read merged: a batch sent twice after a crash must not count twice, and ClickHouse
- * merges ReplacingMergeTree copies only when it likes. Row listings read with FINAL; sums read
+ * merges ReplacingMergeTree copies only when it likes. Event listings drop the copies themselves
+ * (an event never changes: a copy is the same row); other row listings read with FINAL; sums read
  * with FINAL too (a flow row's newest version replaces the older totals); min, max and distinct
  * values need no merge. Filters under FINAL touch only the sorting key or columns a row's newer
  * version never changes, except vpn_leases.last_ts, which only grows: a filter applied before the
@@ -113,9 +114,13 @@ export class ClickHouseReadStore implements ReadStore {
 
   /** Events matching `where`, oldest first, with their file's path; `raw` only when asked (identities need none). */
   private async events(where: string, opts: { raw: boolean; order?: string; limit?: number } = { raw: true }): Promise<Array<OnServer<StoredEvent>>> {
-    const rows = await this.rows(`SELECT ${EVENT_COLUMNS}, ${opts.raw ? 'raw' : 'NULL AS raw'} FROM ${this.t('events')} FINAL
+    // Without FINAL: an event row never changes, so a copy left by a re-sent batch is the same
+    // row, and the order (which always ends in server and id) puts it next to the original, where
+    // it is dropped. FINAL would make ClickHouse merge every part of the range on one thread.
+    const all = await this.rows(`SELECT ${EVENT_COLUMNS}, ${opts.raw ? 'raw' : 'NULL AS raw'} FROM ${this.t('events')}
       WHERE ${where}${this.onServers} ORDER BY ${opts.order ?? 'ts, server, id'}${opts.limit ? ` LIMIT ${sqlInt(opts.limit)}` : ''}`);
-    if (rows.length === 0) return [];
+    if (all.length === 0) return [];
+    const rows = all.filter((r, k) => k === 0 || r.id !== all[k - 1].id || r.server !== all[k - 1].server);
     const paths = await this.pathsOf(rows.map((r) => [String(r.server), numOrNull(r.file_id)]));
     return rows.map((r) => toEvent(r, paths));
   }
@@ -137,7 +142,7 @@ export class ClickHouseReadStore implements ReadStore {
 
   async openLoginBefore(ip: string, before: number, since: number): Promise<StoredEvent | null> {
     const [ev] = await this.events(`rip = ${quoteString(ip)} AND ts < ${ms(before)} AND ts >= ${ms(since)} AND kind = 'login'`,
-      { raw: true, order: 'ts DESC, id DESC, server DESC', limit: 1 });
+      { raw: true, order: 'ts DESC, server DESC, id DESC', limit: 1 });
     if (!ev) return null;
     if (ev.session && ev.account) {
       // Sessions are keyed per server: the logout that ends it was logged where the login was.

@@ -11,7 +11,7 @@
  * up and larger ones when it is behind.
  */
 import type { Store } from '../index.js';
-import { Outbox, OUTBOX_TABLES, type LocalRow, type OutboxBatch, type OutboxTable } from '../outbox.js';
+import { keyText, Outbox, OUTBOX_TABLES, type LocalRow, type OutboxBatch, type OutboxTable } from '../outbox.js';
 import { StoreError } from '../../errors.js';
 import { Central, type CentralRow, type MigrateResult } from './central.js';
 import { CENTRAL_TABLES, ROLLUP_TABLES } from './migrations.js';
@@ -143,7 +143,7 @@ type Rollup = (typeof ROLLUP_TABLES)[keyof typeof ROLLUP_TABLES];
 export function rollupRows(b: OutboxBatch, server: string): Array<[string, CentralRow[]]> {
   const sums = new Map<string, CentralRow>();
   const add = (r: Rollup, key: Array<string | number>, values: number[]) => {
-    const k = JSON.stringify(key);
+    const k = keyText(key);
     let row = sums.get(k);
     if (!row) {
       row = { _rollup: r.name };
