@@ -15,7 +15,8 @@ import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import type { Store } from './index.js';
 
-export type OutboxTable = 'events' | 'alerts' | 'flows' | 'event_agg' | 'vpn_leases' | 'iface_totals';
+export type OutboxTable = 'events' | 'alerts' | 'flows' | 'event_agg' | 'vpn_leases' | 'iface_totals'
+  | 'files' | 'file_stats' | 'unparsed' | 'losses' | 'conntrack_open';
 
 /** A table whose rows change in place: its key and the counters whose increase the log keeps. */
 interface Tracked { table: OutboxTable; key: string[]; adds: Array<{ log: string; column: string }> }
@@ -28,12 +29,25 @@ const TRACKED: readonly Tracked[] = [
   { table: 'event_agg', key: ['minute', 'source', 'kind', 'rip', 'lport', 'detail'], adds: [{ log: 'add_count', column: 'count' }, { log: 'add_bytes', column: 'bytes' }] },
   { table: 'vpn_leases', key: ['account', 'real_ip', 'real_port', 'vip', 'first_ts'], adds: [] },
   { table: 'iface_totals', key: ['iface', 'granularity', 'start'], adds: [] },
+  // What the reading commands need besides (central step 3): file paths and line counts grow
+  // in place as files are read; losses add up; a listing's entry may be stored again.
+  { table: 'files', key: ['id'], adds: [] },
+  { table: 'file_stats', key: ['file_id', 'source'], adds: [] },
+  { table: 'losses', key: ['path', 'reason'], adds: [] },
+  { table: 'conntrack_open', key: ['listing_ts', 'proto', 'lip', 'lport', 'rip', 'rport'], adds: [] },
 ];
 
-const APPENDED: readonly OutboxTable[] = ['events', 'alerts'];
+/** Tracked tables whose change log migration 6 created; the others' logs are created by the first `ship` that tracks them. */
+const LOGGED_BY_MIGRATION: readonly OutboxTable[] = ['flows', 'event_agg', 'vpn_leases', 'iface_totals'];
 
-/** Every table that ships, in the order a run sends them. */
-export const OUTBOX_TABLES: readonly OutboxTable[] = ['events', 'event_agg', 'flows', 'vpn_leases', 'iface_totals', 'alerts'];
+const APPENDED: readonly OutboxTable[] = ['events', 'alerts', 'unparsed'];
+
+/**
+ * Every table that ships, in the order a run sends them: files first, so that a reader never
+ * sees an event whose file's path has not arrived yet.
+ */
+export const OUTBOX_TABLES: readonly OutboxTable[] = ['files', 'events', 'event_agg', 'flows', 'vpn_leases', 'iface_totals', 'conntrack_open',
+  'file_stats', 'unparsed', 'losses', 'alerts'];
 
 export type LocalRow = Record<string, string | number | null>;
 
@@ -41,6 +55,8 @@ export interface OutboxBatch {
   table: OutboxTable;
   /** Rows as they are now, with `ver` (change number) and the add_* sums on tracked tables. */
   rows: LocalRow[];
+  /** The mark this batch starts after. */
+  after: number;
   /** The high-water mark to record once ClickHouse has acknowledged `rows`. */
   highWater: number;
   /** Entries read (log entries, or rows): 0 when nothing is pending. */
@@ -49,8 +65,14 @@ export interface OutboxBatch {
   more: boolean;
 }
 
-/** About 4 MB of values per insert: some 7,000 event rows with their raw lines, 30,000 flow rows. */
-export const DEFAULT_BATCH_BYTES = 4 << 20;
+/**
+ * About 2 MB of values per insert: some 3,500 event rows with their raw lines, 15,000 flow rows,
+ * still thousands of rows per insert as ClickHouse advises. Two batches are alive at once (one in
+ * flight, the next read), each also as JSON and compressed: at 4 MB the sender's peak RSS was
+ * 275-316 MB, at 2 MB 203-218 MB (the same 159,191 rows, loaded machine), for a run about a
+ * tenth longer.
+ */
+export const DEFAULT_BATCH_BYTES = 2 << 20;
 
 /** Rows from `it` until `maxBytes` of values (strings by length, numbers as 8); `cut` when the budget ended it. */
 function takeUpTo(it: IterableIterator<LocalRow>, maxBytes: number): { rows: LocalRow[]; cut: boolean } {
@@ -67,9 +89,40 @@ function takeUpTo(it: IterableIterator<LocalRow>, maxBytes: number): { rows: Loc
   return { rows, cut: false };
 }
 
+/** takeUpTo, giving the event loop back every YIELD_ROWS rows. */
+async function takeUpToYielding(it: IterableIterator<LocalRow>, maxBytes: number): Promise<{ rows: LocalRow[]; cut: boolean }> {
+  const rows: LocalRow[] = [];
+  let bytes = 0;
+  for (;;) {
+    const r = it.next();
+    if (r.done) return { rows, cut: false };
+    rows.push(r.value);
+    for (const k in r.value) { const v = r.value[k]; bytes += typeof v === 'string' ? v.length : 8; }
+    if (bytes >= maxBytes) {
+      it.return?.();
+      return { rows, cut: true };
+    }
+    if (rows.length % YIELD_ROWS === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+const YIELD_ROWS = 500;
+
+/**
+ * A key's values as one string that no other key shares (strings length-prefixed: a name may
+ * hold any character), for maps of rows by key; several times cheaper than JSON.stringify.
+ */
+export function keyText(values: ReadonlyArray<string | number | null>): string {
+  let k = '';
+  for (const v of values) k += typeof v === 'string' ? `s${v.length}:${v}` : v === null ? 'z;' : `n${v};`;
+  return k;
+}
+
 const META_SERVER = 'ship.server';
 const META_TARGET = 'ship.target';
 const META_TRACKING = 'ship.tracking_since';
+/** `ship.in_flight.<table>`: `after:highWater` of the batch sent and not yet acknowledged. */
+const META_IN_FLIGHT = 'ship.in_flight.';
 
 export class Outbox {
   private readonly db: Store['db'];
@@ -116,17 +169,22 @@ export class Outbox {
   }
 
   /**
-   * Starts change tracking once: the triggers, and the rows already there logged as one change
-   * each, in one transaction so that no update falls between the two.
+   * Starts change tracking of each tracked table once: its triggers, and the rows already there
+   * logged as one change each, in one transaction so that no update falls between the two. A
+   * table is tracked from the first `ship` that knows it: a database that shipped before the
+   * files, losses and conntrack tables shipped starts tracking them now.
    */
   track(now: number): void {
     this.db.transaction(() => {
-      if (this.meta(META_TRACKING) !== null) return;
       for (const t of TRACKED) {
+        if (this.sql("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?").get(`ship_${t.table}_insert`) !== undefined) continue;
         const keys = t.key.join(', ');
         const logCols = [...t.key, ...t.adds.map((a) => a.log)].join(', ');
         const newKey = t.key.map((k) => `NEW.${k}`);
-        this.db.exec(`
+        // AUTOINCREMENT, as migration 6's logs: a change number is never reused once the log was emptied.
+        const log = LOGGED_BY_MIGRATION.includes(t.table) ? ''
+          : `CREATE TABLE IF NOT EXISTS ship_log_${t.table} (seq INTEGER PRIMARY KEY AUTOINCREMENT, ${logCols});`;
+        this.db.exec(`${log}
 CREATE TRIGGER IF NOT EXISTS ship_${t.table}_insert AFTER INSERT ON ${t.table} BEGIN
   INSERT INTO ship_log_${t.table} (${logCols}) VALUES (${[...newKey, ...t.adds.map((a) => `NEW.${a.column}`)].join(', ')});
 END;
@@ -135,7 +193,7 @@ CREATE TRIGGER IF NOT EXISTS ship_${t.table}_update AFTER UPDATE ON ${t.table} B
 END;
 INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) => a.column)].join(', ')} FROM ${t.table};`);
       }
-      this.setMeta(META_TRACKING, String(now));
+      if (this.meta(META_TRACKING) === null) this.setMeta(META_TRACKING, String(now));
     }).immediate();
   }
 
@@ -147,35 +205,92 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
   /**
    * Entries after the high-water mark (or after `after`: the end of a batch still in flight):
    * up to `limit`, and no more than about `maxBytes` of values (at least one), so that a table
-   * of long raw lines makes smaller batches rather than a large heap.
+   * of long raw lines makes smaller batches rather than a large heap. With `upTo`, exactly the
+   * entries in (after, upTo]: a batch sent before, sent again.
    */
-  batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table)): OutboxBatch {
+  batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table), upTo?: number): OutboxBatch {
+    const q = this.query(table, limit, after, upTo);
+    const { rows, cut } = takeUpTo(q.it, upTo === undefined ? maxBytes : Infinity);
+    return q.finish(rows, cut);
+  }
+
+  /**
+   * The next batch, read while the previous one travels: the read gives the event loop back every
+   * few hundred rows, so that the previous batch's request goes on being compressed and sent
+   * meanwhile (a synchronous read of 20,000 rows held it still for a third of the run). Nothing
+   * else may use this database until it resolves.
+   */
+  async batchAsync(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table)): Promise<OutboxBatch> {
+    const q = this.query(table, limit, after, undefined);
+    const { rows, cut } = await takeUpToYielding(q.it, maxBytes);
+    return q.finish(rows, cut);
+  }
+
+  /** The statement of a batch and how its rows become one. */
+  private query(table: OutboxTable, limit: number, after: number, upTo: number | undefined): { it: IterableIterator<LocalRow>; finish: (rows: LocalRow[], cut: boolean) => OutboxBatch } {
+    const extent = upTo === undefined ? 'LIMIT ?' : '';
+    const args = upTo === undefined ? [after, limit] : [after, upTo];
+    const more = (n: number, cut: boolean) => upTo !== undefined || cut || n === limit;
     if (APPENDED.includes(table)) {
-      const { rows, cut } = takeUpTo(this.sql(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
-      return { table, rows, highWater: rows.length ? Number(rows.at(-1)!.id) : after, read: rows.length, more: cut || rows.length === limit };
+      const range = upTo === undefined ? 'id > ?' : 'id > ? AND id <= ?';
+      return {
+        it: this.sql(`SELECT * FROM ${table} WHERE ${range} ORDER BY id ${extent}`).iterate(...args) as IterableIterator<LocalRow>,
+        finish: (rows, cut) => ({ table, rows, after, highWater: rows.length ? Math.max(Number(rows.at(-1)!.id), upTo ?? 0) : (upTo ?? after), read: rows.length, more: more(rows.length, cut) }),
+      };
     }
     const t = TRACKED.find((x) => x.table === table)!;
     const on = t.key.map((k) => `r.${k} = l.${k}`).join(' AND ');
+    const range = upTo === undefined ? 'l.seq > ?' : 'l.seq > ? AND l.seq <= ?';
     // The row as it is now (NULL columns when it was pruned locally since: skipped).
-    const { rows: entries, cut } = takeUpTo(this.sql(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
-      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE l.seq > ? ORDER BY l.seq LIMIT ?`).iterate(after, limit) as IterableIterator<LocalRow>, maxBytes);
-    // One row per key: the newest change number is its version, and the adds are summed.
-    const byKey = new Map<string, LocalRow>();
-    for (const e of entries) {
-      if (e[t.key[0]] === null) continue;
-      const k = JSON.stringify(t.key.map((c) => e[c]));
-      const seen = byKey.get(k);
-      const seq = Number(e._seq);
-      if (!seen) {
-        const row: LocalRow = { ...e, ver: seq };
-        delete row._seq;
-        byKey.set(k, row);
-      } else {
-        seen.ver = seq;
-        for (const a of t.adds) seen[a.log] = Number(seen[a.log]) + Number(e[a.log]);
+    const it = this.sql(`SELECT l.seq AS _seq, ${t.adds.map((a) => `l.${a.log} AS ${a.log}, `).join('')}r.*
+      FROM ship_log_${table} l LEFT JOIN ${table} r ON ${on} WHERE ${range} ORDER BY l.seq ${extent}`).iterate(...args) as IterableIterator<LocalRow>;
+    const finish = (entries: LocalRow[], cut: boolean): OutboxBatch => {
+      // One row per key: the newest change number is its version, and the adds are summed.
+      const byKey = new Map<string, LocalRow>();
+      for (const e of entries) {
+        if (e[t.key[0]] === null) continue;
+        const k = keyText(t.key.map((c) => e[c]));
+        const seen = byKey.get(k);
+        const seq = Number(e._seq);
+        if (!seen) {
+          const row: LocalRow = { ...e, ver: seq };
+          delete row._seq;
+          byKey.set(k, row);
+        } else {
+          seen.ver = seq;
+          for (const a of t.adds) seen[a.log] = Number(seen[a.log]) + Number(e[a.log]);
+        }
       }
-    }
-    return { table, rows: [...byKey.values()], highWater: entries.length ? Number(entries.at(-1)!._seq) : after, read: entries.length, more: cut || entries.length === limit };
+      const last = entries.length ? Number(entries.at(-1)!._seq) : after;
+      return { table, rows: [...byKey.values()], after, highWater: Math.max(last, upTo ?? 0), read: entries.length, more: more(entries.length, cut) };
+    };
+    return { it, finish };
+  }
+
+  /**
+   * For a one-shot `ship`: each row is read once, in order, so SQLite's 64 MB page cache only adds
+   * to the sender's peak memory; 8 MB holds the indexes' upper pages. Returns what puts it back.
+   */
+  readOnce(): () => void {
+    const cache = this.db.pragma('cache_size', { simple: true }) as number;
+    this.db.pragma('cache_size = -8192');
+    return () => { if (this.db.open) this.db.pragma(`cache_size = ${Math.trunc(cache)}`); };
+  }
+
+  /**
+   * Records a batch's extent before it is sent: if the run dies before the acknowledgement, the
+   * next run sends exactly these entries again first (`inFlight`), so that what the batch adds to
+   * the roll-ups is the same rows, which the central store merges away.
+   */
+  sending(b: OutboxBatch): void {
+    this.setMeta(META_IN_FLIGHT + b.table, `${b.after}:${b.highWater}`);
+  }
+
+  /** The batch that was sent and not acknowledged, read again with the same extent, or null. */
+  inFlight(table: OutboxTable): OutboxBatch | null {
+    const m = /^(\d+):(\d+)$/.exec(this.meta(META_IN_FLIGHT + table) ?? '');
+    if (!m || Number(m[1]) !== this.highWater(table)) return null;
+    return this.batch(table, Infinity, Infinity, Number(m[1]), Number(m[2]));
   }
 
   /** ClickHouse has the batch: advance the mark and forget the changes it carried. */
@@ -185,6 +300,7 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
         ON CONFLICT (tbl) DO UPDATE SET high_water = excluded.high_water, rows = rows + excluded.rows, updated_at = excluded.updated_at`)
         .run(b.table, b.highWater, b.rows.length, now);
       if (!APPENDED.includes(b.table)) this.sql(`DELETE FROM ship_log_${b.table} WHERE seq <= ?`).run(b.highWater);
+      this.sql('DELETE FROM meta WHERE key = ?').run(META_IN_FLIGHT + b.table);
     }).immediate();
   }
 
@@ -193,7 +309,10 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
     const out = {} as Record<OutboxTable, number>;
     for (const table of OUTBOX_TABLES) {
       const after = this.highWater(table);
-      const sql = APPENDED.includes(table) ? `SELECT count(*) AS n FROM ${table} WHERE id > ?` : `SELECT count(*) AS n FROM ship_log_${table} WHERE seq > ?`;
+      // A table not tracked yet (its log is created by the first ship that knows it): every row is pending.
+      const untracked = !APPENDED.includes(table) && this.sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(`ship_log_${table}`) === undefined;
+      const sql = APPENDED.includes(table) ? `SELECT count(*) AS n FROM ${table} WHERE id > ?`
+        : untracked ? `SELECT count(*) AS n FROM ${table} WHERE ? IS NOT NULL` : `SELECT count(*) AS n FROM ship_log_${table} WHERE seq > ?`;
       out[table] = (this.sql(sql).get(after) as { n: number }).n;
     }
     return out;

@@ -5,15 +5,19 @@
  * central database on one server started by this file.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INCIDENTS } from '../../src/demo/incidents.js';
 import { flowHandlers } from '../../src/flows/handlers.js';
 import { ingestPaths } from '../../src/ingest/index.js';
+import { Central } from '../../src/store/clickhouse/central.js';
+import { rollupRows, toCentral } from '../../src/store/clickhouse/ship.js';
+import { parseClickHouseUrl } from '../../src/store/clickhouse/url.js';
 import { openStore } from '../../src/store/index.js';
+import { Outbox } from '../../src/store/outbox.js';
 import { BIN, ROOT, spawnCli, tempDir } from '../helpers/cli.js';
-import { centralRows, ClickHouseServer, CuttingProxy, haveClickHouse, localRows, NO_CLICKHOUSE } from '../helpers/clickhouse.js';
+import { centralRollups, centralRows, ClickHouseServer, CuttingProxy, haveClickHouse, localRollups, localRows, NO_CLICKHOUSE } from '../helpers/clickhouse.js';
 
 const OPTS = { tz: 'UTC', now: Date.UTC(2026, 10, 21), settleMs: 0, handlers: flowHandlers() };
 /** Small batches: many acknowledgements, so many moments to be cut at. */
@@ -100,6 +104,8 @@ describe.skipIf(!haveClickHouse)('ship, interrupted, then run again', () => {
     // The kills landed while rows were flowing.
     expect(cutMidway).toBeGreaterThanOrEqual(3);
     expect(await centralRows(ch, 'killed', 'crashy')).toEqual(localRows(db));
+    // The per-minute roll-ups too: batches sent again after a kill count once.
+    expect(await centralRollups(ch, 'killed', 'crashy')).toEqual(localRollups(db));
   });
 
   it('ClickHouse killed and restarted mid-ship: the run fails, a re-run equals', async () => {
@@ -120,6 +126,7 @@ describe.skipIf(!haveClickHouse)('ship, interrupted, then run again', () => {
     const again = spawnCli(['ship', '--db', db, '--to', url, '--server', 'crashy', ...BATCH]);
     expect(again.status).toBe(0);
     expect(await centralRows(ch, 'restarted', 'crashy')).toEqual(localRows(db));
+    expect(await centralRollups(ch, 'restarted', 'crashy')).toEqual(localRollups(db));
   });
 
   it('a connection cut mid-batch, at several points: each run fails, a re-run equals', async () => {
@@ -137,8 +144,58 @@ describe.skipIf(!haveClickHouse)('ship, interrupted, then run again', () => {
       const again = await shipChild(db, url);
       expect(again.code).toBe(0);
       expect(await centralRows(ch, 'cut', 'crashy')).toEqual(localRows(db));
+      expect(await centralRollups(ch, 'cut', 'crashy')).toEqual(localRollups(db));
     } finally {
       await proxy.stop();
+    }
+  });
+});
+
+describe.skipIf(!haveClickHouse)('a batch sent, then the run dies before the acknowledgement', () => {
+  // Its own server: the one above is destroyed by its afterAll.
+  beforeAll(async () => {
+    ch = await ClickHouseServer.start();
+  });
+  afterAll(async () => {
+    await ch?.destroy();
+  });
+
+  it('while more rows are written locally: the next run sends that batch again as it was, and the roll-ups count it once', async () => {
+    const { dir, cleanup } = tempDir('bytetrail-inflight-');
+    try {
+      const log = (name: string, from: number, n: number) => {
+        const p = join(dir, name);
+        writeFileSync(p, Array.from({ length: n }, (_, k) => `Nov 21 10:0${Math.floor((from + k) / 60)}:${String((from + k) % 60).padStart(2, '0')} mx1 postfix/smtpd[${10000 + from + k}]: connect from unknown[192.0.2.${from + k + 1}]\n`).join(''));
+        return p;
+      };
+      const db = join(dir, 'bt.db');
+      const store = openStore({ path: db });
+      await ingestPaths(store, [log('a.log', 0, 10)], OPTS);
+      // What a run does up to the insert: the schema, the batch's extent recorded, raw rows and roll-ups sent.
+      const target = parseClickHouseUrl(ch.url('inflight'));
+      const central = new Central(target);
+      await central.migrate();
+      const ob = new Outbox(store);
+      ob.serverName('crashy', 'crashy');
+      ob.claimTarget(target.display);
+      ob.track(0);
+      const b = ob.batch('events', 1000);
+      expect(b.rows.length).toBe(10);
+      ob.sending(b);
+      await central.insert('events', b.rows.map((r) => toCentral('events', r, 'crashy')));
+      for (const [name, rows] of rollupRows(b, 'crashy')) await central.insertRollup(name, rows);
+      await central.close();
+      // … and it dies there. watch goes on reading: 5 more events, in the same minutes.
+      await ingestPaths(store, [log('b.log', 10, 5)], OPTS);
+      store.close();
+      const again = spawnCli(['ship', '--db', db, '--to', ch.url('inflight'), '--server', 'crashy', '--json']);
+      expect(again.status).toBe(0);
+      // The batch went again as it was (10 rows), then the 5 new ones.
+      expect(JSON.parse(again.stdout).tables.find((t: { table: string }) => t.table === 'events')).toMatchObject({ rows: 15, batches: 2 });
+      expect(await centralRows(ch, 'inflight', 'crashy')).toEqual(localRows(db));
+      expect(await centralRollups(ch, 'inflight', 'crashy')).toEqual(localRollups(db));
+    } finally {
+      cleanup();
     }
   });
 });

@@ -11,7 +11,8 @@ import { INCIDENTS, type Incident } from '../../src/demo/incidents.js';
 import { flowHandlers } from '../../src/flows/handlers.js';
 import { ingestPaths } from '../../src/ingest/index.js';
 import type { ShipResult } from '../../src/store/clickhouse/ship.js';
-import { quoteString } from '../../src/store/clickhouse/sql.js';
+import { CLICKHOUSE_MIGRATIONS, migrationsTable } from '../../src/store/clickhouse/migrations.js';
+import { featuresOf, quoteString } from '../../src/store/clickhouse/sql.js';
 import { openStore } from '../../src/store/index.js';
 import { WatchStore } from '../../src/store/watch.js';
 import { BIN, ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
@@ -85,7 +86,7 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
       for (const [t, rows] of Object.entries(local)) totals[t] = (totals[t] ?? 0) + rows.length;
     }
     // Every table was exercised by some incident.
-    for (const t of ['events', 'event_agg', 'flows', 'vpn_leases', 'iface_totals', 'alerts']) expect(totals[t], t).toBeGreaterThan(0);
+    for (const t of ['events', 'event_agg', 'flows', 'vpn_leases', 'iface_totals', 'alerts', 'files', 'file_stats']) expect(totals[t], t).toBeGreaterThan(0);
     const [{ n }] = await ch.json<{ n: string }>(`SELECT uniqExact(server) AS n FROM ${DB}.events`);
     expect(Number(n)).toBe(cases.length);
   });
@@ -112,9 +113,9 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
     // The per-minute roll-ups sum what each shipped version added: equal to the local totals.
     const local = localRows(db);
     const sum = (rows: Array<Record<string, unknown>>, c: string) => rows.reduce((a, r) => a + Number(r[c]), 0);
-    const [t] = await ch.json<{ i: string; o: string }>(`SELECT sum(bytes_in) AS i, sum(bytes_out) AS o FROM ${DB}.traffic_minute WHERE server = 'mx3'`);
+    const [t] = await ch.json<{ i: string; o: string }>(`SELECT sum(bytes_in) AS i, sum(bytes_out) AS o FROM ${DB}.traffic_by_minute FINAL WHERE server = 'mx3'`);
     expect([Number(t.i), Number(t.o)]).toEqual([sum(local.flows, 'bytes_in'), sum(local.flows, 'bytes_out')]);
-    const [e] = await ch.json<{ n: string }>(`SELECT sum(events) AS n FROM ${DB}.events_minute WHERE server = 'mx3'`);
+    const [e] = await ch.json<{ n: string }>(`SELECT sum(events) AS n FROM ${DB}.events_by_minute FINAL WHERE server = 'mx3'`);
     expect(Number(e.n)).toBe(local.events.length + sum(local.event_agg, 'count'));
   });
 
@@ -177,18 +178,39 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
     const inUrl = spawnCli(['store', 'migrate', '--store', `clickhouse://shipper:${encodeURIComponent(SHIPPER_PASSWORD)}@127.0.0.1:${ch.httpPort}/${DB}`]);
     expect(inUrl.status).toBe(0);
     expect(inUrl.stderr).toContain('bytetrail: warning: a password in --store shows in ps');
-    expect(inUrl.stdout).toContain(`Schema of clickhouse://shipper@127.0.0.1:${ch.httpPort}/${DB} is current (step 2, ClickHouse `);
+    expect(inUrl.stdout).toContain(`Schema of clickhouse://shipper@127.0.0.1:${ch.httpPort}/${DB} is current (step 4, ClickHouse `);
   });
 
   it('migrations are recorded centrally and run once', async () => {
     const first = await runCli<{ applied: number[] }>(['store', 'migrate', '--store', ch.url('fresh')]);
-    expect(first.result?.applied).toEqual([1, 2]);
+    expect(first.result?.applied).toEqual([1, 2, 3, 4]);
     const again = await runCli<{ applied: number[] }>(['store', 'migrate', '--store', ch.url('fresh')]);
     expect(again.result?.applied).toEqual([]);
     expect(await ch.json('SELECT version, name FROM fresh.bytetrail_migrations FINAL ORDER BY version')).toEqual([
       { version: 1, name: 'raw tables: events, aggregates, flows, leases, interface totals, alerts' },
       { version: 2, name: 'per-minute roll-ups of traffic and events, fed by materialized views' },
+      { version: 3, name: 'what reading needs: files, per-file counts, unparsed samples, losses, open conntrack entries' },
+      { version: 4, name: 'per-minute roll-ups written by ship per batch, so that a batch sent twice counts once' },
     ]);
+  });
+
+  it("a store at step 2 keeps its roll-ups: step 4 copies them and stops step 2's views", async () => {
+    const db = '`old2`';
+    const v = { major: 18, minor: 16, text: '18.16' };
+    await ch.query('CREATE DATABASE old2');
+    await ch.query(migrationsTable(db));
+    for (const step of CLICKHOUSE_MIGRATIONS.slice(0, 2)) {
+      for (const sql of step.statements(db, featuresOf(v))) await ch.query(sql);
+      await ch.query(`INSERT INTO old2.bytetrail_migrations VALUES (${step.version}, '', '', now())`);
+    }
+    // Shipped by a bytetrail of step 2: the views fill its roll-ups.
+    await ch.query(`INSERT INTO old2.flows (server, source, minute, iface, proto, lip, lport, rip, rport, service, bytes_in, bytes_out, packets_in, packets_out,
+      add_bytes_in, add_bytes_out, add_packets_in, add_packets_out, ver) VALUES ('s', 'pcap', 60000, 'eth0', 6, '192.0.2.1', 993, '198.51.100.1', 5000, 'imap', 10, 20, 1, 2, 10, 20, 1, 2, 1)`);
+    const r = await runCli<{ applied: number[] }>(['store', 'migrate', '--store', ch.url('old2')]);
+    expect(r.result?.applied).toEqual([3, 4]);
+    expect(await ch.json('SELECT minute, server, feed, batch, bytes_in, bytes_out FROM old2.traffic_by_minute FINAL'))
+      .toEqual([{ minute: '60000', server: 's', feed: 'step2', batch: '0', bytes_in: '10', bytes_out: '20' }]);
+    expect(await ch.json("SELECT name FROM system.tables WHERE database = 'old2' AND name LIKE '%_mv'")).toEqual([]);
   });
 
   it('store prune drops daily partitions older than --keep and keeps the roll-ups longer', async () => {
@@ -196,7 +218,7 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
     const r = await runCli<ShipResult>(['ship', '--db', db, '--to', ch.url('retention'), '--server', 'mx9']);
     expect(r.error?.message).toBeUndefined();
     const count = async (t: string) => Number((await ch.json<{ n: string }>(`SELECT count() AS n FROM retention.${t}`))[0].n);
-    const before = { events: await count('events'), flows: await count('flows'), traffic: await count('traffic_minute') };
+    const before = { events: await count('events'), flows: await count('flows'), traffic: await count('traffic_by_minute') };
     expect(before.events).toBeGreaterThan(0);
     // The incident is on 2026-11-20: kept with 30 days from 2026-12-06 …
     const keep = await runCli<{ dropped: unknown[] }>(['store', 'prune', '--store', ch.url('retention'), '--keep', '30d', '--now', '2026-12-06T12:00:00Z']);
@@ -205,7 +227,16 @@ describe.skipIf(!haveClickHouse)('ship to a real ClickHouse', () => {
     const drop = await runCli<{ dropped: Array<{ table: string; partition: string }> }>(['store', 'prune', '--store', ch.url('retention'), '--keep', '10d', '--now', '2026-12-06T12:00:00Z']);
     expect(drop.result?.dropped.map((d) => `${d.table}/${d.partition}`)).toEqual(expect.arrayContaining(['events/20261120', 'flows/20261120']));
     expect(drop.result?.dropped.some((d) => d.table.endsWith('_minute'))).toBe(false);
-    expect([await count('events'), await count('flows'), await count('traffic_minute')]).toEqual([0, 0, before.traffic]);
+    expect([await count('events'), await count('flows'), await count('traffic_by_minute')]).toEqual([0, 0, before.traffic]);
+    // The small tables the readers need (files, per-file counts) are not by day: kept.
+    expect(await count('files')).toBeGreaterThan(0);
+    // A month and a half later, with the default roll-up keep (400 days): the roll-ups still stay …
+    const later = await runCli<{ dropped: Array<{ table: string; partition: string }> }>(['store', 'prune', '--store', ch.url('retention'), '--keep', '10d', '--now', '2027-01-15T00:00:00Z']);
+    expect(later.result?.dropped).toEqual([]);
+    // … and a roll-up month goes once it is wholly older than --keep-rollups.
+    const rollups = await runCli<{ dropped: Array<{ table: string; partition: string }> }>(['store', 'prune', '--store', ch.url('retention'), '--keep', '10d', '--keep-rollups', '40d', '--now', '2027-01-15T00:00:00Z']);
+    expect(rollups.result?.dropped.map((d) => `${d.table}/${d.partition}`).sort()).toEqual(['events_by_minute/202611', 'traffic_by_minute/202611']);
+    expect([await count('traffic_by_minute'), await count('events_by_minute')]).toEqual([0, 0]);
   });
 });
 

@@ -78,6 +78,16 @@ export class Central {
     }
   }
 
+  /** A batch's per-minute roll-up rows (see migrations.ts ROLLUP_TABLES). */
+  async insertRollup(name: string, rows: CentralRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.client.insert({ table: `${this.db}.${quoteIdent(name)}`, values: rows, format: 'JSONEachRow' });
+    } catch (err) {
+      throw this.failure(`insert into ${name}`, err);
+    }
+  }
+
   /**
    * Drops the daily partitions of the raw tables older than `keepDays` (UTC days, counted from
    * `now`), and the monthly roll-up partitions wholly older than `keepRollupDays`.
@@ -109,6 +119,23 @@ export class Central {
       return await r.json<T>();
     } catch (err) {
       throw this.failure('query', err);
+    }
+  }
+
+  /** Rows of one SELECT one at a time, as they arrive (64-bit integers as strings). */
+  async *stream<T>(sql: string): AsyncGenerator<T> {
+    let rs;
+    try {
+      rs = await this.client.query({ query: sql, format: 'JSONEachRow' });
+    } catch (err) {
+      throw this.failure('query', err);
+    }
+    try {
+      for await (const rows of rs.stream<T>()) for (const r of rows) yield r.json<T>();
+    } catch (err) {
+      throw this.failure('query', err);
+    } finally {
+      rs.close();
     }
   }
 

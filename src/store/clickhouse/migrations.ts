@@ -33,13 +33,15 @@ interface Column { name: string; type: 'String' | 'Int64' | 'UInt64'; nullable?:
 export interface CentralTable {
   name: string;
   columns: Column[];
-  /** Partition expression, over a ms time column. */
-  partition: string;
+  /** Partition expression, over a ms time column; null for small tables kept whole (files, losses). */
+  partition: string | null;
   orderBy: string;
   /** Version column of a ReplacingMergeTree, or null when rows never change. */
   version: string | null;
   /** Dropped by `store prune --keep` (daily partitions) or kept (monthly, small). */
   daily: boolean;
+  /** The migration step that creates it. */
+  since: number;
 }
 
 const s = (name: string, o: Partial<Column> = {}): Column => ({ name, type: 'String', ...o });
@@ -61,7 +63,7 @@ export const CENTRAL_TABLES = {
       ni('file_id'), ni('line'), ns('attrs', { big: true }), ns('raw', { big: true })],
     partition: day('ts'),
     orderBy: "intDiv(ts, 60000), server, ifNull(account, ''), ifNull(rip, ''), id",
-    version: null, daily: true,
+    version: null, daily: true, since: 1,
   },
   event_agg: {
     name: 'event_agg',
@@ -70,7 +72,7 @@ export const CENTRAL_TABLES = {
       i('add_count'), i('add_bytes'), VER],
     partition: day('minute'),
     orderBy: 'minute, server, rip, source, kind, lport, detail',
-    version: 'ver', daily: true,
+    version: 'ver', daily: true, since: 1,
   },
   flows: {
     name: 'flows',
@@ -79,28 +81,68 @@ export const CENTRAL_TABLES = {
       i('add_bytes_in'), i('add_bytes_out'), i('add_packets_in'), i('add_packets_out'), VER],
     partition: day('minute'),
     orderBy: 'minute, server, rip, source, iface, proto, lip, lport, rport',
-    version: 'ver', daily: true,
+    version: 'ver', daily: true, since: 1,
   },
   vpn_leases: {
     name: 'vpn_leases',
     columns: [SERVER, s('account'), s('real_ip'), i('real_port'), s('vip'), i('first_ts', { time: true }), i('last_ts'), s('source', { lc: true }), VER],
     partition: day('first_ts'),
     orderBy: 'first_ts, server, account, real_ip, real_port, vip',
-    version: 'ver', daily: true,
+    version: 'ver', daily: true, since: 1,
   },
   iface_totals: {
     name: 'iface_totals',
     columns: [SERVER, s('iface', { lc: true }), s('granularity', { lc: true }), i('start', { time: true }), i('rx'), i('tx'), VER],
     partition: month('start'),
     orderBy: 'start, server, iface, granularity',
-    version: 'ver', daily: false,
+    version: 'ver', daily: false, since: 1,
   },
   alerts: {
     name: 'alerts',
     columns: [SERVER, { name: 'id', type: 'UInt64' }, i('ts', { time: true }), s('incident'), s('type', { lc: true }), s('summary'), s('json', { big: true })],
     partition: month('ts'),
     orderBy: 'ts, server, id',
-    version: null, daily: false,
+    version: null, daily: false, since: 1,
+  },
+  // Step 3: what the reading commands need besides the rows above (issue 11's ReadStore): the
+  // files that events and samples point into (their paths), the per-file line counts and the
+  // samples of lines not understood (`unparsed`, `status`), what was lost, and the open
+  // connections of conntrack listings without timestamps. Small except conntrack_open.
+  files: {
+    name: 'files',
+    columns: [SERVER, { name: 'id', type: 'UInt64' }, s('path'), s('kind', { lc: true }), i('lines'), i('first_read'), i('last_read'), VER],
+    partition: null,
+    orderBy: 'server, id',
+    version: 'ver', daily: false, since: 3,
+  },
+  file_stats: {
+    name: 'file_stats',
+    columns: [SERVER, i('file_id'), s('source', { lc: true }), i('events'), i('skipped'), i('unparsed'), VER],
+    partition: null,
+    orderBy: 'server, file_id, source',
+    version: 'ver', daily: false, since: 3,
+  },
+  unparsed: {
+    name: 'unparsed',
+    columns: [SERVER, { name: 'id', type: 'UInt64' }, i('file_id'), i('line'), s('source', { lc: true }), s('reason'), s('text', { big: true })],
+    partition: null,
+    orderBy: 'server, id',
+    version: null, daily: false, since: 3,
+  },
+  losses: {
+    name: 'losses',
+    columns: [SERVER, s('path'), s('reason', { lc: true }), i('lines'), i('bytes'), i('last_at'), VER],
+    partition: null,
+    orderBy: 'server, path, reason',
+    version: 'ver', daily: false, since: 3,
+  },
+  conntrack_open: {
+    name: 'conntrack_open',
+    columns: [SERVER, i('listing_ts', { time: true }), i('proto'), s('lip'), i('lport'), s('rip'), i('rport'), s('service', { lc: true }),
+      i('bytes_in'), i('bytes_out'), i('packets_in'), i('packets_out'), VER],
+    partition: day('listing_ts'),
+    orderBy: 'listing_ts, server, rip, rport, proto, lip, lport',
+    version: 'ver', daily: true, since: 3,
   },
 } satisfies Record<string, CentralTable>;
 
@@ -120,8 +162,8 @@ function columnType(c: Column, f: Features): string {
 
 export function createTable(db: string, t: CentralTable, f: Features): string {
   const cols = t.columns.map((c) => `  ${c.name} ${columnType(c, f)}`).join(',\n');
-  return `CREATE TABLE IF NOT EXISTS ${db}.${t.name} (\n${cols}\n) ENGINE = ReplacingMergeTree(${t.version ?? ''})
-PARTITION BY ${t.partition}
+  const partition = t.partition ? `\nPARTITION BY ${t.partition}` : '';
+  return `CREATE TABLE IF NOT EXISTS ${db}.${t.name} (\n${cols}\n) ENGINE = ReplacingMergeTree(${t.version ?? ''})${partition}
 ORDER BY (${t.orderBy})`;
 }
 
@@ -133,14 +175,38 @@ PARTITION BY ${month('minute')}
 ORDER BY (${keys.map((k) => k.name).join(', ')})${ttl}`;
 }
 
-/** Roll-up tables: kept longer than the raw rows, summed per minute. */
-export const ROLLUPS = ['traffic_minute', 'events_minute'] as const;
+/**
+ * The per-minute roll-ups since step 4, which `ship` writes itself: one row per minute, key and
+ * batch (`feed`: the raw table; `batch`: the batch's high-water mark, which names its extent of
+ * local rows), ReplacingMergeTree on all of that. A batch sent again after a crash is sent with
+ * the same extent (the outbox records it before sending), so its roll-up rows are the same rows
+ * and merge away; readers sum with FINAL. Step 2's materialized views summed whatever arrived,
+ * so a re-sent batch counted twice there, and a view cannot tell a copy from new rows.
+ */
+export const ROLLUP_TABLES = {
+  traffic: { name: 'traffic_by_minute', keys: ['minute', 'server', 'source', 'iface'], sums: ['bytes_in', 'bytes_out', 'packets_in', 'packets_out'] },
+  events: { name: 'events_by_minute', keys: ['minute', 'server', 'source', 'kind', 'account'], sums: ['events', 'bytes_in', 'bytes_out'] },
+} as const;
+
+/** Roll-up tables (monthly partitions, kept longer than the raw rows): step 2's, still pruned, and step 4's. */
+export const ROLLUPS = ['traffic_minute', 'events_minute', ROLLUP_TABLES.traffic.name, ROLLUP_TABLES.events.name] as const;
+
+const FEW_VALUED = new Set(['server', 'source', 'kind', 'iface']);
+
+function rollupByBatch(db: string, r: (typeof ROLLUP_TABLES)[keyof typeof ROLLUP_TABLES], f: Features): string {
+  const keys: Column[] = [...r.keys.map((k) => (k === 'minute' ? i(k, { time: true }) : s(k, { lc: FEW_VALUED.has(k) }))), s('feed', { lc: true }), { name: 'batch', type: 'UInt64' }];
+  const cols = [...keys, ...r.sums.map((n) => i(n))].map((c) => `  ${c.name} ${columnType(c, f)}`).join(',\n');
+  const ttl = f.ttl ? `\nTTL toDateTime(intDiv(minute, 1000)) + INTERVAL ${ROLLUP_KEEP_DAYS} DAY` : '';
+  return `CREATE TABLE IF NOT EXISTS ${db}.${r.name} (\n${cols}\n) ENGINE = ReplacingMergeTree
+PARTITION BY ${month('minute')}
+ORDER BY (${keys.map((k) => k.name).join(', ')})${ttl}`;
+}
 
 export const CLICKHOUSE_MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 1,
     name: 'raw tables: events, aggregates, flows, leases, interface totals, alerts',
-    statements: (db, f) => Object.values(CENTRAL_TABLES).map((t) => createTable(db, t, f)),
+    statements: (db, f) => tablesOfStep(1).map((t) => createTable(db, t, f)),
   },
   {
     version: 2,
@@ -161,7 +227,34 @@ SELECT intDiv(ts, 60000) * 60000 AS minute, server, source, kind, ifNull(account
 SELECT minute, server, source, kind, '' AS account, add_count AS events, toInt64(0) AS bytes_in, toInt64(0) AS bytes_out FROM ${db}.event_agg`,
     ],
   },
+  {
+    version: 3,
+    name: 'what reading needs: files, per-file counts, unparsed samples, losses, open conntrack entries',
+    statements: (db, f) => tablesOfStep(3).map((t) => createTable(db, t, f)),
+  },
+  {
+    version: 4,
+    name: 'per-minute roll-ups written by ship per batch, so that a batch sent twice counts once',
+    statements: (db, f) => [
+      rollupByBatch(db, ROLLUP_TABLES.traffic, f),
+      rollupByBatch(db, ROLLUP_TABLES.events, f),
+      // The views first: nothing may reach step 2's tables after their rows are copied.
+      `DROP TABLE IF EXISTS ${db}.traffic_minute_mv`,
+      `DROP TABLE IF EXISTS ${db}.events_minute_mv`,
+      `DROP TABLE IF EXISTS ${db}.events_minute_agg_mv`,
+      // What step 2's tables hold, as one batch 0 per key (a re-run replaces it with the same rows).
+      `INSERT INTO ${db}.${ROLLUP_TABLES.traffic.name} SELECT minute, server, source, iface, 'step2' AS feed, toUInt64(0) AS batch,
+  sum(bytes_in), sum(bytes_out), sum(packets_in), sum(packets_out) FROM ${db}.traffic_minute GROUP BY minute, server, source, iface`,
+      `INSERT INTO ${db}.${ROLLUP_TABLES.events.name} SELECT minute, server, source, kind, account, 'step2' AS feed, toUInt64(0) AS batch,
+  sum(events), sum(bytes_in), sum(bytes_out) FROM ${db}.events_minute GROUP BY minute, server, source, kind, account`,
+    ],
+  },
 ];
+
+/** The raw tables a step creates. */
+function tablesOfStep(step: number): CentralTable[] {
+  return Object.values(CENTRAL_TABLES).filter((t: CentralTable) => t.since === step);
+}
 
 /** The table that records applied steps, on the central server. */
 export function migrationsTable(db: string): string {

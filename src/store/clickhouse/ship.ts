@@ -11,10 +11,10 @@
  * up and larger ones when it is behind.
  */
 import type { Store } from '../index.js';
-import { Outbox, OUTBOX_TABLES, type LocalRow, type OutboxTable } from '../outbox.js';
+import { keyText, Outbox, OUTBOX_TABLES, type LocalRow, type OutboxBatch, type OutboxTable } from '../outbox.js';
 import { StoreError } from '../../errors.js';
 import { Central, type CentralRow, type MigrateResult } from './central.js';
-import { CENTRAL_TABLES } from './migrations.js';
+import { CENTRAL_TABLES, ROLLUP_TABLES } from './migrations.js';
 import type { ClickHouseTarget } from './url.js';
 
 export interface ShipOptions {
@@ -77,12 +77,19 @@ export class Shipper {
     const tables: ShipTableResult[] = [];
     for (const table of OUTBOX_TABLES) {
       const res: ShipTableResult = { table, rows: 0, batches: 0, pending: 0 };
-      let b = outbox.batch(table, limit);
+      // A batch sent by a run that died before the acknowledgement goes again first, as it was.
+      let b = outbox.inFlight(table) ?? outbox.batch(table, limit);
       while (b.read > 0) {
-        const sending = central.insert(table, b.rows.map((r) => toCentral(table, r, server)));
+        outbox.sending(b);
+        const sending = this.send(b);
+        // Awaited below: a failure while the next batch is read must not count as unhandled.
+        sending.catch(() => {});
         // The next batch is read while this one travels and ClickHouse parses it; it starts
         // after this batch's end, and is acknowledged only after this one.
-        const next = b.more ? outbox.batch(table, limit, undefined, b.highWater) : null;
+        // Read giving the event loop back only when nothing else uses the connection: under
+        // `watch --ship`, watch's own statements would find it busy with the open read.
+        const next = !b.more ? null
+          : this.alone ? await outbox.batchAsync(table, limit, undefined, b.highWater) : outbox.batch(table, limit, undefined, b.highWater);
         await sending;
         outbox.ack(b, now());
         res.rows += b.rows.length;
@@ -99,16 +106,86 @@ export class Shipper {
     return { target: this.target.display, server, serverVersion: m.serverVersion, migrationsApplied: m.applied, tables, rows: tables.reduce((a, t) => a + t.rows, 0) };
   }
 
+  /** One batch: its raw rows, then what it adds to the per-minute roll-ups (both merge away if sent again). */
+  private async send(b: OutboxBatch): Promise<void> {
+    const { central, server } = this;
+    // Side by side (two connections): the acknowledgement waits for both.
+    await Promise.all([
+      central.insert(b.table, b.rows.map((r) => toCentral(b.table, r, server))),
+      ...rollupRows(b, server).map(([name, rows]) => central.insertRollup(name, rows)),
+    ]);
+  }
+
+  /** Whether this shipper has the database connection to itself (a one-shot `ship`). */
+  private alone = false;
+
+  /**
+   * For a one-shot run that alone uses the connection: a small page cache (Outbox.readOnce), and
+   * the next batch read while the previous one travels. Returns what puts the cache back.
+   */
+  aloneOnConnection(): () => void {
+    this.alone = true;
+    return this.outbox.readOnce();
+  }
+
   close(): Promise<void> {
     return this.central.close();
   }
 }
 
+type Rollup = (typeof ROLLUP_TABLES)[keyof typeof ROLLUP_TABLES];
+
+/**
+ * What a batch adds to the per-minute roll-ups, per minute and key, tagged with the batch
+ * (`feed`, `batch`): flows add their increase (add_*), events one each with their byte counters,
+ * aggregates their added count. Other tables add nothing.
+ */
+export function rollupRows(b: OutboxBatch, server: string): Array<[string, CentralRow[]]> {
+  const sums = new Map<string, CentralRow>();
+  const add = (r: Rollup, key: Array<string | number>, values: number[]) => {
+    const k = keyText(key);
+    let row = sums.get(k);
+    if (!row) {
+      row = { _rollup: r.name };
+      r.keys.forEach((name, j) => { row![name] = key[j + 1]; });
+      row.feed = b.table;
+      row.batch = b.highWater;
+      for (const s of r.sums) row[s] = 0;
+      sums.set(k, row);
+    }
+    r.sums.forEach((s, j) => { row![s] = Number(row![s]) + values[j]; });
+  };
+  const n = (v: string | number | null | undefined) => (v === null || v === undefined ? 0 : Math.trunc(Number(v)) || 0);
+  const T = ROLLUP_TABLES.traffic;
+  const E = ROLLUP_TABLES.events;
+  for (const r of b.rows) {
+    if (b.table === 'flows') {
+      add(T, [T.name, n(r.minute), server, String(r.source), String(r.iface)], [n(r.add_bytes_in), n(r.add_bytes_out), n(r.add_packets_in), n(r.add_packets_out)]);
+    } else if (b.table === 'events') {
+      add(E, [E.name, Math.floor(n(r.ts) / 60_000) * 60_000, server, String(r.source), String(r.kind), r.account === null ? '' : String(r.account)], [1, n(r.bytes_in), n(r.bytes_out)]);
+    } else if (b.table === 'event_agg') {
+      // Aggregated kinds (drops, DNS queries) count as events without an account, as in SQLite's events_hourly.
+      add(E, [E.name, n(r.minute), server, String(r.source), String(r.kind), ''], [n(r.add_count), 0, 0]);
+    }
+  }
+  const out = new Map<string, CentralRow[]>();
+  for (const row of sums.values()) {
+    if ((ROLLUP_TABLES.traffic.sums as readonly string[]).concat(ROLLUP_TABLES.events.sums).every((s) => !row[s])) continue;
+    const name = String(row._rollup);
+    delete row._rollup;
+    if (!out.has(name)) out.set(name, []);
+    out.get(name)!.push(row);
+  }
+  return [...out];
+}
+
 export async function ship(store: Store, target: ClickHouseTarget, opts: ShipOptions): Promise<ShipResult> {
   const s = new Shipper(store, target, opts);
+  const restore = s.aloneOnConnection();
   try {
     return await s.run();
   } finally {
+    restore();
     await s.close();
   }
 }
