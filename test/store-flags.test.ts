@@ -25,16 +25,17 @@ describe('--store and --server', () => {
 
   it.each([
     ['investigate', '--no-ingest'], ['report', '--no-ingest'], ['whois-user', '192.0.2.7'], ['flows'], ['status'],
-  ])('%s --store clickhouse://… is refused in one line, with exit code 2', (cmd, ...rest) => {
-    const r = spawnCli([cmd, ...rest.filter(Boolean), ...(cmd === 'status' ? [] : window), '--db', db, '--store', 'clickhouse://central.example.net/bytetrail']);
-    expect(r.status).toBe(2);
+  ])('%s --store clickhouse://… reads that store, not the file: an unreachable one is one line, exit code 3', (cmd, ...rest) => {
+    // Port 1 on loopback: nothing listens there, so the refusal is immediate and no traffic leaves the machine.
+    const r = spawnCli([cmd, ...rest.filter(Boolean), ...(cmd === 'status' ? [] : window), '--db', db, '--store', 'clickhouse://127.0.0.1:1/bytetrail']);
+    expect(r.status).toBe(3);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^bytetrail: error: reading a ClickHouse store is not available in this build\n  hint: /);
+    expect(r.stderr).toMatch(/^bytetrail: error: ClickHouse query at clickhouse:\/\/127\.0\.0\.1:1\/bytetrail failed: .*\n  hint: [^\n]*\n$/);
   });
 
   it('takes the store from $BYTETRAIL_STORE, and refuses what is not a store URL', () => {
-    const env = spawnCli(['flows', ...window, '--db', db], { env: { BYTETRAIL_STORE: 'clickhouses://bytetrail@central.example.net/bytetrail' } });
-    expect(env.stderr).toContain('reading a ClickHouse store is not available in this build');
+    const env = spawnCli(['flows', ...window, '--db', db], { env: { BYTETRAIL_STORE: 'clickhouses://bytetrail@127.0.0.1:1/bytetrail' } });
+    expect(env.stderr).toContain('ClickHouse query at clickhouses://bytetrail@127.0.0.1:1/bytetrail failed');
     const bad = spawnCli(['flows', ...window, '--db', db, '--store', 'https://user:secret@central.example.net/']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--store: not a store URL: https://user:***@central.example.net/');

@@ -3,7 +3,7 @@
  * store named by URL (--store, $BYTETRAIL_STORE), limited to some servers (--server).
  */
 import { UserError } from '../errors.js';
-import { parseClickHouseUrl } from './clickhouse/url.js';
+import { PASSWORD_ENV, parseClickHouseUrl } from './clickhouse/url.js';
 import type { ReadStore } from './read.js';
 import { openSqliteReadStore } from './sqlite-read.js';
 
@@ -31,9 +31,7 @@ export async function openReadStore(o: ReadStoreOptions): Promise<ReadStore> {
   }
   // A malformed URL is told as such, before anything else.
   parseClickHouseUrl(o.store);
-  // lead wires clickhouse/read.ts here:
-  //   return openClickHouseReadStore(o.store, { servers, password: process.env[PASSWORD_ENV] });
-  throw new UserError('reading a ClickHouse store is not available in this build', {
-    hint: 'read this server\'s own database (drop --store), or ship it with `bytetrail ship --to URL` and read the fleet with a build that has it',
-  });
+  // Loaded only here: the ClickHouse client costs a single-server run nothing.
+  const { openClickHouseReadStore } = await import('./clickhouse/read.js');
+  return openClickHouseReadStore(o.store, { servers, password: process.env[PASSWORD_ENV] });
 }

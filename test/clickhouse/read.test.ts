@@ -152,7 +152,7 @@ describe.skipIf(!haveClickHouse)('the fleet ReadStore equals the SQLite Store', 
     ch = await ClickHouseServer.start();
   });
 
-  it('for every end-to-end incident, every method over the incident window, field for field and in order', async () => {
+  it('for every end-to-end incident, every method over the incident window, field for field and in order, and the whole investigation', async () => {
     const cases: Array<[string, Incident, string[], string?]> = [
       ['imap', INCIDENTS.imapResync(), [join(ROOT, 'fixtures/vnstat/v2-2.10.json')]],
       ['spam', INCIDENTS.spamRelay(), []],
@@ -177,6 +177,13 @@ describe.skipIf(!haveClickHouse)('the fleet ReadStore equals the SQLite Store', 
         sq.close();
         await fl.close();
       }
+      // The whole investigation, as the command prints it, read from either store.
+      const window = ['--json', '--since', new Date(inc.from).toISOString(), '--until', new Date(inc.to).toISOString()];
+      const fromFile = await runCli(['investigate', '--db', db, '--no-ingest', ...window]);
+      const central = await runCli(['investigate', '--store', ch.url(DB), '--server', server, ...window]);
+      expect(fromFile.error?.message).toBeUndefined();
+      expect(central.error?.message).toBeUndefined();
+      expect(JSON.parse(central.stdout), server).toEqual(JSON.parse(fromFile.stdout));
     }
     // Every method had rows to compare in some incident.
     expect([...nonEmpty].sort()).toEqual(['accountIps', 'aggregatesInRange', 'counts', 'dataExtent', 'eventsForIp', 'eventsForSessions', 'eventsInRange',
