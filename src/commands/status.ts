@@ -1,5 +1,5 @@
 import { BaseCommand, storeFlags } from '../base-command.js';
-import { renderStatus, watchStatus, type WatchStatus } from '../watch/status.js';
+import { type FleetStatus, renderStatus, watchStatus, type WatchStatus } from '../watch/status.js';
 
 export default class Status extends BaseCommand {
   static override description = `Show what watch follows, each file's offset and lag, the last alert, and the database size.
@@ -13,7 +13,7 @@ Reads the database only; run it while watch runs or after.`;
 
   static override flags = { ...storeFlags() };
 
-  async run(): Promise<WatchStatus> {
+  async run(): Promise<WatchStatus | FleetStatus> {
     const { flags } = await this.parse(Status);
     const now = Date.now();
     const s = await watchStatus({ db: flags.db, store: flags.store, servers: flags.server }, now);

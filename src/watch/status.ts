@@ -6,7 +6,9 @@ import { statSync } from 'node:fs';
 import { escapeControls, formatBytes } from '../output.js';
 import { openReadStore, type ReadStoreOptions } from '../store/open.js';
 import { SqliteReadStore } from '../store/sqlite-read.js';
-import { UserError } from '../errors.js';
+import stringWidth from 'string-width';
+import { redactStoreUrl } from '../store/clickhouse/url.js';
+import type { ReadStore } from '../store/read.js';
 import { WatchStore } from '../store/watch.js';
 import type { Alert } from './alerts.js';
 import type { QuotaAlert } from './usage.js';
@@ -49,11 +51,27 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
-export async function watchStatus(o: ReadStoreOptions, now: number): Promise<WatchStatus> {
+/** One server of a fleet store: what it has shipped, and how old its newest event is (a sender that stopped shows here). */
+export interface ServerStatus {
+  server: string;
+  counts: { events: number; aggregated: number; flows: number; files: number };
+  firstEventAt: string | null;
+  lastEventAt: string | null;
+  secondsSinceLastEvent: number | null;
+}
+
+/** `status --store URL`: the fleet's servers instead of one database's files (what watch follows is each host's own). */
+export interface FleetStatus {
+  store: string;
+  servers: ServerStatus[];
+  counts: { events: number; aggregated: number; flows: number; files: number };
+  losses: WatchStatus['losses'];
+}
+
+export async function watchStatus(o: ReadStoreOptions, now: number): Promise<WatchStatus | FleetStatus> {
   const reader = await openReadStore(o);
   try {
-    // What watch follows and its database's size are one server's: a fleet store has neither.
-    if (!(reader instanceof SqliteReadStore)) throw new UserError('status reads one server\'s database: drop --store');
+    if (!(reader instanceof SqliteReadStore)) return await fleetStatus(reader, o, now);
     const store = reader.store;
     const bytes = sizeOf(store.path), walBytes = sizeOf(store.path + '-wal');
     const db = { path: store.path, bytes, walBytes, totalBytes: bytes + walBytes };
@@ -98,6 +116,51 @@ export async function watchStatus(o: ReadStoreOptions, now: number): Promise<Wat
   }
 }
 
+async function fleetStatus(all: ReadStore, o: ReadStoreOptions, now: number): Promise<FleetStatus> {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  const servers: ServerStatus[] = [];
+  // One filtered store per server: the read interface answers for the servers it was opened on.
+  for (const server of await all.servers()) {
+    const one = await openReadStore({ ...o, servers: [server] });
+    try {
+      const [counts, extent] = [await one.counts(), await one.dataExtent()];
+      servers.push({
+        server, counts, firstEventAt: iso(extent.first), lastEventAt: iso(extent.last),
+        secondsSinceLastEvent: extent.last === null ? null : Math.round((now - extent.last) / 1000),
+      });
+    } finally {
+      await one.close();
+    }
+  }
+  const losses = (await all.lossTotals()).map((l) => ({ ...l, lastAt: new Date(l.lastAt).toISOString() }));
+  return { store: redactStoreUrl(o.store ?? ''), servers, counts: await all.counts(), losses };
+}
+
+/** The human view of a fleet store (stdout). */
+function renderFleet(s: FleetStatus, now: number): string {
+  const out = [`store: ${escapeControls(s.store)}; ${s.servers.length} ${s.servers.length === 1 ? 'server' : 'servers'}; ${s.counts.events.toLocaleString('en-US')} events, ${s.counts.aggregated.toLocaleString('en-US')} aggregated lines, ${s.counts.flows.toLocaleString('en-US')} flow records`, ''];
+  if (s.servers.length) {
+    const head = ['server', 'events', 'aggregated', 'flows', 'files', 'newest event'];
+    const rows = s.servers.map((r) => [
+      escapeControls(r.server), r.counts.events.toLocaleString('en-US'), r.counts.aggregated.toLocaleString('en-US'),
+      r.counts.flows.toLocaleString('en-US'), r.counts.files.toLocaleString('en-US'),
+      r.lastEventAt === null ? '-' : `${r.lastEventAt} (${formatDuration(now - Date.parse(r.lastEventAt))} ago)`,
+    ]);
+    const widths = head.map((h, i) => Math.max(stringWidth(h), ...rows.map((r) => stringWidth(r[i]))));
+    const pad = (c: string, i: number) => (i === 0 || i === 5 ? c + ' '.repeat(widths[i] - stringWidth(c)) : ' '.repeat(widths[i] - stringWidth(c)) + c);
+    for (const r of [head, ...rows]) out.push(r.map(pad).join('  ').trimEnd());
+  } else out.push('no server has shipped anything yet');
+  for (const l of s.losses) {
+    const what = [l.lines ? `${l.lines.toLocaleString('en-US')} lines` : '', l.bytes ? formatBytes(l.bytes) : ''].filter(Boolean).join(', ');
+    out.push(`not read as written: ${l.reason}: ${what} in ${l.paths} ${l.paths === 1 ? 'file' : 'files'} (last ${l.lastAt})`);
+  }
+  return out.join('\n');
+}
+
+export function isFleetStatus(s: WatchStatus | FleetStatus): s is FleetStatus {
+  return 'servers' in s;
+}
+
 /** The size of the file at this path now; a compressed file's stored offset counts decompressed bytes, so none then. */
 function currentSize(path: string, fallback: number | null): number | null {
   if (/\.(gz|xz|bz2|zst)$/.test(path)) return null;
@@ -105,7 +168,8 @@ function currentSize(path: string, fallback: number | null): number | null {
 }
 
 /** The human view (stdout). */
-export function renderStatus(s: WatchStatus, now: number): string {
+export function renderStatus(s: WatchStatus | FleetStatus, now: number): string {
+  if (isFleetStatus(s)) return renderFleet(s, now);
   const out: string[] = [];
   const w = s.watch;
   if (!w) out.push('watch: has never run on this database');

@@ -43,6 +43,11 @@ export function parseClickHouseUrl(text: string, env: NodeJS.ProcessEnv = proces
   return { url, username, password, database, passwordInUrl, display };
 }
 
+/** A store URL as it may be shown: any password in it replaced by ***. */
+export function redactStoreUrl(text: string): string {
+  return redact(text);
+}
+
 function redact(text: string): string {
   return text.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
 }
