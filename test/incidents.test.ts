@@ -5,7 +5,8 @@
  * Incidents seen only through conntrack are checked against the counters in the listings.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Investigation } from '../src/correlate/types.js';
@@ -227,6 +228,24 @@ describe('investigate --demo', () => {
     const inv = JSON.parse(r.stdout) as Investigation;
     expect(inv.suspects[0]).toMatchObject({ account: 'jan@example.com', finding: 'imap-resync' });
     expect(inv.findings.map((f) => f.kind)).toEqual(expect.arrayContaining(['imap-resync', 'scan', 'bruteforce']));
+  });
+
+  it('keeps its database for the proposed throttle, and removes this user\'s demos older than a day', async () => {
+    const old = mkdtempSync(join(tmpdir(), 'bytetrail-demo-'));
+    const recent = mkdtempSync(join(tmpdir(), 'bytetrail-demo-'));
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    utimesSync(old, twoDaysAgo, twoDaysAgo);
+    try {
+      const r = await runCli(['investigate', '--demo', '--json']);
+      expect(r.error?.message).toBeUndefined();
+      const db = /--db '?([^' ]+demo\.db)/.exec((JSON.parse(r.stdout) as Investigation).throttle!.command)![1];
+      expect(existsSync(db)).toBe(true);
+      expect(existsSync(old)).toBe(false);
+      expect(existsSync(recent)).toBe(true);
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+      rmSync(recent, { recursive: true, force: true });
+    }
   });
 });
 

@@ -3,7 +3,7 @@
  * investigate a window. Commands stay thin; this is where the steps are put together.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INCIDENTS } from '../demo/incidents.js';
@@ -95,12 +95,33 @@ export function noStandardLogs(from: number): string {
 
 /** The bundled demo: the scenario written to a temporary folder and ingested into a fresh database. */
 async function demoStore(tz: string): Promise<{ store: Store; ingest: IngestSummary; from: number; to: number; dir: string }> {
+  sweepOldDemos(Date.now());
   const dir = mkdtempSync(join(tmpdir(), 'bytetrail-demo-'));
   const inc = INCIDENTS.demo();
   const { files } = inc.writer.write(join(dir, 'logs'), { gzipCapture: true, vnstat: { from: inc.from, to: inc.to } });
   const store = openStore({ path: join(dir, 'demo.db') });
   const ingest = await ingestPaths(store, files, { tz, now: Date.now(), settleMs: 0, handlers: flowHandlers(), localIps: ['192.0.2.10'] });
   return { store, ingest, from: inc.from, to: inc.to, dir };
+}
+
+/**
+ * Each demo leaves its database (about 0.5 MB) for the throttle it proposes; the demos of this
+ * user older than a day are removed here, so that trying the demo often does not fill /tmp.
+ */
+function sweepOldDemos(now: number): void {
+  const uid = process.getuid?.() ?? null;
+  let names: string[];
+  try { names = readdirSync(tmpdir()); } catch { return; }
+  for (const name of names) {
+    if (!name.startsWith('bytetrail-demo-')) continue;
+    const path = join(tmpdir(), name);
+    try {
+      const st = lstatSync(path);
+      if (st.isDirectory() && (uid === null || st.uid === uid) && now - st.mtimeMs > 86_400_000) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Another demo removing it at the same time, or not ours to look at: leave it.
+    }
+  }
 }
 
 function writable(path: string): boolean {
