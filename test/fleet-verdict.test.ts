@@ -9,12 +9,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { investigateFleet, mergeFleet } from '../src/correlate/fleet.js';
 import { investigate } from '../src/correlate/investigate.js';
+import { investigateStore } from '../src/correlate/run.js';
 import type { Investigation } from '../src/correlate/types.js';
 import { INCIDENTS, type Incident } from '../src/demo/incidents.js';
 import { renderMarkdown } from '../src/render/markdown.js';
 import { renderInvestigationText } from '../src/render/investigation.js';
 import { openStore } from '../src/store/index.js';
 import { Outbox } from '../src/store/outbox.js';
+import type { ReadStore } from '../src/store/read.js';
 import { SqliteReadStore } from '../src/store/sqlite-read.js';
 import { runCli, tempDir } from './helpers/cli.js';
 import { loadSchema } from './render/helpers.js';
@@ -131,6 +133,30 @@ describe('fleet verdict over two SQLite servers', () => {
     const viaFleet = await investigateFleet(openFor(dbs), ['mx3'], { from, to });
     expect(JSON.stringify(viaFleet)).toBe(JSON.stringify(alone));
     expect(mergeFleet([{ server: 'mx3', inv: alone }], to - from)).toBe(alone);
+  }, 300_000);
+
+  it('investigate and report take the fleet path only when the store answers for several servers', async () => {
+    const { from, to } = resync;
+    // A fleet store made of the two files: unfiltered it only names its servers; anything else
+    // asked of it would join the servers' data, and fails the test.
+    const fleetStore = {
+      backend: 'clickhouse', servers: async () => ['mx1', 'mx3'], close: async () => {},
+    } as Partial<ReadStore>;
+    const whole = new Proxy(fleetStore, { get: (t, k) => (k in t || k === 'then' ? t[k as keyof ReadStore] : () => { throw new Error(`unfiltered fleet store asked ${String(k)}`); }) }) as ReadStore;
+    const asked: Array<string[] | undefined> = [];
+    const open = async (servers: string[] | undefined) => {
+      asked.push(servers);
+      return servers?.length === 1 ? openFor(dbs)(servers[0]) : whole;
+    };
+    const fleet = await investigateStore(open, undefined, { from, to });
+    expect(asked).toEqual([undefined, ['mx1'], ['mx3']]);
+    expect(fleet.fleet?.servers.map((x) => x.server)).toEqual(['mx1', 'mx3']);
+    expect(JSON.stringify(fleet)).toBe(JSON.stringify(await investigateFleet(openFor(dbs), ['mx1', 'mx3'], { from, to })));
+    // --server mx3: one server, the present path, the single investigation.
+    asked.length = 0;
+    const one = await investigateStore(open, ['mx3'], { from, to });
+    expect(asked).toEqual([['mx3']]);
+    expect(JSON.stringify(one)).toBe(JSON.stringify(await single(dbs.mx3, from, to)));
   }, 300_000);
 
   it('the same account on two servers is one person with a row per server; the verdict names the bigger one', async () => {
