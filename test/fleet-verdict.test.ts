@@ -12,6 +12,7 @@ import { investigate } from '../src/correlate/investigate.js';
 import { investigateStore } from '../src/correlate/run.js';
 import type { Investigation } from '../src/correlate/types.js';
 import { INCIDENTS, type Incident } from '../src/demo/incidents.js';
+import { renderHtml } from '../src/render/html.js';
 import { renderMarkdown } from '../src/render/markdown.js';
 import { renderInvestigationText } from '../src/render/investigation.js';
 import { openStore } from '../src/store/index.js';
@@ -125,6 +126,8 @@ describe('fleet verdict over two SQLite servers', () => {
     const md = renderMarkdown(fleet);
     expect(md).toMatch(/\| Server \|/);
     expect(renderMarkdown(parts.mx3)).not.toMatch(/\| Server \|/);
+    expect(renderHtml(fleet, { usage: null })).toContain('<th>Server</th>');
+    expect(renderHtml(parts.mx3, { usage: null })).not.toContain('<th>Server</th>');
   }, 300_000);
 
   it('gives a single server its own investigation back, byte for byte', async () => {
