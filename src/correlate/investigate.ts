@@ -670,11 +670,13 @@ function humanDuration(ms: number): string {
 }
 
 
-function verdictLine(top: Suspect | null, basis: { label: string; bytes: number }, span: number): string {
+/** `server`: a fleet verdict names the top suspect's server (`jan on mx3 (IMAP, …) caused …`). */
+export function verdictLine(top: Suspect | null, basis: { label: string; bytes: number }, span: number, server?: string): string {
   if (!top) return basis.bytes > 0 ? `No account or known cause explains ${basis.label}: ${formatBytes(basis.bytes)}.` : 'No traffic recorded in this window.';
   const bytes = top.bytesIn + top.bytesOut;
   const share = basis.bytes > 0 ? Math.min(1, bytes / basis.bytes) : 0;
-  const who = top.account ?? `${top.finding} from ${top.ips.slice(0, 2).join(', ')}${top.ips.length > 2 ? ` and ${top.ips.length - 2} more` : ''}`;
+  const who = (top.account ?? `${top.finding} from ${top.ips.slice(0, 2).join(', ')}${top.ips.length > 2 ? ` and ${top.ips.length - 2} more` : ''}`)
+    + (server === undefined ? '' : ` on ${server}`);
   const where = top.account ? ` (${SERVICE_LABEL[top.service]}, ${top.ips.slice(0, 2).join(', ')}${top.ips.length > 2 ? ', …' : ''})` : ` (${SERVICE_LABEL[top.service]})`;
   const sessions = top.sessions ? `, ${top.sessions} session${top.sessions === 1 ? '' : 's'}` : '';
   const split = top.split ? ' (split with other accounts on a shared IP)' : '';

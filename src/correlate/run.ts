@@ -15,9 +15,11 @@ import { SOURCE_LOG_PATHS } from '../sources/index.js';
 import { defaultDbPath, openStore, type Store } from '../store/index.js';
 import { parseClickHouseUrl } from '../store/clickhouse/url.js';
 import { openReadStore } from '../store/open.js';
+import type { ReadStore } from '../store/read.js';
 import { SqliteReadStore } from '../store/sqlite-read.js';
 import { shellQuote } from '../throttle/command.js';
-import { investigate } from './investigate.js';
+import { investigateFleet } from './fleet.js';
+import { investigate, type InvestigateOptions } from './investigate.js';
 import type { Investigation } from './types.js';
 import { resolveWindow } from './window.js';
 
@@ -128,6 +130,23 @@ function writable(path: string): boolean {
   try { accessSync(path, constants.W_OK); return true; } catch { return false; }
 }
 
+/**
+ * A store read through `open` (given the --server names, or none for all): investigated as it
+ * is when it answers for one server (or none), else as a fleet, each server on its own store
+ * and never joined with another (fleet.ts).
+ */
+export async function investigateStore(open: (servers: string[] | undefined) => Promise<ReadStore>, servers: string[] | undefined, opts: InvestigateOptions): Promise<Investigation> {
+  const reader = await open(servers);
+  let names: string[];
+  try {
+    names = await reader.servers();
+    if (names.length <= 1) return await investigate(reader, opts);
+  } finally {
+    await reader.close();
+  }
+  return investigateFleet((server) => open([server]), names, opts);
+}
+
 export async function runInvestigation(o: RunOptions): Promise<RunResult> {
   if (o.demo) {
     const d = await demoStore('UTC');
@@ -146,12 +165,9 @@ export async function runInvestigation(o: RunOptions): Promise<RunResult> {
   // A fleet store is filled by each server's ship, not by reading this machine's logs.
   if (o.store) {
     if (o.logs?.length) throw new UserError('--logs reads into this server\'s database, not into --store', { hint: 'drop --logs, or drop --store to investigate this server' });
-    const reader = await openReadStore({ store: o.store, servers: o.servers });
-    try {
-      return { investigation: await investigate(reader, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source }), ingest: null, dbPath: parseClickHouseUrl(o.store).display, warnings: [] };
-    } finally {
-      await reader.close();
-    }
+    const store = o.store;
+    const investigation = await investigateStore((servers) => openReadStore({ store, servers }), o.servers, { from: w.from, to: w.to, vpnPorts: o.vpnPorts, source: o.source });
+    return { investigation, ingest: null, dbPath: parseClickHouseUrl(o.store).display, warnings: [] };
   }
   const warnings: string[] = [];
   let paths = !o.ingest ? [] : o.logs?.length ? [...o.logs] : STANDARD_LOGS.filter((p) => existsSync(p));

@@ -31,6 +31,8 @@ export interface Evidence {
 }
 
 export interface Suspect {
+  /** Fleet investigations only: the server whose logs and flows this comes from (never joined across servers). */
+  server?: string;
   account: string | null;
   ips: string[];
   service: ServiceGroup;
@@ -67,6 +69,8 @@ export interface Suspect {
  * claims beyond the total (estimates are upper bounds then), 0 normally.
  */
 export interface ClosureEntry {
+  /** Fleet investigations only: the server whose logs and flows this comes from (never joined across servers). */
+  server?: string;
   iface: string;
   direction: 'in' | 'out';
   /** vnstat's five-minute entries when they cover the window, else its hourly ones. */
@@ -81,6 +85,8 @@ export interface ClosureEntry {
 }
 
 export interface UnattributedBucket {
+  /** Fleet investigations only: the server whose logs and flows this comes from (never joined across servers). */
+  server?: string;
   reason: string;
   bytes: number;
   bytesIn: number;
@@ -89,6 +95,8 @@ export interface UnattributedBucket {
 }
 
 export interface Finding {
+  /** Fleet investigations only: the server whose logs and flows this comes from (never joined across servers). */
+  server?: string;
   kind: FindingKind;
   subject: string;
   summary: string;
@@ -98,6 +106,8 @@ export interface Finding {
 export interface TimelineBucket { t: string; bytesIn: number; bytesOut: number; top: string | null }
 
 export interface ThrottleProposal {
+  /** Fleet investigations only: the server to run the command on. */
+  server?: string;
   target: string;
   ips: string[];
   direction: 'in' | 'out' | 'both';
@@ -117,7 +127,7 @@ export interface Investigation {
   unattributed: UnattributedBucket[];
   timeline: { bucketSeconds: number; buckets: TimelineBucket[] };
   baseline: { days: number; typicalBytes: number; ratio: number } | null;
-  interfaceTotals: Array<{ iface: string; rx: number; tx: number }> | null;
+  interfaceTotals: Array<{ iface: string; rx: number; tx: number; server?: string }> | null;
   /** The one total every share is of, named. */
   shareBasis: { label: string; bytes: number };
   closure: ClosureEntry[] | null;
@@ -125,4 +135,40 @@ export interface Investigation {
   missingEvidence: string | null;
   notes: string[];
   throttle: ThrottleProposal | null;
+  /** Only when several servers were investigated (each on its own, then merged): see FleetSummary. */
+  fleet?: FleetSummary;
+}
+
+/** One server's own investigation, in short: its shares are of its own total. */
+export interface FleetServer {
+  server: string;
+  flowSource: FlowSourceName;
+  totals: Investigation['totals'];
+  shareBasis: { label: string; bytes: number };
+  verdict: string;
+  /** The interface its shares are of (the busiest by vnstat), or null without vnstat. */
+  mainInterface: { iface: string; rx: number; tx: number } | null;
+}
+
+/** An account that is a suspect on several servers: one person, with a row per server and service and the total (shares of the fleet's total). */
+export interface FleetPerson {
+  account: string;
+  bytesIn: number;
+  bytesOut: number;
+  share: number;
+  rows: Array<{ server: string; service: ServiceGroup; bytesIn: number; bytesOut: number; share: number }>;
+}
+
+/** A closure direction summed over servers (each server's main interface only: tun0 repeats eth0's VPN bytes). */
+export type FleetClosureTotal = Omit<ClosureEntry, 'server' | 'iface' | 'basis'>;
+
+export interface FleetSummary {
+  /** In the order investigated (sorted by name). */
+  servers: FleetServer[];
+  /** Accounts that are suspects on more than one server, largest total first. */
+  people: FleetPerson[];
+  /** Per direction, summed over the servers with interface totals; null when none has them. */
+  closure: FleetClosureTotal[] | null;
+  /** The servers' main interfaces summed; null when none has vnstat data. */
+  interfaceTotals: { rx: number; tx: number } | null;
 }

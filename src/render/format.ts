@@ -2,13 +2,14 @@
  * Formatting shared by the investigation renderers (terminal, Markdown, HTML). Pure: no clock, no
  * zone (times are shown in UTC, as the result object holds them), no I/O.
  */
-import type { Confidence, FindingKind, FlowSourceName, Investigation, ServiceGroup, Suspect, TimelineBucket } from '../correlate/types.js';
+import type { Confidence, FindingKind, FleetPerson, FlowSourceName, Investigation, ServiceGroup, Suspect, TimelineBucket } from '../correlate/types.js';
 import stringWidth from 'string-width';
 import { escapeControls, formatBytes } from '../output.js';
 
 export { formatBytes };
 
-export { SERVICE_LABEL } from '../correlate/types.js';
+import { SERVICE_LABEL } from '../correlate/types.js';
+export { SERVICE_LABEL };
 
 export const FLOW_SOURCE_LABEL: Record<FlowSourceName, string> = {
   pcap: 'a packet capture (pcap)',
@@ -170,8 +171,20 @@ export function axisTime(iso: string, w: Investigation['window']): string {
 
 /** Who a suspect is, for a title or a table: the account, else what and from where. */
 export function suspectName(s: Suspect): string {
-  if (s.account !== null) return s.account;
-  return `${s.finding} from ${ipList(s.ips, 2)}`;
+  const on = s.server === undefined ? '' : ` on ${s.server}`;
+  if (s.account !== null) return `${s.account}${on}`;
+  return `${s.finding} from ${ipList(s.ips, 2)}${on}`;
+}
+
+/** An account on several servers, for the renderers: `jan: 1.2 GB on 2 servers (mx1 IMAP 800 MB, mx3 IMAP 400 MB)`. */
+export function personLine(p: FleetPerson): string {
+  const servers = new Set(p.rows.map((r) => r.server)).size;
+  return `${p.account}: ${formatBytes(p.bytesIn + p.bytesOut)} (${percent(p.share)}) on ${servers} servers: ${p.rows.map((r) => `${r.server} ${SERVICE_LABEL[r.service] ?? r.service} ${formatBytes(r.bytesIn + r.bytesOut)}`).join(', ')}`;
+}
+
+/** True for a fleet investigation (several servers, merged): renderers then add a server column. */
+export function isFleet(inv: Investigation): boolean {
+  return inv.fleet !== undefined;
 }
 
 /** The first `n` IPs and `+N` for the rest: `198.51.100.23, 2001:db8::1 +3`. */
@@ -353,7 +366,7 @@ export function closureLines(inv: Investigation): string[] {
     if (labelled) parts.push(`${share(labelled)} known kind, no account (${c.labelled.slice(0, 3).map((l) => l.reason).join(', ')})`);
     parts.push(`${share(c.unexplained)} unexplained`);
     const excess = c.excess ? `; the evidence claims ${formatBytes(c.excess)} more than the interface moved (estimates are upper bounds)` : '';
-    out.push(`${c.iface} ${c.direction} ${formatBytes(c.total)} (${c.basis === 'vnstat-5min' ? 'vnstat' : 'vnstat, whole hours'}): ${parts.join(', ')}${excess}`);
+    out.push(`${c.server === undefined ? '' : `${c.server} `}${c.iface} ${c.direction} ${formatBytes(c.total)} (${c.basis === 'vnstat-5min' ? 'vnstat' : 'vnstat, whole hours'}): ${parts.join(', ')}${excess}`);
   }
   return out;
 }

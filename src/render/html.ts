@@ -7,7 +7,7 @@ import type { Confidence, Investigation } from '../correlate/types.js';
 import type { UsageReport } from '../usage/report.js';
 import {
   CONFIDENCE_TEXT, FINDING_TITLE, FLOW_SOURCE_LABEL, SERVICE_LABEL, attributionLine, axisTime, baselineLine, blockAdvice, closureLines, shareBasisLine,
-  bucketEnd, bucketLabel, clean, dateTime, duration, escapeHtml, formatBytes, percent, plural, remoteLabel, suspectName,
+  bucketEnd, bucketLabel, clean, dateTime, duration, escapeHtml, formatBytes, isFleet, percent, plural, remoteLabel, suspectName,
   timelineSummary, truncate, windowLabel, windowMs, type TimelineSummary,
 } from './format.js';
 
@@ -74,9 +74,11 @@ export function renderHtml(inv: Investigation, opts: { usage?: UsageReport | nul
   if (!inv.suspects.length) {
     b.push('<p>None: no account or known cause stands out in this window.</p>');
   } else {
-    b.push('<table><thead><tr><th class="num">#</th><th>Account</th><th>Service</th><th>IPs</th><th class="num">In</th><th class="num">Out</th><th class="num">Share</th><th>Confidence</th><th>Finding</th><th class="num">Sessions</th></tr></thead><tbody>');
+    // A server column only for a fleet: one server's page is as it was.
+    const fleet = isFleet(inv);
+    b.push(`<table><thead><tr><th class="num">#</th>${fleet ? '<th>Server</th>' : ''}<th>Account</th><th>Service</th><th>IPs</th><th class="num">In</th><th class="num">Out</th><th class="num">Share</th><th>Confidence</th><th>Finding</th><th class="num">Sessions</th></tr></thead><tbody>`);
     inv.suspects.forEach((s, i) => {
-      b.push(`<tr><td class="num">${i + 1}</td><td>${s.account === null ? '<em class="muted">(no account)</em>' : `<strong>${h(s.account)}</strong>`}</td>`
+      b.push(`<tr><td class="num">${i + 1}</td>${fleet ? `<td>${h(s.server ?? '')}</td>` : ''}<td>${s.account === null ? '<em class="muted">(no account)</em>' : `<strong>${h(s.account)}</strong>`}</td>`
         + `<td>${h(SERVICE_LABEL[s.service] ?? s.service)}</td><td class="ips">${s.ips.length ? s.ips.map(h).join('<br>') : '–'}</td>`
         + `<td class="num">${formatBytes(s.bytesIn)}</td><td class="num">${formatBytes(s.bytesOut)}</td><td class="num">${percent(s.share)}</td>`
         + `<td><span class="badge conf-${h(s.confidence)}" title="${h(CONFIDENCE_TEXT[s.confidence] ?? '')}">${h(s.confidence)}${s.split ? ' (split)' : ''}</span></td>`

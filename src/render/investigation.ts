@@ -6,7 +6,7 @@
 import type { Confidence, Investigation, Suspect } from '../correlate/types.js';
 import {
   SERVICE_LABEL, attributionLine, displayWidth, axisTime, baselineLine, bucketLabel, clean, closureLines, dateTime, duration, shareBasisLine, shortenLine,
-  flowSourcePhrase, formatBytes, ipList, pad, percent, plural, remoteLabel, sparkline, suspectName, textTable, type TextColumn, timelineSummary, totalsLine,
+  flowSourcePhrase, formatBytes, ipList, isFleet, pad, personLine, percent, plural, remoteLabel, sparkline, suspectName, textTable, type TextColumn, timelineSummary, totalsLine,
   truncate, windowLabel, windowMs, wrap,
 } from './format.js';
 
@@ -46,10 +46,15 @@ export function renderInvestigationText(inv: Investigation, opts: TextOptions): 
   if (!inv.suspects.length) out.push('  none: no account or known cause stands out');
   else out.push(...suspectsTable(inv, width, p));
 
+  if (inv.fleet?.people.length) {
+    section('Accounts on several servers');
+    for (const person of inv.fleet.people) out.push(...wrap(clean(personLine(person)), width, '    ', '  '));
+  }
+
   if (inv.findings.length) {
     section('Findings');
     for (const f of inv.findings) {
-      const [head, ...rest] = wrap(clean(f.subject), width, '    ', ' '.repeat(4 + f.kind.length));
+      const [head, ...rest] = wrap(clean(f.server === undefined ? f.subject : `${f.subject} on ${f.server}`), width, '    ', ' '.repeat(4 + f.kind.length));
       out.push(`  ${p.red(f.kind)}  ${p.bold(head.trimStart())}`, ...rest.map(p.bold));
       out.push(...wrap(clean(f.summary), width, '    '));
       for (const fact of f.evidence.facts) out.push(...wrap(clean(fact), width, '      ', '    - '));
@@ -66,8 +71,8 @@ export function renderInvestigationText(inv: Investigation, opts: TextOptions): 
     const all = inv.totals.bytesIn + inv.totals.bytesOut;
     section(`Unattributed: ${formatBytes(inv.totals.unattributedBytes)}${all > 0 ? ` (${percent(inv.totals.unattributedBytes / all)})` : ''}`);
     out.push(...textTable(
-      [{ title: 'reason', shrink: true, min: 10 }, { title: 'bytes', align: 'right' }, { title: 'in', align: 'right' }, { title: 'out', align: 'right' }, { title: 'top remotes', shrink: true, min: 12 }],
-      unattributed.map((u) => [clean(u.reason), formatBytes(u.bytes), formatBytes(u.bytesIn), formatBytes(u.bytesOut),
+      [...(isFleet(inv) ? [{ title: 'server', shrink: true, min: 6 }] : []), { title: 'reason', shrink: true, min: 10 }, { title: 'bytes', align: 'right' }, { title: 'in', align: 'right' }, { title: 'out', align: 'right' }, { title: 'top remotes', shrink: true, min: 12 }],
+      unattributed.map((u) => [...(isFleet(inv) ? [clean(u.server ?? '')] : []), clean(u.reason), formatBytes(u.bytes), formatBytes(u.bytesIn), formatBytes(u.bytesOut),
         u.topRemotes.slice(0, 3).map((r) => `${remoteLabel(r)} ${formatBytes(r.bytes)}`).join(', ') || '–']),
       { width, indent: '  ', paintHeader: p.dim },
     ));
@@ -84,8 +89,8 @@ export function renderInvestigationText(inv: Investigation, opts: TextOptions): 
   if (inv.interfaceTotals && inv.interfaceTotals.length) {
     section('Interface totals (vnstat; rx = received by the server)');
     out.push(...textTable(
-      [{ title: 'iface', shrink: true }, { title: 'rx', align: 'right' }, { title: 'tx', align: 'right' }],
-      inv.interfaceTotals.map((i) => [clean(i.iface), formatBytes(i.rx), formatBytes(i.tx)]),
+      [...(isFleet(inv) ? [{ title: 'server', shrink: true }] : []), { title: 'iface', shrink: true }, { title: 'rx', align: 'right' }, { title: 'tx', align: 'right' }],
+      inv.interfaceTotals.map((i) => [...(isFleet(inv) ? [clean(i.server ?? '')] : []), clean(i.iface), formatBytes(i.rx), formatBytes(i.tx)]),
       { width, indent: '  ', paintHeader: p.dim },
     ));
   }
@@ -95,6 +100,7 @@ export function renderInvestigationText(inv: Investigation, opts: TextOptions): 
     out.push('  none: no single client to slow down');
   } else {
     // The command is never cut: it has to stay copyable.
+    if (inv.throttle.server !== undefined) out.push(`  on ${clean(inv.throttle.server)}:`);
     out.push(`  ${p.bold(`$ ${clean(inv.throttle.command)}`)}`);
     out.push(...wrap(clean(inv.throttle.reason), width, '  '));
     out.push(...wrap('Nothing changes until you run it; it prints a script (--apply runs it as root, --undo removes it).', width, '  ').map(p.dim));
@@ -107,7 +113,9 @@ function suspectsTable(inv: Investigation, width: number, p: ReturnType<typeof p
   const conf: Record<Confidence, Paint> = { exact: p.green, 'shared-ip': p.yellow, 'ip-only': p.yellow, 'log-counters': p.cyan, estimated: p.yellow };
   const account = (s: Suspect) => (s.account === null ? '(no account)' : clean(s.account));
   // Wide screens get service and IPs as columns; narrow ones a line under each suspect.
+  const fleet = isFleet(inv);
   const cols = (wide: boolean): TextColumn[] => [
+    ...(fleet ? [{ title: 'server', shrink: true, min: 6 }] : []),
     { title: 'account', shrink: true, min: 10, paint: (t, r) => (suspects[r].account === null ? p.dim(t) : p.bold(t)) },
     ...(wide ? [{ title: 'service' }, { title: 'IPs', shrink: true, min: 15 }] : []),
     { title: 'in', align: 'right' },
@@ -118,7 +126,7 @@ function suspectsTable(inv: Investigation, width: number, p: ReturnType<typeof p
   ];
   const service = (s: Suspect) => SERVICE_LABEL[s.service] ?? s.service;
   const rows = (wide: boolean) => suspects.map((s) => [
-    account(s), ...(wide ? [service(s), clean(ipList(s.ips))] : []),
+    ...(fleet ? [clean(s.server ?? '')] : []), account(s), ...(wide ? [service(s), clean(ipList(s.ips))] : []),
     formatBytes(s.bytesIn), formatBytes(s.bytesOut), percent(s.share), s.confidence + (s.split ? '*' : ''), s.finding,
   ]);
   const wideRows = rows(true);

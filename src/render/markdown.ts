@@ -7,7 +7,7 @@
 import type { Confidence, Investigation } from '../correlate/types.js';
 import {
   CONFIDENCE_TEXT, FINDING_TITLE, FLOW_SOURCE_LABEL, SERVICE_LABEL, attributionLine, axisTime, baselineLine, blockAdvice,
-  bucketLabel, clean, closureLines, dateTime, duration, formatBytes, shareBasisLine, percent, plural, remoteLabel, sparkline, suspectName, timelineSummary,
+  bucketLabel, clean, closureLines, dateTime, duration, formatBytes, isFleet, personLine, shareBasisLine, percent, plural, remoteLabel, sparkline, suspectName, timelineSummary,
   windowLabel, windowMs,
 } from './format.js';
 
@@ -40,12 +40,15 @@ export function renderMarkdown(inv: Investigation): string {
   const out: string[] = [];
   const top = inv.suspects[0] ?? null;
   const all = inv.totals.bytesIn + inv.totals.bytesOut;
+  const fleet = isFleet(inv);
+  // A server column only when several servers were investigated; one server's report is as it was.
+  const srv = <T>(x: T[], server: () => T): T[] => (fleet ? [server(), ...x] : x);
   out.push(`# Bandwidth incident ${windowLabel(inv.window)}: ${top ? mdText(suspectName(top)) : 'no suspect'}`);
 
   out.push(`**Verdict:** ${mdText(inv.verdict)}`);
   const packets = inv.totals.packetsIn + inv.totals.packetsOut;
   const summary = [
-    `Between ${dateTime(inv.window.from)} and ${dateTime(inv.window.to)} UTC (${duration(windowMs(inv.window))}) the server received`,
+    `Between ${dateTime(inv.window.from)} and ${dateTime(inv.window.to)} UTC (${duration(windowMs(inv.window))}) ${fleet ? `the ${inv.fleet!.servers.length} servers` : 'the server'} received`,
     `${formatBytes(inv.totals.bytesIn)} and sent ${formatBytes(inv.totals.bytesOut)} (**${formatBytes(all)}**${packets ? `, ${plural(packets, 'packet')}` : ''}),`,
     inv.flowSource === 'none' ? 'and no flow data covers the window.' : `measured from ${FLOW_SOURCE_LABEL[inv.flowSource] ?? mdText(inv.flowSource)}.`,
   ];
@@ -61,10 +64,10 @@ export function renderMarkdown(inv: Investigation): string {
     out.push('None: no account or known cause stands out in this window.');
   } else {
     out.push(table(
-      ['#', 'Account', 'Service', 'IPs', 'In', 'Out', 'Share', 'Confidence', 'Finding', 'Sessions'],
-      ['r', 'l', 'l', 'l', 'r', 'r', 'r', 'l', 'l', 'r'],
+      ['#', ...srv(['Account', 'Service', 'IPs', 'In', 'Out', 'Share', 'Confidence', 'Finding', 'Sessions'], () => 'Server')],
+      ['r', ...srv<'l' | 'r'>(['l', 'l', 'l', 'r', 'r', 'r', 'l', 'l', 'r'], () => 'l')],
       inv.suspects.map((s, i) => [
-        String(i + 1), s.account === null ? '*(no account)*' : mdText(s.account), SERVICE_LABEL[s.service] ?? mdText(s.service),
+        String(i + 1), ...srv([], () => mdText(s.server ?? '')), s.account === null ? '*(no account)*' : mdText(s.account), SERVICE_LABEL[s.service] ?? mdText(s.service),
         s.ips.length ? s.ips.map(mdText).join(', ') : '–', formatBytes(s.bytesIn), formatBytes(s.bytesOut), percent(s.share),
         `${s.confidence}${s.split ? ' (split)' : ''}`, s.finding, String(s.sessions),
       ]),
@@ -75,6 +78,11 @@ export function renderMarkdown(inv: Investigation): string {
     if (est.length) out.push(est.map((s) => `${mdText(suspectName(s))}: ${formatBytes(s.estimated.bytesIn + s.estimated.bytesOut)} estimated (${mdText(s.estimated.methods.join('; '))}).`).join(' '));
     const doubled = inv.suspects.filter((s) => s.doubleCountedBytes > 0);
     if (doubled.length) out.push(doubled.map((s) => `${mdText(suspectName(s))}: ${formatBytes(s.doubleCountedBytes)} was seen a second time on the wire (forwarded VPN traffic) and is counted once.`).join(' '));
+  }
+
+  if (inv.fleet?.people.length) {
+    out.push('## Accounts on several servers');
+    out.push(inv.fleet.people.map((p) => `- ${mdText(personLine(p))}`).join('\n'));
   }
 
   out.push('## Timeline');
@@ -94,7 +102,7 @@ export function renderMarkdown(inv: Investigation): string {
   if (inv.findings.length) {
     out.push('## Findings');
     inv.findings.forEach((f, i) => {
-      out.push(`### ${i + 1}. ${FINDING_TITLE[f.kind] ?? mdText(f.kind)}: ${mdText(f.subject)}`);
+      out.push(`### ${i + 1}. ${FINDING_TITLE[f.kind] ?? mdText(f.kind)}: ${mdText(f.subject)}${f.server === undefined ? '' : ` on ${mdText(f.server)}`}`);
       out.push(`${mdText(f.summary)}`);
       if (f.evidence.facts.length) out.push(f.evidence.facts.map((x) => `- ${mdText(x)}`).join('\n'));
       if (f.evidence.lines.length) out.push(codeBlock(f.evidence.lines.map((l) => `${l.where}  ${l.text}`)));
@@ -105,8 +113,8 @@ export function renderMarkdown(inv: Investigation): string {
   if (un.length) {
     out.push('## Unattributed traffic');
     out.push(`${formatBytes(inv.totals.unattributedBytes)}${all > 0 ? ` (${percent(inv.totals.unattributedBytes / all)})` : ''} matched no account.`);
-    out.push(table(['Reason', 'Bytes', 'In', 'Out', 'Top remotes'], ['l', 'r', 'r', 'r', 'l'],
-      un.map((u) => [mdText(u.reason), formatBytes(u.bytes), formatBytes(u.bytesIn), formatBytes(u.bytesOut),
+    out.push(table(srv(['Reason', 'Bytes', 'In', 'Out', 'Top remotes'], () => 'Server'), srv<'l' | 'r'>(['l', 'r', 'r', 'r', 'l'], () => 'l'),
+      un.map((u) => [...srv([], () => mdText(u.server ?? '')), mdText(u.reason), formatBytes(u.bytes), formatBytes(u.bytesIn), formatBytes(u.bytesOut),
         u.topRemotes.map((r) => `${mdText(remoteLabel(r))} (${formatBytes(r.bytes)})`).join(', ') || '–'])));
   }
 
@@ -117,8 +125,8 @@ export function renderMarkdown(inv: Investigation): string {
 
   if (inv.interfaceTotals && inv.interfaceTotals.length) {
     out.push('## Interface totals (vnstat)');
-    out.push(table(['Interface', 'RX (received)', 'TX (sent)'], ['l', 'r', 'r'],
-      inv.interfaceTotals.map((i) => [mdText(i.iface), formatBytes(i.rx), formatBytes(i.tx)])));
+    out.push(table(srv(['Interface', 'RX (received)', 'TX (sent)'], () => 'Server'), srv<'l' | 'r'>(['l', 'r', 'r'], () => 'l'),
+      inv.interfaceTotals.map((i) => [...srv([], () => mdText(i.server ?? '')), mdText(i.iface), formatBytes(i.rx), formatBytes(i.tx)])));
   }
 
   out.push('## Recommended action');
@@ -126,7 +134,7 @@ export function renderMarkdown(inv: Investigation): string {
   if (!t) {
     out.push('No throttle is proposed: no single client stands out.');
   } else {
-    out.push(`Throttle ${mdText(t.target)} to ${mdText(t.rate)} (${t.direction === 'out' ? 'downloads' : t.direction === 'in' ? 'uploads' : 'both directions'}${t.ports.length ? `, ports ${t.ports.join(', ')}` : ''}) rather than block: ${mdText(t.reason)}.`);
+    out.push(`${t.server === undefined ? 'Throttle' : `On ${mdText(t.server)}, throttle`} ${mdText(t.target)} to ${mdText(t.rate)} (${t.direction === 'out' ? 'downloads' : t.direction === 'in' ? 'uploads' : 'both directions'}${t.ports.length ? `, ports ${t.ports.join(', ')}` : ''}) rather than block: ${mdText(t.reason)}.`);
     out.push(codeBlock([t.command], 'sh'));
     out.push('The command prints a shaping script and changes nothing by itself: review it, then run it as root (or add `--apply`). The same command with `--undo` removes it.');
   }
