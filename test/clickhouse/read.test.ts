@@ -221,12 +221,14 @@ describe.skipIf(!haveClickHouse)('the fleet ReadStore equals the SQLite Store', 
       expect(await fleet.counts()).toEqual({ events: ca.events + cb.events, aggregated: ca.aggregated + cb.aggregated, flows: ca.flows + cb.flows, files: ca.files + cb.files });
       expect((await fleet.flowTotals('pcap', a.from, a.to)).bytesIn).toBe(sqA.flowTotals('pcap', a.from, a.to).bytesIn + sqB.flowTotals('pcap', a.from, a.to).bytesIn);
       // status --store: one row per server with what that server shipped, and the fleet's totals.
-      const st = await runCli(['status', '--store', ch.url(DB), '--json']);
+      // The central store also holds the first test's servers: name these two.
+      const st = await runCli(['status', '--store', ch.url(DB), '--server', 'a', '--server', 'b', '--json']);
       expect(st.error?.message).toBeUndefined();
       const fs = JSON.parse(st.stdout) as { servers: Array<{ server: string; counts: unknown; lastEventAt: string | null }>; counts: unknown };
       expect(fs.servers.map((r) => [r.server, r.counts])).toEqual([['a', ca], ['b', cb]]);
       expect(fs.servers[0].lastEventAt).toBe(new Date(sqA.dataExtent().last!).toISOString());
       expect(fs.counts).toEqual(await fleet.counts());
+      expect((await runCli(['status', '--store', ch.url(DB), '--json'])).stdout).toContain('"server": "imap-local"');
       const human = await runCli(['status', '--store', ch.url(DB), '--server', 'b']);
       expect(human.stdout).toMatch(/^store: clickhouse:\/\/[^\n]*; 1 server; /);
       expect(human.stdout).toMatch(/\nb +[\d,]+ /);
