@@ -16,6 +16,7 @@ import { ingestPaths } from '../../src/ingest/index.js';
 import { openClickHouseReadStore } from '../../src/store/clickhouse/read.js';
 import { openStore, type Store, type StoredEvent } from '../../src/store/index.js';
 import type { ReadStore } from '../../src/store/read.js';
+import type { Investigation } from '../../src/correlate/types.js';
 import { ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { ClickHouseServer, haveClickHouse, NO_CLICKHOUSE } from '../helpers/clickhouse.js';
 
@@ -221,6 +222,16 @@ describe.skipIf(!haveClickHouse)('the fleet ReadStore equals the SQLite Store', 
       expect(await fleet.counts()).toEqual({ events: ca.events + cb.events, aggregated: ca.aggregated + cb.aggregated, flows: ca.flows + cb.flows, files: ca.files + cb.files });
       expect((await fleet.flowTotals('pcap', a.from, a.to)).bytesIn).toBe(sqA.flowTotals('pcap', a.from, a.to).bytesIn + sqB.flowTotals('pcap', a.from, a.to).bytesIn);
       // status --store: one row per server with what that server shipped, and the fleet's totals.
+      // The fleet verdict from ClickHouse: each server investigated on its own, as its own SQLite file reads it.
+      const span = ['--since', new Date(Math.min(a.from, b.from)).toISOString(), '--until', new Date(Math.max(a.to, b.to)).toISOString(), '--json'];
+      const merged = JSON.parse((await runCli(['investigate', '--store', ch.url(DB), '--server', 'a', '--server', 'b', ...span])).stdout) as Investigation;
+      for (const [server, db] of [['a', dbA], ['b', dbB]] as const) {
+        const alone = JSON.parse((await runCli(['investigate', '--db', db, '--no-ingest', ...span])).stdout) as Investigation;
+        expect(merged.fleet!.servers.find((x) => x.server === server)).toMatchObject({ totals: alone.totals, verdict: alone.verdict });
+        expect(merged.suspects.filter((x) => x.server === server).map((x) => [x.account, x.bytesIn, x.bytesOut]))
+          .toEqual(alone.suspects.map((x) => [x.account, x.bytesIn, x.bytesOut]));
+      }
+      expect(merged.verdict).toMatch(/ on [ab] /);
       // The central store also holds the first test's servers: name these two.
       const st = await runCli(['status', '--store', ch.url(DB), '--server', 'a', '--server', 'b', '--json']);
       expect(st.error?.message).toBeUndefined();
@@ -228,7 +239,8 @@ describe.skipIf(!haveClickHouse)('the fleet ReadStore equals the SQLite Store', 
       expect(fs.servers.map((r) => [r.server, r.counts])).toEqual([['a', ca], ['b', cb]]);
       expect(fs.servers[0].lastEventAt).toBe(new Date(sqA.dataExtent().last!).toISOString());
       expect(fs.counts).toEqual(await fleet.counts());
-      expect((await runCli(['status', '--store', ch.url(DB), '--json'])).stdout).toContain('"server": "imap-local"');
+      const whole = JSON.parse((await runCli(['status', '--store', ch.url(DB), '--json'])).stdout) as { servers: Array<{ server: string }> };
+      expect(whole.servers.map((r) => r.server)).toEqual(expect.arrayContaining(['a', 'b']));
       const human = await runCli(['status', '--store', ch.url(DB), '--server', 'b']);
       expect(human.stdout).toMatch(/^store: clickhouse:\/\/[^\n]*; 1 server; /);
       expect(human.stdout).toMatch(/\nb +[\d,]+ /);
