@@ -7,11 +7,12 @@ import { formatBytes } from '../output.js';
 import { chooseFlowSource, WIRE_SOURCES } from '../flows/query.js';
 import { spreadOver } from '../flows/snapshots.js';
 import type { FlowSource } from '../flows/query.js';
+import { groupPorts } from '../flows/services.js';
 import type { AggRow, FlowRow, OpenConnInput, StoredEvent } from '../store/index.js';
 import type { ReadStore } from '../store/read.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
 import { COUNTER_FLOW_SOURCES } from '../sources/counters.js';
-import { aggregateFact, GROUP_PORTS } from '../sources/index.js';
+import { aggregateFact } from '../sources/index.js';
 import { buildIdentities, isMailSessionEvent, overlapping, webAccountAt, WEB_SESSION_MS, type Identities, type Lease, type MailSession, type VpnSession } from './identities.js';
 import { dnsEstimates, dropEstimates, inboundEstimates, relayEstimates, submissionEstimates, webmailEstimates, type Estimate } from './estimates.js';
 import { matchLifetimes, type ConnLifetime } from './lifetimes.js';
@@ -989,9 +990,6 @@ function peakWindow(minutes: Map<number, number>, n: number): number {
   return best;
 }
 
-/** A throttle's ports per group, as the log sources declare them. */
-const PORTS: Readonly<Record<ServiceGroup, readonly number[]>> = GROUP_PORTS;
-
 /** Mbit/s with two significant digits: `3.4 Mbit/s`. */
 function mbit(bits: number): string {
   const m = bits / 1e6;
@@ -1016,6 +1014,7 @@ function proposeThrottle(s: Suspect, from: number, to: number, peak5min: number,
   const peakBits = Math.max(avgBits, (peak5min * 8) / 300);
   const target = Math.min(20e6, Math.max(1e6, peakBits / 4));
   const rate = target >= 1e6 ? `${Math.max(1, Math.round(target / 1e6))}mbit` : `${Math.round(target / 1e3)}kbit`;
+  const PORTS: Readonly<Record<ServiceGroup, readonly number[]>> = groupPorts();
   let ports = s.account ? [...(PORTS[s.service] ?? [])] : [];
   let ips = s.ips;
   let direction: 'in' | 'out' = dir;

@@ -82,19 +82,6 @@ export const GROUP_LABELS: Readonly<Record<string, string>> = (() => {
   return out;
 })();
 
-/**
- * The ports a throttle of each group limits: those the group declares, else its services'
- * ports in registration order (`imap` → 143, 993). `other` has none.
- */
-export const GROUP_PORTS: Readonly<Record<string, readonly number[]>> = (() => {
-  const out: Record<string, number[]> = {};
-  for (const name of Object.keys(GROUP_LABELS)) out[name] = [];
-  for (const [, port, , group] of SOURCE_PORTS) if (group && out[group] && !out[group].includes(port)) out[group].push(port);
-  for (const s of registry) for (const g of s.groups ?? []) if (g.ports) out[g.name] = [...g.ports];
-  out.other = [];
-  return out;
-})();
-
 /** Corpus folders with real-world lines of some source, sorted. */
 export const CORPUS_DIRS: readonly string[] = [...new Set(registry.flatMap((s) => s.corpusDirs ?? []))].sort();
 
