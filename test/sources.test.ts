@@ -2,7 +2,7 @@
  * The source registry: each source's declarations hold (its native stamps parse as native,
  * its parser says its name), and what used to be listed by hand is derived from it.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type LogEvent, SOURCES } from '../src/events.js';
 import { PARSERS } from '../src/parsers/index.js';
@@ -55,6 +55,13 @@ describe('identity facts', () => {
 });
 
 describe('counter sources', () => {
+  it('are the modules of src/sources/counters/, one each, named by their kind, in sniffing order', async () => {
+    const { COUNTER_SOURCES } = await import('../src/sources/counters.js');
+    const files = readdirSync(new URL('../src/sources/counters/', import.meta.url)).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''));
+    expect(COUNTER_SOURCES.map((c) => c.kind).sort()).toEqual(files.sort());
+    expect(COUNTER_SOURCES.map((c) => c.kind)).toEqual(['openvpn-status', 'wireguard', 'wireguard-config']);
+  });
+
   it('are in the schemas\' enums, the flow sources and the file kinds', async () => {
     const { COUNTER_SOURCES, COUNTER_FLOW_SOURCES } = await import('../src/sources/counters.js');
     const { FLOW_SOURCES } = await import('../src/flows/query.js');

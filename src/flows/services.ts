@@ -28,7 +28,7 @@ function declaredPorts(): ServicePort[] {
 
 /**
  * Every service, in the order the sources declare them, then `other`. Filled on first use, not
- * at load: the counter sources build on this module (through flows/snapshots.ts).
+ * at load, so that a module in the import cycle around flows/snapshots.ts may name it early.
  */
 export const SERVICES: Service[] = ['other'];
 

@@ -12,23 +12,15 @@
  * would wait on each other and node would exit with code 13 (unsettled top-level await).
  * test/sources.test.ts loads every module.
  */
-import { readdirSync } from 'node:fs';
 import { registerSourceName, type LogEvent } from '../events.js';
 import { registerStampReader } from '../parsers/syslog.js';
+import { loadSourceModules } from './load.js';
 import type { SourceParser } from '../parsers/types.js';
 import { NATIVE_STAMPS, type AggregateFact, type FactName, type IdentityFact, type LogSource, type ServicePort } from './types.js';
 
-/** The log source modules: `.js` when built, `.ts` under vitest. */
+/** The log source modules, in parser order. */
 async function loadModules(): Promise<LogSource[]> {
-  const dir = new URL('./logs/', import.meta.url);
-  const files = readdirSync(dir).filter((f) => /\.(?:js|ts)$/.test(f) && !f.endsWith('.d.ts')).sort();
-  const out: LogSource[] = [];
-  for (const f of files) {
-    const mod = (await import(new URL(f, dir).href)) as { source?: LogSource };
-    if (!mod.source) throw new Error(`src/sources/logs/${f} exports no source`);
-    out.push(mod.source);
-  }
-  return out.sort((a, b) => a.rank - b.rank);
+  return (await loadSourceModules<LogSource>(new URL('./logs/', import.meta.url))).sort((a, b) => a.rank - b.rank);
 }
 
 const registry: LogSource[] = [];
