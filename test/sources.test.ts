@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { type LogEvent, SOURCES } from '../src/events.js';
 import { PARSERS } from '../src/parsers/index.js';
 import { isEnvelopeError, parseEnvelope } from '../src/parsers/syslog.js';
-import { CORPUS_DIRS, factOf, LOG_SOURCES, SOURCE_LOG_PATHS } from '../src/sources/index.js';
+import { CORPUS_DIRS, factOf, GROUP_LABELS, GROUP_OF_REALM, LOG_SOURCES, SOURCE_LOG_PATHS } from '../src/sources/index.js';
 import { IDENTITY_KINDS, NATIVE_STAMPS } from '../src/sources/types.js';
 import { goldenCases } from './helpers/golden.js';
 import { STANDARD_LOGS } from '../src/correlate/run.js';
@@ -51,6 +51,13 @@ describe('identity facts', () => {
       }
     }
     expect(n).toBeGreaterThan(0);
+  });
+});
+
+describe('realms', () => {
+  it('name the groups correlation treats apart (a VPN, a webmail): declared, labelled groups', () => {
+    expect(GROUP_OF_REALM).toEqual({ tunnel: 'vpn', web: 'webmail' });
+    for (const g of Object.values(GROUP_OF_REALM)) expect(GROUP_LABELS[g], g).toBeDefined();
   });
 });
 

@@ -74,6 +74,23 @@ export const GROUP_LABELS: Readonly<Record<string, string>> = (() => {
   return out;
 })();
 
+/**
+ * The group each non-mail realm's traffic is attributed under, as the sources declare it
+ * (`tunnel` → `vpn`, `web` → `webmail`); a realm no source declares is its own name, which no
+ * flow carries.
+ */
+export const GROUP_OF_REALM: Readonly<Record<'tunnel' | 'web', string>> = (() => {
+  const out: Partial<Record<'tunnel' | 'web', string>> = {};
+  for (const s of registry) {
+    for (const g of s.groups ?? []) {
+      if (!g.realm) continue;
+      if (out[g.realm] !== undefined && out[g.realm] !== g.name) throw new Error(`source ${s.name}: realm ${g.realm} is group ${out[g.realm]} elsewhere, not ${g.name}`);
+      out[g.realm] = g.name;
+    }
+  }
+  return { tunnel: out.tunnel ?? 'tunnel', web: out.web ?? 'web' };
+})();
+
 /** Corpus folders with real-world lines of some source, sorted. */
 export const CORPUS_DIRS: readonly string[] = [...new Set(registry.flatMap((s) => s.corpusDirs ?? []))].sort();
 

@@ -68,6 +68,12 @@ export interface GroupDecl {
    * (a webmail's HTTPS); else the ports of the services in the group, in registration order.
    */
   ports?: readonly number[];
+  /**
+   * The realm whose sessions claim this group's traffic by the client's address rather than by a
+   * service port (`tunnel`: a VPN's leases and forwarded copies; `web`: a webmail's downloads).
+   * Correlation finds these groups by their realm, never by their names. One group per realm.
+   */
+  realm?: Exclude<Realm, 'mail'>;
 }
 
 /**
