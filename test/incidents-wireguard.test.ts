@@ -8,6 +8,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { INCIDENTS, type Incident } from '../src/demo/incidents.js';
 import { wireguardHeavy } from '../src/demo/wireguard.js';
+import { buildPlan } from '../src/throttle/plan.js';
+import { parsePorts } from '../src/throttle/validate.js';
 import { investigateIncident } from './helpers/incident.js';
 
 const dirs: Array<() => void> = [];
@@ -32,5 +34,17 @@ describe('vpn-heavy via WireGuard', () => {
     expect(wg.inv.totals).toEqual(openvpn.inv.totals);
     expect(wg.inv.notes.join(' ')).toMatch(/counted twice/);
     expect(top.evidence.facts.join(' ')).toContain('198.51.100.66');
+  }, 180_000);
+
+  it("proposes a throttle that covers the peer's WireGuard port, 51820/udp, which only its counter source declares", async () => {
+    const { inv } = await investigate(wireguardHeavy(13));
+    expect(inv.throttle).toMatchObject({ target: 'alice', ports: [1194, 51820] });
+    expect(inv.throttle!.command).toContain('--ports 1194,51820');
+    // The plan the proposed command makes: its rules match the port on UDP as well as TCP.
+    const plan = buildPlan({
+      target: { kind: 'account', name: 'alice' }, addresses: inv.throttle!.ips.map((ip) => ({ ip })), iface: 'eth0', direction: 'out', backend: 'iptables',
+      ports: parsePorts(/--ports (\S+)/.exec(inv.throttle!.command)![1]), rate: 1e6, defaultRate: 1e9,
+    });
+    expect(plan.commands.apply).toMatch(/-p udp -m multiport --sports 1194,51820 /);
   }, 180_000);
 });

@@ -8,7 +8,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { INCIDENTS, type Incident } from '../src/demo/incidents.js';
+import { eximSpamRelay } from '../src/demo/exim.js';
 import { SERVER } from '../src/demo/scenario.js';
+import { webmailRefetch } from '../src/demo/webmail.js';
+import { wireguardHeavy } from '../src/demo/wireguard.js';
 import { runCli, tempDir } from './helpers/cli.js';
 
 const OUT = process.env.DUMP_INVESTIGATIONS;
@@ -40,6 +43,10 @@ describe.skipIf(!OUT)('investigation dump', () => {
     out.imapResyncLocal = await dump(INCIDENTS.imapResync(31), ['--local', SERVER]);
     out.vpnConntrackTs = await dump(INCIDENTS.vpnHeavyConntrack(13, { timestamps: true }));
     out.vpnConntrackNoTs = await dump(INCIDENTS.vpnHeavyConntrack(13, { timestamps: false }));
+    // The sources added through the registry (issue 10), each with its own incident.
+    out.eximSpamRelay = await dump(eximSpamRelay());
+    out.wireguardHeavy = await dump(wireguardHeavy());
+    out.webmailRefetch = await dump(webmailRefetch());
     const demo = await runCli(['investigate', '--demo', '--json']);
     expect(demo.error?.message).toBeUndefined();
     out.demo = demo.stdout.replace(/\/tmp\/bytetrail-demo-[^/"]+/g, '<dir>');

@@ -2,12 +2,12 @@
  * The source registry: each source's declarations hold (its native stamps parse as native,
  * its parser says its name), and what used to be listed by hand is derived from it.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type LogEvent, SOURCES } from '../src/events.js';
 import { PARSERS } from '../src/parsers/index.js';
 import { isEnvelopeError, parseEnvelope } from '../src/parsers/syslog.js';
-import { CORPUS_DIRS, factOf, LOG_SOURCES, SOURCE_LOG_PATHS } from '../src/sources/index.js';
+import { CORPUS_DIRS, factOf, GROUP_LABELS, GROUP_OF_REALM, LOG_SOURCES, SOURCE_LOG_PATHS } from '../src/sources/index.js';
 import { IDENTITY_KINDS, NATIVE_STAMPS } from '../src/sources/types.js';
 import { goldenCases } from './helpers/golden.js';
 import { STANDARD_LOGS } from '../src/correlate/run.js';
@@ -54,7 +54,21 @@ describe('identity facts', () => {
   });
 });
 
+describe('realms', () => {
+  it('name the groups correlation treats apart (a VPN, a webmail): declared, labelled groups', () => {
+    expect(GROUP_OF_REALM).toEqual({ tunnel: 'vpn', web: 'webmail' });
+    for (const g of Object.values(GROUP_OF_REALM)) expect(GROUP_LABELS[g], g).toBeDefined();
+  });
+});
+
 describe('counter sources', () => {
+  it('are the modules of src/sources/counters/, one each, named by their kind, in sniffing order', async () => {
+    const { COUNTER_SOURCES } = await import('../src/sources/counters.js');
+    const files = readdirSync(new URL('../src/sources/counters/', import.meta.url)).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''));
+    expect(COUNTER_SOURCES.map((c) => c.kind).sort()).toEqual(files.sort());
+    expect(COUNTER_SOURCES.map((c) => c.kind)).toEqual(['openvpn-status', 'wireguard', 'wireguard-config']);
+  });
+
   it('are in the schemas\' enums, the flow sources and the file kinds', async () => {
     const { COUNTER_SOURCES, COUNTER_FLOW_SOURCES } = await import('../src/sources/counters.js');
     const { FLOW_SOURCES } = await import('../src/flows/query.js');

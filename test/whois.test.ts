@@ -40,14 +40,15 @@ const EXPECTED = {
   accounts: [
     {
       account: 'alice@example.com', services: ['imap', 'pop3', 'submission', 'vpn'], firstSeen: '2026-11-20T09:02:11.000Z', lastSeen: '2026-11-20T10:41:19.000Z',
-      sessions: 4, failures: 0, bytesIn: 18230, bytesOut: 412233870 + 34567, countedSessions: 2,
+      sessions: 4, failures: 0, bytesIn: 18230, bytesOut: 412233870 + 34567, countedSessions: 2, webRequests: 0, webBytesOut: 0,
     },
-    { account: 'client70', services: ['vpn'], firstSeen: '2026-11-20T10:00:00.000Z', lastSeen: '2026-11-20T10:00:00.000Z', sessions: 0, failures: 1, bytesIn: 0, bytesOut: 0, countedSessions: 0 },
-    { account: 'mallory@example.com', services: ['dovecot'], firstSeen: '2026-11-20T09:30:00.000Z', lastSeen: '2026-11-20T09:31:00.000Z', sessions: 0, failures: 2, bytesIn: 0, bytesOut: 0, countedSessions: 0 },
-    { account: 'bob@example.com', services: ['imap'], firstSeen: '2026-11-20T09:10:00.000Z', lastSeen: '2026-11-20T09:10:00.000Z', sessions: 1, failures: 0, bytesIn: 0, bytesOut: 0, countedSessions: 0 },
+    { account: 'client70', services: ['vpn'], firstSeen: '2026-11-20T10:00:00.000Z', lastSeen: '2026-11-20T10:00:00.000Z', sessions: 0, failures: 1, bytesIn: 0, bytesOut: 0, countedSessions: 0, webRequests: 0, webBytesOut: 0 },
+    { account: 'mallory@example.com', services: ['dovecot'], firstSeen: '2026-11-20T09:30:00.000Z', lastSeen: '2026-11-20T09:31:00.000Z', sessions: 0, failures: 2, bytesIn: 0, bytesOut: 0, countedSessions: 0, webRequests: 0, webBytesOut: 0 },
+    { account: 'bob@example.com', services: ['imap'], firstSeen: '2026-11-20T09:10:00.000Z', lastSeen: '2026-11-20T09:10:00.000Z', sessions: 1, failures: 0, bytesIn: 0, bytesOut: 0, countedSessions: 0, webRequests: 0, webBytesOut: 0 },
   ],
   failuresWithoutAccount: 1,
   bytesFrom: 'log-counters',
+  countersFrom: ['dovecot'],
 };
 
 const tmp = tempDir('bytetrail-whois-');
@@ -65,9 +66,9 @@ function parse(text: string): StoredEventInput[] {
   return out;
 }
 
-beforeAll(() => {
-  const store = openStore({ path: db });
-  for (const [path, text] of [['/var/log/mail.log', MAIL_LOG], ['/var/log/openvpn/server.log', OPENVPN_LOG]] as const) {
+function load(path: string, files: ReadonlyArray<readonly [string, string]>): void {
+  const store = openStore({ path });
+  for (const [path, text] of files) {
     const f = store.createFile({ path, dev: null, ino: null, fpHash: path, fpLen: text.length, kind: 'log', size: text.length, mtime: CTX.refTime });
     const events = parse(text);
     const ok = store.commitBatch({
@@ -77,7 +78,9 @@ beforeAll(() => {
     if (!ok) throw new Error('commitBatch refused the batch');
   }
   store.close();
-});
+}
+
+beforeAll(() => load(db, [['/var/log/mail.log', MAIL_LOG], ['/var/log/openvpn/server.log', OPENVPN_LOG]]));
 afterAll(() => tmp.cleanup());
 
 function storedEvents(): StoredEvent[] {
@@ -98,7 +101,7 @@ describe('whoisIp', () => {
   it('does not care about the order of its events, and ignores other addresses', () => {
     const evs = storedEvents().reverse();
     expect(whoisIp(evs, '198.51.100.23')).toEqual(EXPECTED);
-    expect(whoisIp(evs, '203.0.113.5')).toEqual({ ip: '203.0.113.5', accounts: [], failuresWithoutAccount: 0, bytesFrom: 'log-counters' });
+    expect(whoisIp(evs, '203.0.113.5')).toEqual({ ip: '203.0.113.5', accounts: [], failuresWithoutAccount: 0, bytesFrom: 'log-counters', countersFrom: [] });
   });
 
   it('without the logouts, sessions count but bytes are unknown', () => {
@@ -146,7 +149,9 @@ describe('bytetrail whois-user', () => {
     expect(lines[3]).toMatch(/^account\s+services\s+first seen\s+last seen\s+sessions\s+failed\s+in\s+out$/);
     expect(lines[4]).toMatch(/^alice@example\.com\s+imap, pop3, submission, vpn\s+11-20 09:02\s+11-20 10:41\s+4\s+0\s+18\.2 KB\s+412 MB$/);
     expect(lines[7]).toMatch(/^bob@example\.com\s+imap\s+.*\s+1\s+0\s+–\s+–$/);
-    expect(stdout).toContain("In and out are the logs' own byte counters (Dovecot in=/out= at logout), known for 2 of 5 sessions");
+    // The counters are named from the source that wrote them, not assumed to be Dovecot's.
+    expect(stdout).toContain('In and out are the byte counters the logs write at session end (Dovecot), known for 2 of 5 sessions');
+    expect(stdout).not.toContain('webmail');
     expect(stdout).toContain('1 failed login from 198.51.100.23 named no account.');
   });
 
@@ -173,5 +178,52 @@ describe('bytetrail whois-user', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.split('\n')[0]).toBe(`bytetrail: error: GeoIP database ${bad} is not a MaxMind DB (.mmdb) file, or it is damaged`);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+});
+
+/**
+ * A household NAT where bob, then jan, use the webmail: each download (nginx's access log) is the
+ * account logged in to Roundcube from the address at the time, as investigate attributes it.
+ */
+const ROUNDCUBE_LOG = `[20-Nov-2026 09:00:01 +0000]: <4bd4jqqc> Successful login for bob@example.com (ID: 7) from 198.51.100.23 in session 9q2m4b1kd0a7se3v8c5n6x
+[20-Nov-2026 10:00:01 +0000]: <5ce5krrd> Successful login for jan@example.com (ID: 6) from 198.51.100.23 in session 0r3n5c2le1b8tf4w9d6o7y
+`;
+const ACCESS_LOG = `198.51.100.23 - - [20/Nov/2026:09:00:02 +0000] "GET /roundcube/?_task=mail&_mbox=INBOX HTTP/1.1" 200 18342 "https://mail.example.com/roundcube/?_task=login" "Mozilla/5.0"
+198.51.100.23 - - [20/Nov/2026:09:00:05 +0000] "GET /roundcube/?_task=mail&_action=get&_uid=4711&_mbox=INBOX&_part=2 HTTP/1.1" 200 5243187 "-" "Mozilla/5.0"
+198.51.100.23 - - [20/Nov/2026:10:00:03 +0000] "GET /roundcube/?_task=mail&_action=show&_uid=4712&_mbox=INBOX HTTP/2.0" 200 1048576 "-" "Mozilla/5.0"
+203.0.113.9 - - [20/Nov/2026:10:00:04 +0000] "GET /roundcube/?_task=mail&_action=show&_uid=4713&_mbox=INBOX HTTP/2.0" 200 777 "-" "Mozilla/5.0"
+`;
+
+describe('whois-user and the webmail', () => {
+  const webDb = join(tmp.dir, 'webmail.db');
+  beforeAll(() => load(webDb, [['/var/log/roundcube/userlogins.log', ROUNDCUBE_LOG], ['/var/log/nginx/access.log', ACCESS_LOG]]));
+
+  it("lists each account's webmail downloads: the responses to the address while it was logged in from there", async () => {
+    const { result, error } = await runCli<WhoisReport>(['whois-user', '198.51.100.23', '--db', webDb, ...WINDOW, '--json']);
+    expect(error).toBeUndefined();
+    expect(result.accounts).toEqual([
+      { account: 'jan@example.com', services: ['webmail'], firstSeen: '2026-11-20T10:00:01.000Z', lastSeen: '2026-11-20T10:00:03.000Z',
+        sessions: 1, failures: 0, bytesIn: 0, bytesOut: 0, countedSessions: 0, webRequests: 1, webBytesOut: 1048576 },
+      { account: 'bob@example.com', services: ['webmail'], firstSeen: '2026-11-20T09:00:01.000Z', lastSeen: '2026-11-20T09:00:05.000Z',
+        sessions: 1, failures: 0, bytesIn: 0, bytesOut: 0, countedSessions: 0, webRequests: 2, webBytesOut: 18342 + 5243187 },
+    ]);
+    expect(result.countersFrom).toEqual([]);
+    expect(validate(loadSchema('whois-user'), result)).toEqual([]);
+  });
+
+  it('shows them in a webmail column, and says what they are', async () => {
+    const { stdout, error } = await runCli(['whois-user', '198.51.100.23', '--db', webDb, ...WINDOW]);
+    expect(error).toBeUndefined();
+    const lines = stdout.split('\n');
+    expect(lines[3]).toMatch(/^account\s+services\s+first seen\s+last seen\s+sessions\s+failed\s+in\s+out\s+webmail$/);
+    expect(lines[4]).toMatch(/^jan@example\.com\s+webmail\s+11-20 10:00\s+11-20 10:00\s+1\s+0\s+–\s+–\s+1\.05 MB$/);
+    expect(lines[5]).toMatch(/^bob@example\.com\s+webmail\s+.*\s+1\s+0\s+–\s+–\s+5\.26 MB$/);
+    expect(stdout).toContain("In and out are the byte counters the logs write at session end, known for 0 of 2 sessions");
+    expect(stdout.replace(/\n/g, ' ')).toContain("Webmail is the body bytes of the web server's 3 responses to 198.51.100.23 while the account was logged in to the webmail from it");
+  });
+
+  it('a download from an address nobody logged in from is no account’s', async () => {
+    const { result } = await runCli<WhoisReport>(['whois-user', '203.0.113.9', '--db', webDb, ...WINDOW, '--json']);
+    expect(result).toMatchObject({ accounts: [], failuresWithoutAccount: 0 });
   });
 });

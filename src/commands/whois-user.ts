@@ -10,7 +10,7 @@ import { resolveZone } from '../zone.js';
 
 export default class WhoisUser extends BaseCommand {
   static override summary = 'Every account seen on an IP address: logins, VPN connections and failed logins.';
-  static override description = `Lists the accounts that logged in (Dovecot, Postfix SASL), connected (OpenVPN) or failed to log in from the address, with their services, first and last time, session counts, and the byte counters the logs carry (Dovecot in=/out= at logout). With a GeoIP database (.mmdb, from --geoip-db, /usr/share/GeoIP or /var/lib/GeoIP) the address's country and AS are shown too.`;
+  static override description = `Lists the accounts that logged in (IMAP, POP3, SASL, webmail), connected (VPN) or failed to log in from the address, with their services, first and last time, session counts, the byte counters the logs write at a session's end (named by their source), and the webmail downloads of the account logged in to the webmail from the address (the web server's access log). With a GeoIP database (.mmdb, from --geoip-db, /usr/share/GeoIP or /var/lib/GeoIP) the address's country and AS are shown too.`;
 
   static override examples = [
     '<%= config.bin %> whois-user 198.51.100.23',

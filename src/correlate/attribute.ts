@@ -5,6 +5,7 @@
  */
 import { groupOfService } from '../flows/services.js';
 import type { FlowRow } from '../store/index.js';
+import { GROUP_OF_REALM } from '../sources/index.js';
 import type { Identities, Lease, MailSession } from './identities.js';
 import { overlapping, webAccountAt } from './identities.js';
 import type { Confidence, ServiceGroup } from './types.js';
@@ -40,9 +41,12 @@ export interface AttributionContext {
   memo?: WeakMap<MailSession, Map<string, Share[]>>;
 }
 
-/** The group a flow's service is declared under (src/sources/), else `vpn` on a VPN port, else `other`. */
+/** The groups correlation treats by their realm (a VPN's, a webmail's), whatever the sources name them. */
+const TUNNEL = GROUP_OF_REALM.tunnel, WEB = GROUP_OF_REALM.web;
+
+/** The group a flow's service is declared under (src/sources/), else the VPN's on a VPN port, else `other`. */
 export function groupOf(f: FlowRow, vpnPorts: Set<number>): ServiceGroup {
-  return groupOfService(f.service) ?? (vpnPorts.has(f.lport) ? 'vpn' : 'other');
+  return groupOfService(f.service) ?? (vpnPorts.has(f.lport) ? TUNNEL : 'other');
 }
 
 const MINUTE = 60_000;
@@ -106,7 +110,7 @@ export function attributeFlow(f: FlowRow, ctx: AttributionContext): Verdict {
     if (leases.length) {
       const accounts = leases.map((l) => ({ account: l.account, weight: 1 }));
       const dup = leases.some((l) => ctx.tunnelAccounts.has(l.account));
-      return accountVerdict('vpn', accounts, 'exact', dup);
+      return accountVerdict(TUNNEL, accounts, 'exact', dup);
     }
   }
 
@@ -141,14 +145,14 @@ export function attributeFlow(f: FlowRow, ctx: AttributionContext): Verdict {
       }
       return { kind: 'unattributed', reason: ds.length ? 'outbound-mail' : 'outbound-unknown', group };
     }
-    case 'vpn': {
+    case TUNNEL: {
       const sessions = overlapping(ids.vpnByIp.get(f.rip), from, to);
       if (sessions.length) {
         const byPort = sessions.filter((s) => s.rport !== null && s.rport === f.rport);
-        return accountVerdict('vpn', (byPort.length ? byPort : sessions).map((s) => ({ account: s.account, weight: 1 })), 'exact');
+        return accountVerdict(TUNNEL, (byPort.length ? byPort : sessions).map((s) => ({ account: s.account, weight: 1 })), 'exact');
       }
       const near = overlapping(ids.vpnByIp.get(f.rip), from, to, 6 * 3_600_000);
-      if (near.length) return accountVerdict('vpn', near.map((s) => ({ account: s.account, weight: 1 })), 'ip-only');
+      if (near.length) return accountVerdict(TUNNEL, near.map((s) => ({ account: s.account, weight: 1 })), 'ip-only');
       return { kind: 'unattributed', reason: scanOrBrute(ctx, f, group) ?? 'unknown', group };
     }
     case 'dns':
@@ -156,8 +160,8 @@ export function attributeFlow(f: FlowRow, ctx: AttributionContext): Verdict {
     default: {
       // A forwarded copy of a VPN client's connection, after NAT, on the outside interface.
       const acct = ctx.innerKeys.get(`${f.proto}|${f.rip}|${f.rport}|${f.minute}`);
-      if (acct && f.iface !== '' && !ctx.vpnPorts.has(f.lport)) return accountVerdict('vpn', [{ account: acct, weight: 1 }], 'exact', true);
-      if (acct && f.iface === '') return accountVerdict('vpn', [{ account: acct, weight: 1 }], 'exact', true);
+      if (acct && f.iface !== '' && !ctx.vpnPorts.has(f.lport)) return accountVerdict(TUNNEL, [{ account: acct, weight: 1 }], 'exact', true);
+      if (acct && f.iface === '') return accountVerdict(TUNNEL, [{ account: acct, weight: 1 }], 'exact', true);
       const sb = scanOrBrute(ctx, f, group);
       if (sb) return { kind: 'unattributed', reason: sb, group };
       if (f.service === 'http' || f.service === 'https') {
@@ -166,7 +170,7 @@ export function attributeFlow(f: FlowRow, ctx: AttributionContext): Verdict {
         const w = webAccountAt(ids, f.rip, f.minute);
         if (w) {
           const seen = ids.webTransfersByIp.get(f.rip)?.some((e) => e.ts >= from - MINUTE && e.ts < to + MINUTE);
-          return accountVerdict('webmail', [{ account: w.account, weight: 1 }], seen ? 'exact' : 'ip-only');
+          return accountVerdict(WEB, [{ account: w.account, weight: 1 }], seen ? 'exact' : 'ip-only');
         }
         return { kind: 'unattributed', reason: 'web', group };
       }

@@ -8,7 +8,7 @@
  * Wire bytes are frames as an interface counts them (Ethernet header included, as vnstat and a
  * capture see them), so that estimates add up against the interface totals.
  */
-import { aggregateFact, factOf } from '../sources/index.js';
+import { aggregateFact, factOf, GROUP_OF_REALM } from '../sources/index.js';
 import type { AggRow, StoredEvent } from '../store/index.js';
 import { type Delivery, type Identities, type Submission, webAccountAt } from './identities.js';
 import type { ServiceGroup } from './types.js';
@@ -205,7 +205,7 @@ export function webmailEstimates(events: StoredEvent[], ids: Identities): Estima
     if (!e.rip || e.bytesOut === null || factOf(e)?.fact !== 'web-transfer') continue;
     const account = webAccountAt(ids, e.rip, e.ts)?.account ?? e.account;
     const w = tcpWire(overTls(HTTP_REQUEST_BYTES), overTls(e.bytesOut + HTTP_RESPONSE_HEADERS), false);
-    out.push({ account, group: account ? 'webmail' : 'other', reason: account ? null : 'web', rip: e.rip, ts: e.ts, bytesIn: w.fromClient, bytesOut: w.fromServer,
+    out.push({ account, group: account ? GROUP_OF_REALM.web : 'other', reason: account ? null : 'web', rip: e.rip, ts: e.ts, bytesIn: w.fromClient, bytesOut: w.fromServer,
       method: 'web server access log: body bytes sent + HTTP headers, TLS records and TCP framing' });
   }
   return out;

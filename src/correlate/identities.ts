@@ -314,7 +314,11 @@ export const WEB_SESSION_MS = 12 * 3_600_000;
  */
 export function webAccountAt(ids: Identities, ip: string, t: number): WebLogin | null {
   const list = ids.webByIp.get(ip);
-  if (!list) return null;
+  return list ? webLoginAt(list, t) : null;
+}
+
+/** webAccountAt over the webmail logins of one address (whois-user has no Identities). */
+export function webLoginAt(list: readonly WebLogin[], t: number): WebLogin | null {
   let best: WebLogin | null = null;
   for (const w of list) if (w.start <= t + 60_000 && w.start >= t - WEB_SESSION_MS && (!best || w.start >= best.start)) best = w;
   return best;

@@ -7,11 +7,12 @@ import { formatBytes } from '../output.js';
 import { chooseFlowSource, WIRE_SOURCES } from '../flows/query.js';
 import { spreadOver } from '../flows/snapshots.js';
 import type { FlowSource } from '../flows/query.js';
+import { groupPorts } from '../flows/services.js';
 import type { AggRow, FlowRow, OpenConnInput, StoredEvent } from '../store/index.js';
 import type { ReadStore } from '../store/read.js';
 import { type AttributionContext, attributeFlow, groupOf, type Verdict } from './attribute.js';
 import { COUNTER_FLOW_SOURCES } from '../sources/counters.js';
-import { aggregateFact, GROUP_PORTS } from '../sources/index.js';
+import { aggregateFact, GROUP_OF_REALM } from '../sources/index.js';
 import { buildIdentities, isMailSessionEvent, overlapping, webAccountAt, WEB_SESSION_MS, type Identities, type Lease, type MailSession, type VpnSession } from './identities.js';
 import { dnsEstimates, dropEstimates, inboundEstimates, relayEstimates, submissionEstimates, webmailEstimates, type Estimate } from './estimates.js';
 import { matchLifetimes, type ConnLifetime } from './lifetimes.js';
@@ -35,6 +36,8 @@ export interface InvestigateOptions {
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
+/** The groups whose traffic their realm's sessions claim (src/sources/ GroupDecl.realm): a VPN's, a webmail's. */
+const TUNNEL = GROUP_OF_REALM.tunnel, WEB = GROUP_OF_REALM.web;
 /** OpenVPN's share of a full-size tunnel packet (outer UDP/IP and its own header), for the forwarded-copy estimate. */
 const OPENVPN_OVERHEAD = 0.04;
 
@@ -200,7 +203,7 @@ export async function investigate(store: ReadStore, opts: InvestigateOptions): P
   };
   const vpnRows = table ? await store.vpnFlowsInRange(table, from, to, [...vpnPorts], [...ids.leasesByVip.keys()]) : [];
   for (const f of vpnRows) {
-    if (groupOf(f, vpnPorts) === 'vpn') {
+    if (groupOf(f, vpnPorts) === TUNNEL) {
       const v = await verdictOf(f);
       if (v.kind === 'account') for (const s of v.shares) tunnelAccounts.add(s.account);
     }
@@ -283,7 +286,7 @@ export async function investigate(store: ReadStore, opts: InvestigateOptions): P
   const open = await store.openConnections(from, to + 24 * HOUR);
   const firstListing = open.length ? open[0].listingTs : null;
   const openJoins = firstListing === null ? [] : joinOpenConnections(open.filter((x) => x.listingTs === firstListing), ids, vpnPorts);
-  const listedTunnels = new Set(openJoins.filter((j) => j.session && j.group === 'vpn').map((j) => `${j.conn.rip}|${j.conn.rport}`));
+  const listedTunnels = new Set(openJoins.filter((j) => j.session && j.group === TUNNEL).map((j) => `${j.conn.rip}|${j.conn.rport}`));
 
   for await (const f of rows()) {
     if (!wire && listedTunnels.has(`${f.rip}|${f.rport}`)) continue;
@@ -363,7 +366,7 @@ export async function investigate(store: ReadStore, opts: InvestigateOptions): P
   // less OpenVPN's per-packet overhead (UDP/IP 28 + OpenVPN ~24 bytes on ~1,400: about 4%).
   if (flowSource !== 'pcap' && flowSource !== 'capture') {
     for (const b of buckets.values()) {
-      if (!b.account || b.group !== 'vpn' || b.dupBytes > 0) continue;
+      if (!b.account || b.group !== TUNNEL || b.dupBytes > 0) continue;
       b.forwarded = { bytesIn: b.bytesOut * (1 - OPENVPN_OVERHEAD), bytesOut: b.bytesIn * (1 - OPENVPN_OVERHEAD) };
     }
   }
@@ -376,7 +379,7 @@ export async function investigate(store: ReadStore, opts: InvestigateOptions): P
   for (const e of estimates) {
     if (e.ts < from || e.ts >= to) continue;
     // Webmail flows are HTTPS flows (group `other` on the wire) from the client's address.
-    if (wire && seenBetween(e.rip, e.group === 'other' ? '*' : e.group === 'webmail' ? 'other' : e.group, e.ts - 3 * MINUTE, e.ts + 3 * MINUTE)) continue;
+    if (wire && seenBetween(e.rip, e.group === 'other' ? '*' : e.group === WEB ? 'other' : e.group, e.ts - 3 * MINUTE, e.ts + 3 * MINUTE)) continue;
     const d = drops.get(e.rip);
     const reason = e.reason === 'firewall-drop' && d && (d.count >= 5 || d.ports.size >= 3) ? 'scan' : e.reason;
     const b = e.account ? bucketFor(`a|${e.account}|${e.group}`, e.account, e.group, null) : bucketFor(`u|${reason}`, null, e.group, reason);
@@ -568,7 +571,7 @@ function joinOpenConnections(conns: OpenConnInput[], ids: Identities, vpnPorts: 
       const s = free[0] ?? null;
       if (s) used.add(s);
       out.push({ conn: c, session: s, group: g, shared: !byPort.length && new Set(cands.map((x) => x.account)).size > 1 });
-    } else if (g === 'vpn') {
+    } else if (g === TUNNEL) {
       const cands = (ids.vpnByIp.get(c.rip) ?? []).filter((s) => (s.rport === null || s.rport === c.rport) && alive(s));
       out.push({ conn: c, session: cands.sort((a, b) => b.start - a.start)[0] ?? null, group: g, shared: false });
     } else out.push({ conn: c, session: null, group: g, shared: false });
@@ -779,7 +782,7 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: 
     if (b.est.bytesIn + b.est.bytesOut > 0) facts.push(`${formatBytes(b.est.bytesIn + b.est.bytesOut)} estimated: ${[...b.methods].join('; ')}`);
     const scans = subs.map((s) => s.scan).filter((x): x is StoredEvent => x !== null);
     lines = [...sampleLines(subs.map((s) => s.login), 3), ...sampleLines(ds.filter((d) => d.status !== 'sent').map((d) => d.event), 2), ...sampleLines(scans, 1)];
-  } else if (b.group === 'vpn') {
+  } else if (b.group === TUNNEL) {
     const vs = (index.vpn.get(account) ?? []).filter((s) => s.start < to && s.end > from);
     sessions = vs.length;
     facts.push(`${vs.length} VPN session(s) from ${new Set(vs.map((s) => s.rip)).size} real IP(s); virtual address(es) ${[...new Set(vs.flatMap((s) => s.vips))].join(', ') || 'unknown'}`);
@@ -789,7 +792,7 @@ function makeSuspect(b: Bucket, confidence: Confidence, ids: Identities, index: 
     if (fwd > 0) facts.push(`about ${formatBytes(fwd)} more crossed the interface forwarded to and from the internet, if the VPN routes it (estimated from the tunnel, less OpenVPN's overhead; not added)`);
     if (share >= 0.3 || bytes >= 100e6) finding = 'vpn-heavy';
     lines = sampleLines(vs.flatMap((s) => s.events), 4);
-  } else if (b.group === 'webmail') {
+  } else if (b.group === WEB) {
     const logins = [...ids.webByIp.values()].flat().filter((w) => w.account === account && w.start < to && w.start >= from - WEB_SESSION_MS);
     sessions = logins.length;
     const reqs = [...ids.webTransfersByIp.entries()].flatMap(([ip, l]) => l.filter((e) => e.ts >= from && e.ts < to && webAccountAt(ids, ip, e.ts)?.account === account));
@@ -991,9 +994,6 @@ function peakWindow(minutes: Map<number, number>, n: number): number {
   return best;
 }
 
-/** A throttle's ports per group, as the log sources declare them. */
-const PORTS: Readonly<Record<ServiceGroup, readonly number[]>> = GROUP_PORTS;
-
 /** Mbit/s with two significant digits: `3.4 Mbit/s`. */
 function mbit(bits: number): string {
   const m = bits / 1e6;
@@ -1018,6 +1018,7 @@ function proposeThrottle(s: Suspect, from: number, to: number, peak5min: number,
   const peakBits = Math.max(avgBits, (peak5min * 8) / 300);
   const target = Math.min(20e6, Math.max(1e6, peakBits / 4));
   const rate = target >= 1e6 ? `${Math.max(1, Math.round(target / 1e6))}mbit` : `${Math.round(target / 1e3)}kbit`;
+  const PORTS: Readonly<Record<ServiceGroup, readonly number[]>> = groupPorts();
   let ports = s.account ? [...(PORTS[s.service] ?? [])] : [];
   let ips = s.ips;
   let direction: 'in' | 'out' = dir;

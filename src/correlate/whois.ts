@@ -7,7 +7,7 @@
  */
 import { factOf, serviceOf } from '../sources/index.js';
 import type { SessionKeys, StoredEvent } from '../store/index.js';
-import { SessionBook } from './identities.js';
+import { SessionBook, webLoginAt, type WebLogin } from './identities.js';
 
 export interface WhoisAccount {
   account: string;
@@ -24,6 +24,12 @@ export interface WhoisAccount {
   bytesOut: number;
   /** How many sessions had byte counters: the rest are not in bytesIn/bytesOut. */
   countedSessions: number;
+  /**
+   * Webmail downloads: the web server's responses to the IP while this account was logged in to
+   * the webmail from it (the same attribution as investigate's), and their body bytes.
+   */
+  webRequests: number;
+  webBytesOut: number;
 }
 
 export interface WhoisResult {
@@ -33,11 +39,13 @@ export interface WhoisResult {
   failuresWithoutAccount: number;
   /** Where the byte figures come from. */
   bytesFrom: 'log-counters';
+  /** The sources whose session-end counters are in bytesIn/bytesOut (`dovecot`, `courier`), sorted. */
+  countersFrom: string[];
 }
 
 interface Acc {
   account: string; services: Set<string>; first: number; last: number;
-  sessions: number; failures: number; bytesIn: number; bytesOut: number; counted: number;
+  sessions: number; failures: number; bytesIn: number; bytesOut: number; counted: number; webRequests: number; webBytesOut: number;
 }
 
 /**
@@ -54,18 +62,22 @@ export function whoisIp(events: StoredEvent[], ip: string): WhoisResult {
   const accounts = new Map<string, Acc>();
   const get = (account: string, ts: number): Acc => {
     let a = accounts.get(account);
-    if (!a) accounts.set(account, (a = { account, services: new Set(), first: ts, last: ts, sessions: 0, failures: 0, bytesIn: 0, bytesOut: 0, counted: 0 }));
+    if (!a) accounts.set(account, (a = { account, services: new Set(), first: ts, last: ts, sessions: 0, failures: 0, bytesIn: 0, bytesOut: 0, counted: 0, webRequests: 0, webBytesOut: 0 }));
     a.first = Math.min(a.first, ts);
     a.last = Math.max(a.last, ts);
     return a;
   };
   const book = new SessionBook(Infinity);
   const counted = new Set<number>();
+  const countersFrom = new Set<string>();
+  const webLogins: WebLogin[] = [];
+  const webTransfers: StoredEvent[] = [];
   let failuresWithoutAccount = 0;
 
   const addCounters = (a: Acc, ev: StoredEvent) => {
     if ((ev.bytesIn === null && ev.bytesOut === null) || counted.has(ev.id)) return;
     counted.add(ev.id);
+    countersFrom.add(ev.source);
     a.bytesIn += ev.bytesIn ?? 0;
     a.bytesOut += ev.bytesOut ?? 0;
     a.counted++;
@@ -80,6 +92,9 @@ export function whoisIp(events: StoredEvent[], ip: string): WhoisResult {
       if (ev.account) { const a = get(ev.account, ev.ts); a.failures++; a.services.add(serviceOf(ev)); } else failuresWithoutAccount++;
       continue;
     }
+    // A download is the webmail login's on the address, not a session of its own (below).
+    if (f?.fact === 'web-transfer') { webTransfers.push(ev); continue; }
+    if (f?.fact === 'session-start' && f.realm === 'web' && ev.account) webLogins.push({ account: ev.account, rip: ip, start: ev.ts, login: ev });
     if (!ev.account) continue;
     const a = get(ev.account, ev.ts);
     a.services.add(serviceOf(ev));
@@ -99,6 +114,14 @@ export function whoisIp(events: StoredEvent[], ip: string): WhoisResult {
   for (const s of book.tunnel) if (s.rip === ip) get(s.account, s.start).sessions++;
   // A disconnect whose connect is before the data is still a session.
   for (const ev of book.orphanTunnelEnds) if (ev.rip === ip && ev.account) get(ev.account, ev.ts).sessions++;
+  for (const ev of webTransfers) {
+    const account = webLoginAt(webLogins, ev.ts)?.account ?? ev.account;
+    if (!account) continue;
+    const a = get(account, ev.ts);
+    a.services.add(serviceOf(ev));
+    a.webRequests++;
+    a.webBytesOut += ev.bytesOut ?? 0;
+  }
 
   const iso = (t: number) => new Date(t).toISOString();
   return {
@@ -108,9 +131,11 @@ export function whoisIp(events: StoredEvent[], ip: string): WhoisResult {
       .map((a) => ({
         account: a.account, services: [...a.services].sort(), firstSeen: iso(a.first), lastSeen: iso(a.last),
         sessions: a.sessions, failures: a.failures, bytesIn: a.bytesIn, bytesOut: a.bytesOut, countedSessions: a.counted,
+        webRequests: a.webRequests, webBytesOut: a.webBytesOut,
       })),
     failuresWithoutAccount,
     bytesFrom: 'log-counters',
+    countersFrom: [...countersFrom].sort(),
   };
 }
 

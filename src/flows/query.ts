@@ -12,7 +12,7 @@ import type { ReadStore } from '../store/read.js';
 
 /** Sources that count packets on the wire (or in the kernel): preferred, the largest first. */
 export const WIRE_SOURCES: readonly string[] = ['pcap', 'capture', 'conntrack'];
-/** The wire sources, then the counter sources' own (src/sources/counters.ts: `openvpn-status`, `wireguard`). */
+/** The wire sources, then the counter sources' own (src/sources/counters/: `openvpn-status`, `wireguard`). */
 export const FLOW_SOURCES: readonly string[] = [...WIRE_SOURCES, ...COUNTER_FLOW_SOURCES];
 export type FlowSource = 'pcap' | 'capture' | 'conntrack' | CounterKind;
 

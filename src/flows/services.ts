@@ -5,7 +5,7 @@
  */
 import { UserError } from '../errors.js';
 import { COUNTER_SOURCES } from '../sources/counters.js';
-import { SOURCE_PORTS } from '../sources/index.js';
+import { GROUP_LABELS, LOG_SOURCES, SOURCE_PORTS } from '../sources/index.js';
 import type { ServicePort } from '../sources/types.js';
 
 /** A service named by its port: every service a source declares, `ssh`, and `other`. */
@@ -28,7 +28,7 @@ function declaredPorts(): ServicePort[] {
 
 /**
  * Every service, in the order the sources declare them, then `other`. Filled on first use, not
- * at load: the counter sources build on this module (through flows/snapshots.ts).
+ * at load, so that a module in the import cycle around flows/snapshots.ts may name it early.
  */
 export const SERVICES: Service[] = ['other'];
 
@@ -57,6 +57,23 @@ export function groupOfService(service: Service): string | null {
 /** The services of a group, e.g. every VPN's (`openvpn`, `wireguard`). */
 export function servicesOfGroup(group: string): Service[] {
   return [...services().groups].filter(([, g]) => g === group).map(([s]) => s);
+}
+
+let throttlePorts: Readonly<Record<string, readonly number[]>> | null = null;
+
+/**
+ * The ports a throttle of each group limits (server side, TCP and UDP alike): those the group
+ * declares, else the ports of its services as every log and counter source declares them, in
+ * order (`vpn` → OpenVPN's 1194 and WireGuard's 51820). `other` has none.
+ */
+export function groupPorts(): Readonly<Record<string, readonly number[]>> {
+  if (throttlePorts) return throttlePorts;
+  const out: Record<string, number[]> = {};
+  for (const name of Object.keys(GROUP_LABELS)) out[name] = [];
+  for (const [, port, , group] of declaredPorts()) if (group && out[group] && !out[group].includes(port)) out[group].push(port);
+  for (const s of LOG_SOURCES) for (const g of s.groups ?? []) if (g.ports) out[g.name] = [...g.ports];
+  out.other = [];
+  return (throttlePorts = out);
 }
 
 /**

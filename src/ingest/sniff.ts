@@ -5,7 +5,11 @@ import type { FileKind } from '../store/index.js';
 
 const CONNTRACK_LINE = /^[ \t]*(?:\[\d+\.\d+\][ \t]+)?(?:\[(?:NEW|UPDATE|DESTROY)\][ \t]+)?(?:ipv[46][ \t]+\d+[ \t]+)?[a-z][a-z0-9]*[ \t]+\d{1,3}[ \t]+(?:\d+[ \t]+)?(?:[A-Z][A-Z_]+[ \t]+)?src=\S/m;
 
-export type Sniffed = { kind: FileKind } | { kind: 'binary'; why: string } | { kind: 'empty' };
+/**
+ * A counter source's kind is any string its module names (src/sources/counters/), so `kind`
+ * alone no longer tells `binary` apart for the compiler: `why` is there only on `binary`.
+ */
+export type Sniffed = { kind: FileKind; why?: never } | { kind: 'binary'; why: string } | { kind: 'empty'; why?: never };
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const PCAP_MAGICS = new Set([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a]);
@@ -22,7 +26,7 @@ export function sniffContent(head: Buffer): Sniffed {
   if (head.subarray(0, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) return { kind: 'binary', why: 'an SQLite database' };
   const text = head.subarray(0, Math.min(head.length, 4096)).toString('latin1');
   const trimmed = text.trimStart();
-  // OpenVPN status files, WireGuard dumps and configurations: each counter source knows its own (src/sources/counters.ts).
+  // OpenVPN status files, WireGuard dumps and configurations: each counter source knows its own (src/sources/counters/).
   const counter = counterSourceOf(trimmed);
   if (counter) return { kind: counter.kind };
   if (trimmed.startsWith('{') && /"vnstatversion"\s*:/.test(text)) return { kind: 'vnstat' };

@@ -12,23 +12,15 @@
  * would wait on each other and node would exit with code 13 (unsettled top-level await).
  * test/sources.test.ts loads every module.
  */
-import { readdirSync } from 'node:fs';
 import { registerSourceName, type LogEvent } from '../events.js';
 import { registerStampReader } from '../parsers/syslog.js';
+import { loadSourceModules } from './load.js';
 import type { SourceParser } from '../parsers/types.js';
 import { NATIVE_STAMPS, type AggregateFact, type FactName, type IdentityFact, type LogSource, type ServicePort } from './types.js';
 
-/** The log source modules: `.js` when built, `.ts` under vitest. */
+/** The log source modules, in parser order. */
 async function loadModules(): Promise<LogSource[]> {
-  const dir = new URL('./logs/', import.meta.url);
-  const files = readdirSync(dir).filter((f) => /\.(?:js|ts)$/.test(f) && !f.endsWith('.d.ts')).sort();
-  const out: LogSource[] = [];
-  for (const f of files) {
-    const mod = (await import(new URL(f, dir).href)) as { source?: LogSource };
-    if (!mod.source) throw new Error(`src/sources/logs/${f} exports no source`);
-    out.push(mod.source);
-  }
-  return out.sort((a, b) => a.rank - b.rank);
+  return (await loadSourceModules<LogSource>(new URL('./logs/', import.meta.url))).sort((a, b) => a.rank - b.rank);
 }
 
 const registry: LogSource[] = [];
@@ -83,16 +75,20 @@ export const GROUP_LABELS: Readonly<Record<string, string>> = (() => {
 })();
 
 /**
- * The ports a throttle of each group limits: those the group declares, else its services'
- * ports in registration order (`imap` → 143, 993). `other` has none.
+ * The group each non-mail realm's traffic is attributed under, as the sources declare it
+ * (`tunnel` → `vpn`, `web` → `webmail`); a realm no source declares is its own name, which no
+ * flow carries.
  */
-export const GROUP_PORTS: Readonly<Record<string, readonly number[]>> = (() => {
-  const out: Record<string, number[]> = {};
-  for (const name of Object.keys(GROUP_LABELS)) out[name] = [];
-  for (const [, port, , group] of SOURCE_PORTS) if (group && out[group] && !out[group].includes(port)) out[group].push(port);
-  for (const s of registry) for (const g of s.groups ?? []) if (g.ports) out[g.name] = [...g.ports];
-  out.other = [];
-  return out;
+export const GROUP_OF_REALM: Readonly<Record<'tunnel' | 'web', string>> = (() => {
+  const out: Partial<Record<'tunnel' | 'web', string>> = {};
+  for (const s of registry) {
+    for (const g of s.groups ?? []) {
+      if (!g.realm) continue;
+      if (out[g.realm] !== undefined && out[g.realm] !== g.name) throw new Error(`source ${s.name}: realm ${g.realm} is group ${out[g.realm]} elsewhere, not ${g.name}`);
+      out[g.realm] = g.name;
+    }
+  }
+  return { tunnel: out.tunnel ?? 'tunnel', web: out.web ?? 'web' };
 })();
 
 /** Corpus folders with real-world lines of some source, sorted. */

@@ -4,6 +4,8 @@
  * reads the source-free identity facts below, never the source's name or its own kinds.
  */
 import type { LogEvent, ParseContext } from '../events.js';
+import type { SnapshotResult } from '../flows/spread.js';
+import type { ServicePorts } from '../flows/types.js';
 import type { EnvelopeResult } from '../parsers/syslog.js';
 import type { SourceParser } from '../parsers/types.js';
 
@@ -66,6 +68,12 @@ export interface GroupDecl {
    * (a webmail's HTTPS); else the ports of the services in the group, in registration order.
    */
   ports?: readonly number[];
+  /**
+   * The realm whose sessions claim this group's traffic by the client's address rather than by a
+   * service port (`tunnel`: a VPN's leases and forwarded copies; `web`: a webmail's downloads).
+   * Correlation finds these groups by their realm, never by their names. One group per realm.
+   */
+  realm?: Exclude<Realm, 'mail'>;
 }
 
 /**
@@ -171,3 +179,40 @@ export interface LogSource {
  * it logged under a prefix that names no verdict, DNS queries, and DNS replies with their sizes.
  */
 export type AggregateFact = 'firewall-drop' | 'firewall-log' | 'dns-query' | 'dns-reply';
+
+/** A counter snapshot file as ingest read it. */
+export interface CounterInput {
+  text: string;
+  /** The file's time: its mtime, or now for stdin and /proc files. */
+  fileTime: number;
+  /** The file's name without its folder (a one-interface `wg show wg0 dump` is named by it). */
+  name: string;
+}
+
+/**
+ * A counter source: snapshot files whose counters say how many bytes each client or peer moved
+ * (an OpenVPN status file, `wg show all dump`), or that name its peers. One module in
+ * src/sources/counters/ that exports it as `source`; the counter registry
+ * (src/sources/counters.ts) finds it there, and nothing else names it.
+ */
+export interface CounterSource {
+  /** The file kind, and the flow source name of its flow records. Lower case, stable; the module's file name. */
+  kind: string;
+  title: string;
+  /** What ingest says it stored, e.g. `flow records and leases (openvpn-status)`. */
+  label: string;
+  /** Its place in the order files are sniffed (lower first; the first whose sniff accepts a file takes it). Unique. */
+  rank: number;
+  /** Does the (decompressed, left-trimmed) start of a file look like one of these? Cheap. */
+  sniff(head: string): boolean;
+  /** The delta engine's key in counter_state; kinds that share one see each other's state. */
+  stateKey: string | null;
+  /** Its flow records are a flow source of their own (the VPN's counters, not the wire). */
+  flows: boolean;
+  /** Pure: the snapshot and the engine's previous state in, records and the next state out. */
+  compute(input: CounterInput, prevState: string | null, opts: { tz: string; servicePorts?: ServicePorts }): SnapshotResult;
+  /** Where the server keeps such files: investigate reads those that exist, as root, for a counter source of flows. */
+  standardPaths: readonly string[];
+  /** Ports of the service its flow records are for, with their group, as a log source declares them. */
+  ports?: readonly ServicePort[];
+}

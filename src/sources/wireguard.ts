@@ -8,7 +8,7 @@
  * client's. Pure: the text, its time and the previous state come in.
  */
 import { InputError } from '../errors.js';
-import { type SnapshotResult, spreadOver } from '../flows/snapshots.js';
+import { type SnapshotResult, spreadOver } from '../flows/spread.js';
 import type { FlowRecord } from '../flows/types.js';
 import { normalizeIp } from '../parsers/common.js';
 import type { LeaseInput } from '../store/index.js';

@@ -12,7 +12,7 @@ export const source: LogSource = {
   parser,
   longSessions: true,
   ports: [['openvpn', 1194, ['tcp', 'udp'], 'vpn']],
-  groups: [{ name: 'vpn', label: 'VPN' }],
+  groups: [{ name: 'vpn', label: 'VPN', realm: 'tunnel' }],
   standardPaths: ['/var/log/openvpn', '/var/log/openvpn.log'],
   corpusDirs: ['openvpn'],
   fact(ev): IdentityFact | null {

@@ -109,7 +109,7 @@ export const source: LogSource = {
   parser,
   ports: [['http', 80, ['tcp']], ['https', 443, ['tcp', 'udp']]],
   // Its logins claim the HTTPS flows from their address (correlate/attribute.ts), not a port.
-  groups: [{ name: 'webmail', label: 'webmail', ports: [443, 80] }],
+  groups: [{ name: 'webmail', label: 'webmail', ports: [443, 80], realm: 'web' }],
   standardPaths: ['/var/log/roundcube/userlogins.log', '/var/log/roundcube/userlogins', '/var/lib/roundcube/logs/userlogins.log', '/var/log/roundcube/errors.log'],
   corpusDirs: ['webmail'],
   fact(ev): IdentityFact | null {
