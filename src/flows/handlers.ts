@@ -22,15 +22,23 @@ import { CONNTRACK_STATE_KEY, conntrackSnapshot, type SnapshotResult, vnstatSnap
 const pcapHandler: KindHandler = async (store, content, file, _startOffset, opts) => {
   // Finished rows wait in a temporary file, not in memory, for the inference to see the whole
   // capture: peak RSS stays flat whatever the capture's size.
-  const spill = new RowSpill();
+  let spill: RowSpill | undefined;
+  let spillWarning: string[] = [];
   try {
-    return await ingestCapture(store, content, file, opts, spill);
+    spill = new RowSpill();
+  } catch (err) {
+    // No writable temporary folder: the rows stay in memory, as they did before the spill.
+    spillWarning = [`cannot create a temporary file (${(err as Error).message}): flow records held in memory until the end (set TMPDIR)`];
+  }
+  try {
+    const r = await ingestCapture(store, content, file, opts, spill);
+    return { ...r, warnings: [...spillWarning, ...r.warnings] };
   } finally {
-    spill.close();
+    spill?.close();
   }
 };
 
-async function ingestCapture(store: WriteStore, content: OpenedContent, file: FileRecord, opts: IngestOptions, spill: RowSpill): ReturnType<KindHandler> {
+async function ingestCapture(store: WriteStore, content: OpenedContent, file: FileRecord, opts: IngestOptions, spill: RowSpill | undefined): ReturnType<KindHandler> {
   const stateKey = `pcap-last:${file.id}`;
   const last = Number(store.getState(stateKey) ?? '-1');
   const agg = new FlowAggregator({ localIps: opts.localIps, servicePorts: opts.servicePorts, spill });
