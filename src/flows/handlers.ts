@@ -12,16 +12,36 @@
 import { basename } from 'node:path';
 import type { IngestOptions, KindHandler } from '../ingest/index.js';
 import { sha1, type OpenedContent } from '../ingest/content.js';
-import type { FileKind } from '../store/index.js';
-import { FlowAggregator } from './aggregate.js';
+import type { FileKind, FileRecord } from '../store/index.js';
+import type { WriteStore } from '../store/write.js';
+import { FlowAggregator, RowSpill } from './aggregate.js';
 import { readCapture, type CaptureSink } from './pcap.js';
 import { COUNTER_SOURCES } from '../sources/counters.js';
 import { CONNTRACK_STATE_KEY, conntrackSnapshot, type SnapshotResult, vnstatSnapshot } from './snapshots.js';
 
 const pcapHandler: KindHandler = async (store, content, file, _startOffset, opts) => {
+  // Finished rows wait in a temporary file, not in memory, for the inference to see the whole
+  // capture: peak RSS stays flat whatever the capture's size.
+  let spill: RowSpill | undefined;
+  let spillWarning: string[] = [];
+  try {
+    spill = new RowSpill();
+  } catch (err) {
+    // No writable temporary folder: the rows stay in memory, as they did before the spill.
+    spillWarning = [`cannot create a temporary file (${(err as Error).message}): flow records held in memory until the end (set TMPDIR)`];
+  }
+  try {
+    const r = await ingestCapture(store, content, file, opts, spill);
+    return { ...r, warnings: [...spillWarning, ...r.warnings] };
+  } finally {
+    spill?.close();
+  }
+};
+
+async function ingestCapture(store: WriteStore, content: OpenedContent, file: FileRecord, opts: IngestOptions, spill: RowSpill | undefined): ReturnType<KindHandler> {
   const stateKey = `pcap-last:${file.id}`;
   const last = Number(store.getState(stateKey) ?? '-1');
-  const agg = new FlowAggregator({ localIps: opts.localIps, servicePorts: opts.servicePorts });
+  const agg = new FlowAggregator({ localIps: opts.localIps, servicePorts: opts.servicePorts, spill });
   let newest = last;
   let skipped = 0;
   // Only packets after the last one already stored pass to the aggregator.
@@ -53,7 +73,7 @@ const pcapHandler: KindHandler = async (store, content, file, _startOffset, opts
   if (!ok) warnings.push('another bytetrail process stored this capture first; nothing added');
   if (skipped && records === 0) { /* the same capture again: nothing new */ }
   return { records: ok ? records : 0, bytesRead, newOffset: bytesRead, warnings, label: 'flow records (pcap)' };
-};
+}
 
 /** Snapshots larger than this are not read (a conntrack table of a million entries is about 300 MB). */
 export const SNAPSHOT_MAX_BYTES = 256 << 20;

@@ -339,6 +339,7 @@ const ON_AGG_CONFLICT = `ON CONFLICT (minute, source, kind, rip, lport, detail) 
 
 const INSERT_FLOW = 'INSERT INTO flows (source, minute, iface, proto, lip, lport, rip, rport, service, bytes_in, bytes_out, packets_in, packets_out)';
 const FLOW_WIDTH = 13;
+const HOUR_MS = 3_600_000;
 const ON_FLOW_CONFLICT = `ON CONFLICT (source, minute, iface, proto, lip, lport, rip, rport) DO UPDATE SET
   bytes_in = bytes_in + excluded.bytes_in, bytes_out = bytes_out + excluded.bytes_out,
   packets_in = packets_in + excluded.packets_in, packets_out = packets_out + excluded.packets_out`;
@@ -510,6 +511,9 @@ export class Store {
       countUnparsedSamples: db.prepare('SELECT count(*) AS n FROM unparsed WHERE file_id = ? AND source = ?'),
       upsertFlow: db.prepare(`${INSERT_FLOW} VALUES ${rowsOf(FLOW_WIDTH, 1)} ${ON_FLOW_CONFLICT}`),
       upsertFlows: db.prepare(`${INSERT_FLOW} VALUES ${rowsOf(FLOW_WIDTH, ROWS_PER_STATEMENT)} ${ON_FLOW_CONFLICT}`),
+      // What migration 9's triggers on flows did per row (migration 11): the hour [lo, hi] changed in the current usage.gen.
+      markFlowHour: db.prepare(`INSERT INTO usage_dirty (lo, hi, gen) VALUES (?, ?, coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage.gen'), 0))
+        ON CONFLICT (lo, hi) DO UPDATE SET gen = excluded.gen`),
       upsertLease: db.prepare(`INSERT INTO vpn_leases (account, real_ip, real_port, vip, first_ts, last_ts, source) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (account, real_ip, real_port, vip, first_ts) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)`),
       upsertIfaceTotal: db.prepare(`INSERT INTO iface_totals (iface, granularity, start, rx, tx) VALUES (?, ?, ?, ?, ?)
@@ -699,6 +703,10 @@ export class Store {
     }
     const one: Array<string | number> = new Array(FLOW_WIDTH);
     for (; i < records.length; i++) { put(one, 0, records[i]); this.stmts.upsertFlow.run(...one); }
+    // usage recomputes the hours whose flows changed: once per hour of the batch, not per record.
+    const hours = new Set<number>();
+    for (const f of records) hours.add(f.minute - (f.minute % HOUR_MS));
+    for (const h of hours) this.stmts.markFlowHour.run(h, h);
   }
 
   /** Add to what is known lost at a path for a reason. */

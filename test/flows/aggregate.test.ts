@@ -3,7 +3,7 @@
  * Frames are built with src/flows/pcap-write.ts and pushed as raw packets.
  */
 import { describe, expect, it } from 'vitest';
-import { FlowAggregator } from '../../src/flows/aggregate.js';
+import { FlowAggregator, RowSpill } from '../../src/flows/aggregate.js';
 import { formatIp, isGroupOrUnspecified, parseIp } from '../../src/flows/pcap-decode.js';
 import { IPPROTO, ethernet, icmpEcho, ipv4, ipv6, sll, tcp, udp } from '../../src/flows/pcap-write.js';
 import { SERVICES, ServiceTable, serviceFor } from '../../src/flows/services.js';
@@ -219,5 +219,45 @@ describe('minutes and flushing', () => {
     const flows = agg.finish();
     expect(flows.length).toBe(1);
     expect(flows[0]).toMatchObject({ packetsOut: 1_000_000, bytesOut: 1_000_000 * f.length });
+  });
+});
+
+describe('finished rows spilled to a temporary file (capture ingest)', () => {
+  // Minute 0 holds more rows than are kept in memory, among them the server talking to one
+  // client from a high port; only the later minutes make the server the centre of a star.
+  function feed(agg: FlowAggregator): void {
+    for (let i = 0; i < 1100; i++) {
+      const x = `203.0.113.${1 + (i % 250)}`, y = `2001:db8::${(i + 1).toString(16)}`;
+      if (i % 2) push(agg, T + i, frame(x, `198.51.100.${1 + (i % 200)}`, 'udp', 30000 + i, 31000 + i));
+      else push(agg, T + i, frame(y, `2001:db8:1::${(i + 1).toString(16)}`, 'udp', 30000 + i, 31000 + i));
+    }
+    push(agg, T + 2000, frame('192.0.2.10', '198.51.100.250', 'udp', 50000, 40000));
+    push(agg, T + 2001, frame('198.51.100.250', '192.0.2.10', 'udp', 40000, 50000));
+    for (let m = 1; m <= 4; m++) {
+      for (let c = 0; c < 30; c++) push(agg, T + m * MIN + c, frame('192.0.2.10', `198.51.100.${100 + c}`, 'udp', 50000, 40000 + c));
+    }
+  }
+  const key = (f: FlowRecord) => `${f.minute} ${f.iface} ${f.proto} ${f.lip}:${f.lport} ${f.rip}:${f.rport} ${f.service} ${f.bytesIn}/${f.bytesOut} ${f.packetsIn}/${f.packetsOut}`;
+
+  it('resolves spilled rows with the inference of the whole capture, as held rows are', () => {
+    const held = new FlowAggregator();
+    feed(held);
+    const want: FlowRecord[] = [];
+    expect(held.finishEach((r) => want.push(...r))).toBe(want.length);
+
+    const spill = new RowSpill();
+    try {
+      const spilled = new FlowAggregator({ spill, holdRows: 1024 });
+      feed(spilled);
+      // The first minutes were parked in the file before the rest was read.
+      expect(spill.rows).toBeGreaterThanOrEqual(1024);
+      const got: FlowRecord[] = [];
+      expect(spilled.finishEach((r) => got.push(...r))).toBe(want.length);
+      expect(got.map(key).sort()).toEqual(want.map(key).sort());
+    } finally {
+      spill.close();
+    }
+    const early = want.find((f) => f.minute === T && (f.lip === '192.0.2.10' || f.rip === '192.0.2.10'))!;
+    expect(brief(early)).toBe('192.0.2.10:50000 198.51.100.250:40000 other in=1 out=1');
   });
 });
