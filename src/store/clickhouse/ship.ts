@@ -11,7 +11,7 @@
  * up and larger ones when it is behind.
  */
 import type { Store } from '../index.js';
-import { keyText, Outbox, OUTBOX_TABLES, type LocalRow, type OutboxBatch, type OutboxTable } from '../outbox.js';
+import { keyText, Outbox, OUTBOX_TABLES, type LocalRow, type LocalValue, type OutboxBatch, type OutboxTable } from '../outbox.js';
 import { StoreError } from '../../errors.js';
 import { Central, type CentralRow, type MigrateResult } from './central.js';
 import { CENTRAL_TABLES, ROLLUP_TABLES } from './migrations.js';
@@ -111,7 +111,7 @@ export class Shipper {
     const { central, server } = this;
     // Side by side (two connections): the acknowledgement waits for both.
     await Promise.all([
-      central.insert(b.table, b.rows.map((r) => toCentral(b.table, r, server))),
+      central.insert(b.table, toCentralRows(b, server)),
       ...rollupRows(b, server).map(([name, rows]) => central.insertRollup(name, rows)),
     ]);
   }
@@ -155,17 +155,18 @@ export function rollupRows(b: OutboxBatch, server: string): Array<[string, Centr
     }
     r.sums.forEach((s, j) => { row![s] = Number(row![s]) + values[j]; });
   };
-  const n = (v: string | number | null | undefined) => (v === null || v === undefined ? 0 : Math.trunc(Number(v)) || 0);
+  const n = (v: LocalValue | undefined) => (v === null || v === undefined ? 0 : Math.trunc(Number(v)) || 0);
   const T = ROLLUP_TABLES.traffic;
   const E = ROLLUP_TABLES.events;
+  const c = Object.fromEntries(b.columns.map((name, j) => [name, j]).reverse()) as Record<string, number>;
   for (const r of b.rows) {
     if (b.table === 'flows') {
-      add(T, [T.name, n(r.minute), server, String(r.source), String(r.iface)], [n(r.add_bytes_in), n(r.add_bytes_out), n(r.add_packets_in), n(r.add_packets_out)]);
+      add(T, [T.name, n(r[c.minute]), server, String(r[c.source]), String(r[c.iface])], [n(r[c.add_bytes_in]), n(r[c.add_bytes_out]), n(r[c.add_packets_in]), n(r[c.add_packets_out])]);
     } else if (b.table === 'events') {
-      add(E, [E.name, Math.floor(n(r.ts) / 60_000) * 60_000, server, String(r.source), String(r.kind), r.account === null ? '' : String(r.account)], [1, n(r.bytes_in), n(r.bytes_out)]);
+      add(E, [E.name, Math.floor(n(r[c.ts]) / 60_000) * 60_000, server, String(r[c.source]), String(r[c.kind]), r[c.account] === null ? '' : String(r[c.account])], [1, n(r[c.bytes_in]), n(r[c.bytes_out])]);
     } else if (b.table === 'event_agg') {
       // Aggregated kinds (drops, DNS queries) count as events without an account, as in SQLite's events_hourly.
-      add(E, [E.name, n(r.minute), server, String(r.source), String(r.kind), ''], [n(r.add_count), 0, 0]);
+      add(E, [E.name, n(r[c.minute]), server, String(r[c.source]), String(r[c.kind]), ''], [n(r[c.add_count]), 0, 0]);
     }
   }
   const out = new Map<string, CentralRow[]>();
@@ -228,25 +229,34 @@ async function shipLoop(s: Shipper, target: ClickHouseTarget, opts: { intervalMs
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+type CentralColumn = (typeof CENTRAL_TABLES)[OutboxTable]['columns'][number];
+
 /**
- * A local row as the central table's JSON: its columns by name, the server added. Values are
- * checked against the column's type, since SQLite keeps whatever it was given: a lone UTF-16
- * surrogate (never produced from UTF-8 logs) would make ClickHouse refuse the whole batch.
+ * A local value as the central column takes it. Values are checked against the column's type,
+ * since SQLite keeps whatever it was given: a lone UTF-16 surrogate (never produced from UTF-8
+ * logs) would make ClickHouse refuse the whole batch.
  */
+function centralValue(c: CentralColumn, v: LocalValue | undefined): string | number | null {
+  if (v === null || v === undefined) return 'nullable' in c && c.nullable ? null : c.type === 'String' ? '' : 0;
+  if (c.type === 'String') return String(v).replace(LONE_SURROGATE, '\ufffd');
+  const n = Math.trunc(Number(v));
+  return Number.isFinite(n) ? n : ('nullable' in c && c.nullable ? null : 0);
+}
+
+/** A local row (by column name) as the central table's JSON: its columns by name, the server added. */
 export function toCentral(table: OutboxTable, row: LocalRow, server: string): CentralRow {
   const out: CentralRow = {};
-  for (const c of CENTRAL_TABLES[table].columns) {
-    if (c.name === 'server') { out.server = server; continue; }
-    const v = row[c.name];
-    if (v === null || v === undefined) {
-      out[c.name] = 'nullable' in c && c.nullable ? null : c.type === 'String' ? '' : 0;
-    } else if (c.type === 'String') {
-      const s = String(v);
-      out[c.name] = s.replace(LONE_SURROGATE, '\ufffd');
-    } else {
-      const n = Math.trunc(Number(v));
-      out[c.name] = Number.isFinite(n) ? n : ('nullable' in c && c.nullable ? null : 0);
-    }
-  }
+  for (const c of CENTRAL_TABLES[table].columns) out[c.name] = c.name === 'server' ? server : centralValue(c, row[c.name]);
   return out;
+}
+
+/** A batch's rows as the central table's JSON, read from the row arrays by position. */
+export function toCentralRows(b: OutboxBatch, server: string): CentralRow[] {
+  const cols = CENTRAL_TABLES[b.table].columns as readonly CentralColumn[];
+  const at = cols.map((c) => b.columns.indexOf(c.name));
+  return b.rows.map((r) => {
+    const out: CentralRow = {};
+    cols.forEach((c, j) => { out[c.name] = c.name === 'server' ? server : centralValue(c, at[j] < 0 ? undefined : r[at[j]]); });
+    return out;
+  });
 }
