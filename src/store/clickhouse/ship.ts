@@ -15,6 +15,7 @@ import { keyText, Outbox, OUTBOX_TABLES, type LocalRow, type LocalValue, type Ou
 import { StoreError } from '../../errors.js';
 import { Central, type CentralRow, type MigrateResult } from './central.js';
 import { CENTRAL_TABLES, ROLLUP_TABLES } from './migrations.js';
+import { tsvString } from './sql.js';
 import type { ClickHouseTarget } from './url.js';
 
 export interface ShipOptions {
@@ -111,7 +112,7 @@ export class Shipper {
     const { central, server } = this;
     // Side by side (two connections): the acknowledgement waits for both.
     await Promise.all([
-      central.insert(b.table, toCentralRows(b, server)),
+      b.rows.length ? central.insertLines(b.table, tsvLines(b, server)) : null,
       ...rollupRows(b, server).map(([name, rows]) => central.insertRollup(name, rows)),
     ]);
   }
@@ -248,6 +249,42 @@ export function toCentral(table: OutboxTable, row: LocalRow, server: string): Ce
   const out: CentralRow = {};
   for (const c of CENTRAL_TABLES[table].columns) out[c.name] = c.name === 'server' ? server : centralValue(c, row[c.name]);
   return out;
+}
+
+/** Rows per chunk of a TabSeparated body: large enough that the stream's per-chunk cost vanishes, small beside a batch. */
+const LINES_PER_CHUNK = 1000;
+
+/**
+ * A batch's rows as TabSeparated text in the central table's column order, in chunks of
+ * LINES_PER_CHUNK lines, each built only when the request asks for it. Text straight from the
+ * row arrays: no object and no JSON per row, which took a third of the sender's CPU.
+ */
+export function* tsvLines(b: OutboxBatch, server: string): Generator<string> {
+  const cols = CENTRAL_TABLES[b.table].columns as readonly CentralColumn[];
+  const at = cols.map((c) => b.columns.indexOf(c.name));
+  const nullable = cols.map((c) => 'nullable' in c && c.nullable === true);
+  const text = cols.map((c) => c.type === 'String');
+  const srv = tsvString(server);
+  const n = cols.length;
+  let chunk = '';
+  for (let i = 0; i < b.rows.length; i++) {
+    const r = b.rows[i];
+    for (let j = 0; j < n; j++) {
+      if (j > 0) chunk += '\t';
+      const k = at[j];
+      const v = k < 0 ? null : r[k];
+      if (cols[j].name === 'server') chunk += srv;
+      else if (v === null || v === undefined) chunk += nullable[j] ? '\\N' : text[j] ? '' : '0';
+      else if (text[j]) chunk += tsvString(typeof v === 'string' ? v : String(v));
+      else {
+        const x = typeof v === 'number' && Number.isSafeInteger(v) ? v : Math.trunc(Number(v));
+        chunk += Number.isFinite(x) ? String(x) : nullable[j] ? '\\N' : '0';
+      }
+    }
+    chunk += '\n';
+    if ((i + 1) % LINES_PER_CHUNK === 0) { yield chunk; chunk = ''; }
+  }
+  if (chunk) yield chunk;
 }
 
 /** A batch's rows as the central table's JSON, read from the row arrays by position. */
