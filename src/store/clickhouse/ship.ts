@@ -11,7 +11,7 @@
  * up and larger ones when it is behind.
  */
 import type { Store } from '../index.js';
-import { keyText, Outbox, OUTBOX_TABLES, type LocalRow, type LocalValue, type OutboxBatch, type OutboxTable } from '../outbox.js';
+import { Outbox, OUTBOX_TABLES, type LocalRow, type LocalValue, type OutboxBatch, type OutboxTable } from '../outbox.js';
 import { StoreError } from '../../errors.js';
 import { Central, type CentralRow, type MigrateResult } from './central.js';
 import { CENTRAL_TABLES, ROLLUP_TABLES } from './migrations.js';
@@ -134,51 +134,52 @@ export class Shipper {
   }
 }
 
-type Rollup = (typeof ROLLUP_TABLES)[keyof typeof ROLLUP_TABLES];
-
 /**
  * What a batch adds to the per-minute roll-ups, per minute and key, tagged with the batch
  * (`feed`, `batch`): flows add their increase (add_*), events one each with their byte counters,
  * aggregates their added count. Other tables add nothing.
+ *
+ * A key is one string: the minute (digits), then each name but the last with its length, then
+ * the last as it is, so no two keys share it whatever characters an account holds.
  */
 export function rollupRows(b: OutboxBatch, server: string): Array<[string, CentralRow[]]> {
-  const sums = new Map<string, CentralRow>();
-  const add = (r: Rollup, key: Array<string | number>, values: number[]) => {
-    const k = keyText(key);
-    let row = sums.get(k);
-    if (!row) {
-      row = { _rollup: r.name };
-      r.keys.forEach((name, j) => { row![name] = key[j + 1]; });
-      row.feed = b.table;
-      row.batch = b.highWater;
-      for (const s of r.sums) row[s] = 0;
-      sums.set(k, row);
-    }
-    r.sums.forEach((s, j) => { row![s] = Number(row![s]) + values[j]; });
-  };
   const n = (v: LocalValue | undefined) => (v === null || v === undefined ? 0 : Math.trunc(Number(v)) || 0);
-  const T = ROLLUP_TABLES.traffic;
-  const E = ROLLUP_TABLES.events;
+  const str = (v: LocalValue | undefined) => (v === null || v === undefined ? '' : String(v));
   const c = Object.fromEntries(b.columns.map((name, j) => [name, j]).reverse()) as Record<string, number>;
-  for (const r of b.rows) {
-    if (b.table === 'flows') {
-      add(T, [T.name, n(r[c.minute]), server, String(r[c.source]), String(r[c.iface])], [n(r[c.add_bytes_in]), n(r[c.add_bytes_out]), n(r[c.add_packets_in]), n(r[c.add_packets_out])]);
-    } else if (b.table === 'events') {
-      add(E, [E.name, Math.floor(n(r[c.ts]) / 60_000) * 60_000, server, String(r[c.source]), String(r[c.kind]), r[c.account] === null ? '' : String(r[c.account])], [1, n(r[c.bytes_in]), n(r[c.bytes_out])]);
-    } else if (b.table === 'event_agg') {
-      // Aggregated kinds (drops, DNS queries) count as events without an account, as in SQLite's events_hourly.
-      add(E, [E.name, n(r[c.minute]), server, String(r[c.source]), String(r[c.kind]), ''], [n(r[c.add_count]), 0, 0]);
+  const sums = new Map<string, CentralRow>();
+  const feed = b.table, batch = b.highWater;
+  let rollup: string;
+  if (b.table === 'flows') {
+    rollup = ROLLUP_TABLES.traffic.name;
+    for (const r of b.rows) {
+      const minute = n(r[c.minute]), source = str(r[c.source]), iface = str(r[c.iface]);
+      const k = `${minute}:${source.length}:${source}${iface}`;
+      let row = sums.get(k);
+      if (!row) sums.set(k, row = { minute, server, source, iface, feed, batch, bytes_in: 0, bytes_out: 0, packets_in: 0, packets_out: 0 });
+      (row.bytes_in as number) += n(r[c.add_bytes_in]);
+      (row.bytes_out as number) += n(r[c.add_bytes_out]);
+      (row.packets_in as number) += n(r[c.add_packets_in]);
+      (row.packets_out as number) += n(r[c.add_packets_out]);
     }
-  }
-  const out = new Map<string, CentralRow[]>();
-  for (const row of sums.values()) {
-    if ((ROLLUP_TABLES.traffic.sums as readonly string[]).concat(ROLLUP_TABLES.events.sums).every((s) => !row[s])) continue;
-    const name = String(row._rollup);
-    delete row._rollup;
-    if (!out.has(name)) out.set(name, []);
-    out.get(name)!.push(row);
-  }
-  return [...out];
+  } else if (b.table === 'events' || b.table === 'event_agg') {
+    rollup = ROLLUP_TABLES.events.name;
+    const events = b.table === 'events';
+    for (const r of b.rows) {
+      const minute = events ? Math.floor(n(r[c.ts]) / 60_000) * 60_000 : n(r[c.minute]);
+      // Aggregated kinds (drops, DNS queries) count as events without an account, as in SQLite's events_hourly.
+      const source = str(r[c.source]), kind = str(r[c.kind]), account = events ? str(r[c.account]) : '';
+      const k = `${minute}:${source.length}:${source}${kind.length}:${kind}${account}`;
+      let row = sums.get(k);
+      if (!row) sums.set(k, row = { minute, server, source, kind, account, feed, batch, events: 0, bytes_in: 0, bytes_out: 0 });
+      if (events) {
+        (row.events as number) += 1;
+        (row.bytes_in as number) += n(r[c.bytes_in]);
+        (row.bytes_out as number) += n(r[c.bytes_out]);
+      } else (row.events as number) += n(r[c.add_count]);
+    }
+  } else return [];
+  const rows = [...sums.values()].filter((row) => row.events || row.bytes_in || row.bytes_out || row.packets_in || row.packets_out);
+  return rows.length ? [[rollup, rows]] : [];
 }
 
 export async function ship(store: Store, target: ClickHouseTarget, opts: ShipOptions): Promise<ShipResult> {
