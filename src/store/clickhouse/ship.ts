@@ -40,7 +40,7 @@ export interface ShipResult {
   rows: number;
 }
 
-export const DEFAULT_BATCH_ROWS = 20_000;
+export const DEFAULT_BATCH_ROWS = 40_000;
 
 /**
  * One sender: the outbox, the central store, and whether the schema has been checked (once per
