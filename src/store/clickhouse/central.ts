@@ -86,16 +86,6 @@ export class Central {
     }
   }
 
-  /** One batch into one raw table, as JSONEachRow in one compressed request; resolves once ClickHouse has stored it. */
-  async insert(table: CentralTableName, rows: CentralRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    try {
-      await this.client.insert({ table: `${this.db}.${CENTRAL_TABLES[table].name}`, values: rows, format: 'JSONEachRow' });
-    } catch (err) {
-      throw this.failure(`insert into ${table}`, err);
-    }
-  }
-
   /** A batch's per-minute roll-up rows (see migrations.ts ROLLUP_TABLES). */
   async insertRollup(name: string, rows: CentralRow[]): Promise<void> {
     if (rows.length === 0) return;

@@ -11,7 +11,7 @@
  * up and larger ones when it is behind.
  */
 import type { Store } from '../index.js';
-import { Outbox, OUTBOX_TABLES, type LocalRow, type LocalValue, type OutboxBatch, type OutboxTable } from '../outbox.js';
+import { Outbox, OUTBOX_TABLES, type LocalValue, type OutboxBatch, type OutboxTable } from '../outbox.js';
 import { StoreError } from '../../errors.js';
 import { Central, type CentralRow, type MigrateResult } from './central.js';
 import { CENTRAL_TABLES, ROLLUP_TABLES } from './migrations.js';
@@ -229,28 +229,7 @@ async function shipLoop(s: Shipper, target: ClickHouseTarget, opts: { intervalMs
   }
 }
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
 type CentralColumn = (typeof CENTRAL_TABLES)[OutboxTable]['columns'][number];
-
-/**
- * A local value as the central column takes it. Values are checked against the column's type,
- * since SQLite keeps whatever it was given: a lone UTF-16 surrogate (never produced from UTF-8
- * logs) would make ClickHouse refuse the whole batch.
- */
-function centralValue(c: CentralColumn, v: LocalValue | undefined): string | number | null {
-  if (v === null || v === undefined) return 'nullable' in c && c.nullable ? null : c.type === 'String' ? '' : 0;
-  if (c.type === 'String') return String(v).replace(LONE_SURROGATE, '\ufffd');
-  const n = Math.trunc(Number(v));
-  return Number.isFinite(n) ? n : ('nullable' in c && c.nullable ? null : 0);
-}
-
-/** A local row (by column name) as the central table's JSON: its columns by name, the server added. */
-export function toCentral(table: OutboxTable, row: LocalRow, server: string): CentralRow {
-  const out: CentralRow = {};
-  for (const c of CENTRAL_TABLES[table].columns) out[c.name] = c.name === 'server' ? server : centralValue(c, row[c.name]);
-  return out;
-}
 
 /** Rows per chunk of a TabSeparated body: large enough that the stream's per-chunk cost vanishes, small beside a batch. */
 const LINES_PER_CHUNK = 1000;
@@ -258,7 +237,9 @@ const LINES_PER_CHUNK = 1000;
 /**
  * A batch's rows as TabSeparated text in the central table's column order, in chunks of
  * LINES_PER_CHUNK lines, each built only when the request asks for it. Text straight from the
- * row arrays: no object and no JSON per row, which took a third of the sender's CPU.
+ * row arrays: no object and no JSON per row, which took a third of the sender's CPU. Values
+ * are checked against the column's type, since SQLite keeps whatever it was given: a number
+ * column holding text sends NULL (or 0), a fraction its integer part.
  */
 export function* tsvLines(b: OutboxBatch, server: string): Generator<string> {
   const cols = CENTRAL_TABLES[b.table].columns as readonly CentralColumn[];
@@ -286,15 +267,4 @@ export function* tsvLines(b: OutboxBatch, server: string): Generator<string> {
     if ((i + 1) % LINES_PER_CHUNK === 0) { yield chunk; chunk = ''; }
   }
   if (chunk) yield chunk;
-}
-
-/** A batch's rows as the central table's JSON, read from the row arrays by position. */
-export function toCentralRows(b: OutboxBatch, server: string): CentralRow[] {
-  const cols = CENTRAL_TABLES[b.table].columns as readonly CentralColumn[];
-  const at = cols.map((c) => b.columns.indexOf(c.name));
-  return b.rows.map((r) => {
-    const out: CentralRow = {};
-    cols.forEach((c, j) => { out[c.name] = c.name === 'server' ? server : centralValue(c, at[j] < 0 ? undefined : r[at[j]]); });
-    return out;
-  });
 }
