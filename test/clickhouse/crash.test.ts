@@ -12,7 +12,7 @@ import { INCIDENTS } from '../../src/demo/incidents.js';
 import { flowHandlers } from '../../src/flows/handlers.js';
 import { ingestPaths } from '../../src/ingest/index.js';
 import { Central } from '../../src/store/clickhouse/central.js';
-import { rollupRows, toCentral } from '../../src/store/clickhouse/ship.js';
+import { rollupRows, tsvLines } from '../../src/store/clickhouse/ship.js';
 import { parseClickHouseUrl } from '../../src/store/clickhouse/url.js';
 import { openStore } from '../../src/store/index.js';
 import { Outbox } from '../../src/store/outbox.js';
@@ -182,7 +182,7 @@ describe.skipIf(!haveClickHouse)('a batch sent, then the run dies before the ack
       const b = ob.batch('events', 1000);
       expect(b.rows.length).toBe(10);
       ob.sending(b);
-      await central.insert('events', b.rows.map((r) => toCentral('events', r, 'crashy')));
+      await central.insertLines('events', tsvLines(b, 'crashy'));
       for (const [name, rows] of rollupRows(b, 'crashy')) await central.insertRollup(name, rows);
       await central.close();
       // … and it dies there. watch goes on reading: 5 more events, in the same minutes.

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
-import { Outbox } from '../../src/store/outbox.js';
+import { Outbox, rowObjects } from '../../src/store/outbox.js';
 import { tempDir } from '../helpers/cli.js';
 
 const MIN = Date.UTC(2026, 10, 20, 8, 0);
@@ -34,7 +34,7 @@ describe('the outbox', () => {
     const b = ob.batch('flows', 100);
     expect(b.read).toBe(4);
     expect(b.more).toBe(false);
-    expect(b.rows.map((r) => [r.rport, r.bytes_in, r.add_bytes_in, r.add_bytes_out, r.ver])).toEqual([
+    expect(rowObjects(b).map((r) => [r.rport, r.bytes_in, r.add_bytes_in, r.add_bytes_out, r.ver])).toEqual([
       [40000, 175, 175, 350, 4], // seeded 100, then +50 and +25; the newest change is its version
       [40001, 7, 7, 14, 3],
     ]);
@@ -43,7 +43,7 @@ describe('the outbox', () => {
     expect((store.db.prepare('SELECT count(*) AS n FROM ship_log_flows').get() as { n: number }).n).toBe(0);
     // After the log is emptied, change numbers go on from where they were (AUTOINCREMENT).
     store.addFlows('pcap', [flow(40001, 1)]);
-    expect(ob.batch('flows', 100).rows.map((r) => [r.bytes_in, r.add_bytes_in, r.ver])).toEqual([[8, 1, 5]]);
+    expect(rowObjects(ob.batch('flows', 100)).map((r) => [r.bytes_in, r.add_bytes_in, r.ver])).toEqual([[8, 1, 5]]);
   });
 
   it('cuts a batch at the row limit or the size budget, and says whether more may remain', () => {

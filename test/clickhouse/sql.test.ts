@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CENTRAL_TABLES, CLICKHOUSE_MIGRATIONS, createTable } from '../../src/store/clickhouse/migrations.js';
-import { featuresOf, parseVersion, quoteIdent, quoteString, sqlInt } from '../../src/store/clickhouse/sql.js';
+import { featuresOf, parseVersion, quoteIdent, quoteString, sqlInt, tsvString } from '../../src/store/clickhouse/sql.js';
 import { parseClickHouseUrl } from '../../src/store/clickhouse/url.js';
-import { toCentral } from '../../src/store/clickhouse/ship.js';
+import { tsvLines } from '../../src/store/clickhouse/ship.js';
 import { utcDay } from '../../src/store/clickhouse/central.js';
 
 describe('quoteString', () => {
@@ -91,13 +91,24 @@ describe('the store URL', () => {
 });
 
 describe('rows as the central store takes them', () => {
-  it('adds the server, keeps NULLs where the column allows them, and mends what SQLite let through', () => {
-    const row = toCentral('events', {
-      id: 7, ts: 1_763_625_600_000, source: 'dovecot', host: null, program: 'imap', kind: 'login', account: 'jan\ud800', rip: '192.0.2.7',
-      rport: '993x', lip: null, lport: 993.0, session: null, bytes_in: null, bytes_out: 12.7, file_id: 1, line: 3, attrs: null, raw: 'x',
-    }, 'mx1');
-    expect(row).toMatchObject({ server: 'mx1', id: 7, host: null, account: 'jan\ufffd', rport: null, lport: 993, bytes_out: 12 });
-    expect(Object.keys(row)).toEqual(CENTRAL_TABLES.events.columns.map((c) => c.name));
+  it('writes TabSeparated in the central column order: the server added, NULLs where the column allows them, what SQLite let through mended', () => {
+    const columns = ['id', 'ts', 'source', 'host', 'program', 'kind', 'account', 'rip', 'rport', 'lip', 'lport', 'session', 'bytes_in', 'bytes_out', 'file_id', 'line', 'attrs', 'raw'];
+    const row = [7, 1_763_625_600_000, 'dovecot', null, 'imap', 'login', 'jan\ud800\t\\N', '192.0.2.7', '993x', null, 993.0, '', null, 12.7, 1, 3, null, 'a\nb\r\\\u0000'];
+    const b = { table: 'events' as const, columns, rows: [row], after: 0, highWater: 7, read: 1, more: false };
+    expect(CENTRAL_TABLES.events.columns.map((c) => c.name)).toEqual(['server', ...columns]);
+    expect([...tsvLines(b, "mx'1\t")]).toEqual([[
+      "mx'1\\t", '7', '1763625600000', 'dovecot', '\\N', 'imap', 'login', 'jan\ufffd\\t\\\\N', '192.0.2.7', '\\N', '\\N', '993', '', '\\N', '12',
+      '1', '3', '\\N', 'a\\nb\\r\\\\\u0000',
+    ].join('\t') + '\n']);
+    // Chunks of 1,000 lines, pulled one by one by the request.
+    expect([...tsvLines({ ...b, rows: Array.from({ length: 2001 }, () => row) }, 'mx1')].map((c) => c.split('\n').length - 1)).toEqual([1000, 1000, 1]);
+  });
+
+  it('escapes in TabSeparated only what the format gives a meaning to', () => {
+    expect(tsvString('a\\b\tc\nd\re')).toBe('a\\\\b\\tc\\nd\\re');
+    expect(tsvString('\\N')).toBe('\\\\N');
+    expect(tsvString('nul\u0000 \u0001 ünï 😀 \'"')).toBe('nul\u0000 \u0001 ünï 😀 \'"');
+    expect(tsvString('\udc00x\ud83d')).toBe('\ufffdx\ufffd');
   });
 
   it('names UTC days as the partitions do', () => {

@@ -2,6 +2,7 @@
  * The central ClickHouse store as `ship`, `store migrate` and `store prune` see it: schema,
  * inserts and partition drops. All ClickHouse SQL lives here and in migrations.ts.
  */
+import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { StoreError } from '../../errors.js';
 import { CENTRAL_TABLES, CLICKHOUSE_MIGRATIONS, createDatabase, migrationsTable, ROLLUPS, type CentralTableName } from './migrations.js';
@@ -68,11 +69,18 @@ export class Central {
     return { database: this.target.database, serverVersion: v.text, features: f, applied, current: CLICKHOUSE_MIGRATIONS.at(-1)!.version };
   }
 
-  /** One batch into one raw table, as JSONEachRow in one compressed request; resolves once ClickHouse has stored it. */
-  async insert(table: CentralTableName, rows: CentralRow[]): Promise<void> {
-    if (rows.length === 0) return;
+  /**
+   * One batch into one raw table, as TabSeparated lines (see tsvString) in one compressed
+   * request; resolves once ClickHouse has stored it. The lines are pulled from `lines` as the
+   * request is written, so the whole body never sits in memory at once.
+   */
+  async insertLines(table: CentralTableName, lines: Iterable<string>): Promise<void> {
     try {
-      await this.client.insert({ table: `${this.db}.${CENTRAL_TABLES[table].name}`, values: rows, format: 'JSONEachRow' });
+      await this.client.insert({
+        table: `${this.db}.${CENTRAL_TABLES[table].name}`, format: 'TabSeparated',
+        columns: CENTRAL_TABLES[table].columns.map((c) => c.name) as [string, ...string[]],
+        values: Readable.from(lines, { objectMode: false }),
+      });
     } catch (err) {
       throw this.failure(`insert into ${table}`, err);
     }

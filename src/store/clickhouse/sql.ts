@@ -1,7 +1,8 @@
 /**
  * ClickHouse SQL text: quoting and the server's version. ClickHouse 18.16 (Debian 12's) has no
  * query parameters, so every value that reaches a statement (an account name from a log, a
- * database name from a URL) goes through these functions; rows themselves travel as JSON.
+ * database name from a URL) goes through these functions; rows themselves travel as
+ * TabSeparated (tsvString) or, the small roll-ups, as JSON.
  */
 
 /** Escapes of a ClickHouse string literal ('…'), for the bytes that must not appear raw. */
@@ -14,6 +15,25 @@ const ESCAPES: Record<string, string> = { '\\': '\\\\', "'": "\\'", '\0': '\\0',
 export function quoteString(s: string): string {
   // eslint-disable-next-line no-control-regex
   return "'" + s.replace(/[\\'\x00-\x1f\x7f]/g, (c) => ESCAPES[c] ?? '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0')) + "'";
+}
+
+/**
+ * The four bytes that TabSeparated cannot carry raw (the escape character, the field and row
+ * separators, and a carriage return, which ClickHouse takes for a DOS line end) and lone UTF-16
+ * surrogates, which have no UTF-8 and would make ClickHouse refuse the batch.
+ */
+const TSV_SPECIAL = /[\\\t\n\r]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/**
+ * A string as a TabSeparated field that ClickHouse reads back as `s`, byte for byte (18.16 and
+ * current releases read the same escapes); a lone surrogate becomes U+FFFD. Everything else,
+ * NUL and other control bytes included, travels raw: the format is length-free, only its
+ * separators and backslash are special.
+ */
+export function tsvString(s: string): string {
+  TSV_SPECIAL.lastIndex = 0;
+  return TSV_SPECIAL.test(s) ? s.replace(TSV_SPECIAL, (c) => TSV_ESCAPES[c] ?? '\ufffd') : s;
 }
 
 /** An identifier (database, table) in back quotes, with back quotes and backslashes escaped. */
