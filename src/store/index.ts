@@ -370,6 +370,14 @@ function writePacked(p: PackedRows, types: string, many: Database.Statement, one
   for (; i < p.rows; i++) { r.next(row, 0); one.run(...row); }
 }
 
+/**
+ * The flow sources present, as table `s(x)`, walked over the flows primary key (source, minute,
+ * …) in a few seeks: with no index on minute alone (migration 8), a query across sources by
+ * minute reads each source's primary-key range instead of scanning the table.
+ */
+export const FLOW_SOURCE_WALK = `WITH RECURSIVE s(x) AS (SELECT min(source) FROM flows
+  UNION ALL SELECT (SELECT min(source) FROM flows WHERE source > x) FROM s WHERE x IS NOT NULL)`;
+
 export class Store {
   readonly path: string;
   readonly db!: Database.Database;
@@ -430,8 +438,7 @@ export class Store {
   private refuseNewer(): void {
     const known = LATEST_SCHEMA;
     const userVersion = this.db.pragma('user_version', { simple: true }) as number;
-    const hasTable = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
-    const recorded = hasTable ? ((this.db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0) : 0;
+    const recorded = this.hasTable('schema_migrations') ? ((this.db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0) : 0;
     const found = Math.max(userVersion, recorded);
     if (found > known) throw newerError(this.path, found, known);
   }
@@ -480,6 +487,11 @@ export class Store {
    * with SQLITE_BUSY when another process wrote since the read, and two processes could both
    * decide on the same write. Nested calls run in a savepoint of the outer transaction.
    */
+  /** Whether the database has this table: a read-only open of an older database may lack a later migration's. */
+  hasTable(name: string): boolean {
+    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+  }
+
   withWriteLock<T>(fn: () => T): T {
     try {
       return this.db.inTransaction ? this.db.transaction(fn)() : this.db.transaction(fn).immediate();
@@ -555,8 +567,7 @@ export class Store {
         OR lport IN (SELECT value FROM json_each(?)) OR rip IN (SELECT value FROM json_each(?)) OR lip IN (SELECT value FROM json_each(?)))`),
       // The distinct sources by walking the primary key (one seek each), then each source's window
       // as a primary-key range: far cheaper than the minute index plus a key lookup per row.
-      flowSourceNames: db.prepare(`WITH RECURSIVE s(x) AS (SELECT min(source) FROM flows
-        UNION ALL SELECT (SELECT min(source) FROM flows WHERE source > x) FROM s WHERE x IS NOT NULL) SELECT x FROM s WHERE x IS NOT NULL`).pluck(),
+      flowSourceNames: db.prepare(`${FLOW_SOURCE_WALK} SELECT x FROM s WHERE x IS NOT NULL`).pluck(),
       flowTotalsOfSource: db.prepare(`SELECT count(*) AS n, sum(bytes_in) AS bytesIn, sum(bytes_out) AS bytesOut, min(minute) AS first, max(minute) AS last
         FROM flows WHERE source = ? AND minute >= ? AND minute < ?`),
       flowBytesBetween: db.prepare('SELECT coalesce(sum(bytes_in + bytes_out), 0) AS bytes, count(*) AS n FROM flows WHERE source = ? AND minute >= ? AND minute < ?'),
@@ -722,7 +733,7 @@ export class Store {
   /** Losses by reason over the whole database, for status. */
   lossTotals(): Array<{ reason: string; paths: number; lines: number; bytes: number; lastAt: number }> {
     // A database no writer of this version has opened yet has no losses table.
-    if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'losses'").get() === undefined) return [];
+    if (!this.hasTable('losses')) return [];
     return this.db.prepare(`SELECT reason, count(*) AS paths, sum(lines) AS lines, sum(bytes) AS bytes, max(last_at) AS lastAt
       FROM losses GROUP BY reason ORDER BY reason`).all() as Array<{ reason: string; paths: number; lines: number; bytes: number; lastAt: number }>;
   }

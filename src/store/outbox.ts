@@ -140,7 +140,7 @@ export class Outbox {
   private readonly db: Store['db'];
   private readonly stmts = new Map<string, Database.Statement>();
 
-  constructor(store: Store) {
+  constructor(private readonly store: Store) {
     this.db = store.db;
   }
 
@@ -325,7 +325,7 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
     for (const table of OUTBOX_TABLES) {
       const after = this.highWater(table);
       // A table not tracked yet (its log is created by the first ship that knows it): every row is pending.
-      const untracked = !APPENDED.includes(table) && this.sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(`ship_log_${table}`) === undefined;
+      const untracked = !APPENDED.includes(table) && !this.store.hasTable(`ship_log_${table}`);
       const sql = APPENDED.includes(table) ? `SELECT count(*) AS n FROM ${table} WHERE id > ?`
         : untracked ? `SELECT count(*) AS n FROM ${table} WHERE ? IS NOT NULL` : `SELECT count(*) AS n FROM ship_log_${table} WHERE seq > ?`;
       out[table] = (this.sql(sql).get(after) as { n: number }).n;

@@ -5,8 +5,7 @@
  */
 import { IDENTITY_KINDS } from '../sources/types.js';
 import { LONG_SESSION_SOURCES } from '../sources/index.js';
-import type { Store } from './index.js';
-import { FLOW_SOURCES } from './watch.js';
+import { FLOW_SOURCE_WALK, type Store } from './index.js';
 
 const HOUR = 3_600_000;
 /** investigate reads events up to 5 minutes past a window (late logouts). */
@@ -52,7 +51,7 @@ export class UsageStore {
 
   /** Whether the database has the usage tables (migration 9); a read-only open of an older one has not. */
   static available(store: Store): boolean {
-    return store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_hours'").get() !== undefined;
+    return store.hasTable('usage_hours');
   }
 
   private prepare() {
@@ -77,14 +76,14 @@ export class UsageStore {
       // up yet are computed anyway), or when it lies below the pruned raw rows.
       dropSpent: db.prepare(`DELETE FROM usage_dirty WHERE hi < ? OR NOT EXISTS
         (SELECT 1 FROM usage_hours h WHERE h.hour >= usage_dirty.lo AND h.hour <= usage_dirty.hi AND h.gen <= usage_dirty.gen)`),
-      firstData: db.prepare(`${FLOW_SOURCES} SELECT min(t) FROM (SELECT min(ts) AS t FROM events
+      firstData: db.prepare(`${FLOW_SOURCE_WALK} SELECT min(t) FROM (SELECT min(ts) AS t FROM events
         UNION ALL SELECT min((SELECT min(minute) FROM flows WHERE source = x)) FROM s
         UNION ALL SELECT min(minute) FROM event_agg UNION ALL SELECT min(start) FROM iface_totals WHERE granularity IN ('fiveminute', 'hour'))`).pluck(),
-      lastData: db.prepare(`${FLOW_SOURCES} SELECT max(t) FROM (SELECT max(ts) AS t FROM events
+      lastData: db.prepare(`${FLOW_SOURCE_WALK} SELECT max(t) FROM (SELECT max(ts) AS t FROM events
         UNION ALL SELECT max((SELECT max(minute) FROM flows WHERE source = x)) FROM s
         UNION ALL SELECT max(minute) FROM event_agg UNION ALL SELECT max(start) FROM iface_totals WHERE granularity IN ('fiveminute', 'hour'))`).pluck(),
       fpEvents: db.prepare('SELECT count(*) AS n, coalesce(max(id), 0) AS maxId FROM events WHERE ts >= ? AND ts < ?'),
-      fpFlows: db.prepare(`${FLOW_SOURCES} SELECT count(*) AS n, coalesce(sum(bytes_in + bytes_out), 0) AS bytes
+      fpFlows: db.prepare(`${FLOW_SOURCE_WALK} SELECT count(*) AS n, coalesce(sum(bytes_in + bytes_out), 0) AS bytes
         FROM s JOIN flows ON source = x WHERE minute >= ? AND minute < ?`),
       fpAggs: db.prepare('SELECT count(*) AS n, coalesce(sum(count), 0) AS lines FROM event_agg WHERE minute >= ? AND minute < ?'),
       fpIface: db.prepare("SELECT count(*) AS n, coalesce(sum(rx + tx), 0) AS bytes FROM iface_totals WHERE start >= ? AND start < ? AND granularity IN ('fiveminute', 'hour')"),

@@ -3,7 +3,7 @@
  * per window and per hour, and retention. Kept beside the Store (same database, same
  * connection) so that all SQL stays in the store stage; the tables come from migration 2.
  */
-import type { FileKind, Store } from './index.js';
+import { FLOW_SOURCE_WALK, type FileKind, type Store } from './index.js';
 
 export interface WatchPathRow {
   path: string; fileId: number | null; kind: FileKind | null; state: string; message: string | null;
@@ -23,14 +23,6 @@ export interface IfaceBytes { iface: string; bytesIn: number; bytesOut: number; 
 
 export const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
-/**
- * The flow sources present, as table `s(x)`, walked over the primary key (source, minute, …)
- * in a few seeks. The queries below go by minute across all sources; with no index on minute
- * alone (migration 8 dropped it: a third of a capture's database), each reads the primary
- * key's range of each source instead.
- */
-export const FLOW_SOURCES = `WITH RECURSIVE s(x) AS (SELECT min(source) FROM flows
-  UNION ALL SELECT (SELECT min(source) FROM flows WHERE source > x) FROM s WHERE x IS NOT NULL)`;
 
 export class WatchStore {
   private readonly s: ReturnType<WatchStore['prepare']>;
@@ -41,7 +33,7 @@ export class WatchStore {
 
   /** Whether the database has the watch tables (migration 2); a read-only open of an older one has not. */
   static available(store: Store): boolean {
-    return store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'watch_paths'").get() !== undefined;
+    return store.hasTable('watch_paths');
   }
 
   private prepare() {
@@ -69,13 +61,13 @@ export class WatchStore {
         FROM events WHERE ts >= ? AND ts < ? AND (bytes_in IS NOT NULL OR bytes_out IS NOT NULL)`),
       hourlyTraffic: db.prepare('SELECT iface, bytes_in AS bytesIn, bytes_out AS bytesOut, 1 AS n FROM traffic_hourly WHERE source = ? AND hour = ? ORDER BY iface'),
       newestEvent: db.prepare('SELECT max(ts) AS t FROM events'),
-      newestFlow: db.prepare(`${FLOW_SOURCES} SELECT max((SELECT max(minute) FROM flows WHERE source = x)) AS t FROM s`),
+      newestFlow: db.prepare(`${FLOW_SOURCE_WALK} SELECT max((SELECT max(minute) FROM flows WHERE source = x)) AS t FROM s`),
       oldestEvent: db.prepare('SELECT min(ts) AS t FROM events'),
       oldestAgg: db.prepare('SELECT min(minute) AS t FROM event_agg'),
-      oldestFlow: db.prepare(`${FLOW_SOURCES} SELECT min((SELECT min(minute) FROM flows WHERE source = x)) AS t FROM s`),
+      oldestFlow: db.prepare(`${FLOW_SOURCE_WALK} SELECT min((SELECT min(minute) FROM flows WHERE source = x)) AS t FROM s`),
       // Roll-ups replace an hour from the raw rows, so running one twice changes nothing.
       clearTrafficHour: db.prepare('DELETE FROM traffic_hourly WHERE hour = ?'),
-      rollTrafficFlows: db.prepare(`${FLOW_SOURCES} INSERT INTO traffic_hourly (hour, source, iface, bytes_in, bytes_out)
+      rollTrafficFlows: db.prepare(`${FLOW_SOURCE_WALK} INSERT INTO traffic_hourly (hour, source, iface, bytes_in, bytes_out)
         SELECT ?, source, iface, sum(bytes_in), sum(bytes_out) FROM s JOIN flows ON source = x WHERE minute >= ? AND minute < ? GROUP BY source, iface`),
       rollTrafficCounters: db.prepare(`INSERT INTO traffic_hourly (hour, source, iface, bytes_in, bytes_out)
         SELECT ?, 'log-counters', 'logs', coalesce(sum(bytes_in), 0), coalesce(sum(bytes_out), 0) FROM events
@@ -89,7 +81,7 @@ export class WatchStore {
         ON CONFLICT (hour, source, kind, account) DO UPDATE SET count = count + excluded.count`),
       deleteEvents: db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? ORDER BY ts LIMIT ?)'),
       deleteAggs: db.prepare('DELETE FROM event_agg WHERE minute >= ? AND minute < ?'),
-      deleteFlows: db.prepare(`${FLOW_SOURCES} DELETE FROM flows WHERE source IN s AND minute >= ? AND minute < ?`),
+      deleteFlows: db.prepare(`${FLOW_SOURCE_WALK} DELETE FROM flows WHERE source IN s AND minute >= ? AND minute < ?`),
       deleteLeases: db.prepare('DELETE FROM vpn_leases WHERE last_ts < ?'),
       deleteSnapshots: db.prepare('DELETE FROM snapshots WHERE ts < ?'),
       deleteTrafficHourly: db.prepare('DELETE FROM traffic_hourly WHERE hour < ?'),
