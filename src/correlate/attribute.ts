@@ -90,12 +90,18 @@ function leaseAt(ids: Identities, ip: string, from: number, to: number): Lease[]
   return overlapping(ids.leasesByVip.get(ip), from, to, 5 * MINUTE);
 }
 
+/** TCP or UDP with remote port 0: probes folded into one record by the capture's aggregator. */
+function isFoldedProbe(f: FlowRow): boolean {
+  return f.rport === 0 && f.lport !== 0 && (f.proto === 6 || f.proto === 17);
+}
+
 function scanOrBrute(ctx: AttributionContext, f: FlowRow, group: ServiceGroup): string | null {
   const fails = ctx.ids.authFailByIp.get(f.rip);
   if (fails && fails.length >= 3 && !ctx.ids.successIps.has(f.rip)) return 'bruteforce';
   const d = ctx.drops.get(f.rip);
   if (d && (d.count >= 5 || d.ports.size >= 3)) return 'scan';
-  if (group === 'other' && f.bytesOut === 0 && f.packetsIn <= 3) return 'scan';
+  // A folded record (remote port 0, see `foldRows` in flows/aggregate.ts) holds only such probes.
+  if (group === 'other' && f.bytesOut === 0 && (f.packetsIn <= 3 || isFoldedProbe(f))) return 'scan';
   return null;
 }
 

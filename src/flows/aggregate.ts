@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { readCapture, type CaptureInterface, type CaptureSink } from './pcap.js';
 import { FRAME_NON_IP, FrameDecoder, formatIp, isGroupOrUnspecified, parseIp } from './pcap-decode.js';
-import { ServiceTable, defaultServices } from './services.js';
+import { FOLD_ALWAYS, FOLD_LOCAL, FOLD_PROBE, ServiceTable, defaultServices } from './services.js';
 import type { AggregateOptions, AggregateResult, CaptureSummary, FlowRecord, UnknownProtocols } from './types.js';
 
 export { UNKNOWN_KEY } from './pcap-decode.js';
@@ -200,6 +200,11 @@ class WordTable {
   }
 }
 
+function sameKey(K: Int32Array, p: number, r: number): boolean {
+  for (let j = 0; j < KW; j++) if (K[p * KW + j] !== K[r * KW + j]) return false;
+  return true;
+}
+
 function growInt32(a: Int32Array, need: number): Int32Array {
   if (need <= a.length) return a;
   const b = new Int32Array(Math.max(need, a.length * 2));
@@ -245,6 +250,7 @@ export class FlowAggregator implements CaptureSink {
   private readonly onFlush: ((records: FlowRecord[]) => void) | null;
   private readonly spill: RowSpill | null;
   private readonly holdRows: number;
+  private readonly fold: boolean;
   private readonly ifaceNames: string[] = [];
   private readonly unknown = new Map<number, { packets: number; bytes: number }>();
 
@@ -296,6 +302,7 @@ export class FlowAggregator implements CaptureSink {
     this.onFlush = opts.onFlush ?? null;
     this.spill = opts.spill ?? null;
     this.holdRows = Math.max(1024, opts.holdRows ?? 1 << 16);
+    this.fold = opts.fold ?? false;
     if (opts.localIps !== undefined) {
       this.localIps = new WordTable(4, 4);
       for (const ip of opts.localIps) {
@@ -732,14 +739,15 @@ export class FlowAggregator implements CaptureSink {
    * remote address, remote port, protocol. The sort runs over the numeric rows: comparing
    * strings was the slowest part of a flush.
    */
-  private resolve(emit: (records: FlowRecord[]) => void, sliceSize: number): void {
+  private resolve(emit: (records: FlowRecord[]) => void, sliceSize: number): number {
     this.refreshInference();
-    const n = this.pN;
+    let n = this.pN;
     const K = this.pKeys, V = this.pVals;
     const aLocal = new Uint8Array(n);
     for (let r = 0; r < n; r++) {
       aLocal[r] = (K[r * KW + 1] & META_IP) === 0 || this.chooseLocal(r) ? 1 : 0;
     }
+    const folded = this.fold ? this.foldRows(aLocal) : 0;
     const order = new Int32Array(n);
     for (let r = 0; r < n; r++) order[r] = r;
     order.sort((x, y) => {
@@ -757,6 +765,22 @@ export class FlowAggregator implements CaptureSink {
       if (qx !== qy) return qx - qy;
       return (K[kx + 1] & 0xff) - (K[ky + 1] & 0xff);
     });
+    // Folded rows of one key are neighbours now: add each into the first.
+    if (folded > 0) {
+      let m = 0;
+      for (let i = 0; i < n; i++) {
+        const r = order[i];
+        if (m > 0) {
+          const p = order[m - 1];
+          if (aLocal[p] === aLocal[r] && sameKey(K, p, r)) {
+            for (let j = 0; j < VW; j++) V[p * VW + j] += V[r * VW + j];
+            continue;
+          }
+        }
+        order[m++] = r;
+      }
+      n = m;
+    }
     // Records are made a slice at a time, so that a huge flush (a scan: every packet a new
     // flow) never holds more than one slice of objects.
     let out: FlowRecord[] = new Array(Math.min(n, sliceSize));
@@ -796,6 +820,53 @@ export class FlowAggregator implements CaptureSink {
       };
     }
     if (o > 0) emit(out);
+    return n;
+  }
+
+  /**
+   * Fold (set the remote port of the key to 0, or the local one, see FOLD_LOCAL) the finished rows that correlation would judge
+   * the same with or without it, so that a scan or a DNS server's clients make one record per
+   * minute, remote address and local port instead of one per remote port:
+   * - UDP to the server's DNS port (FOLD_ALWAYS): every such flow is attributed as `dns`;
+   * - UDP from the server to a remote DNS port (FOLD_LOCAL, the server's resolver asking
+   *   upstream): the local port is the random one and is the one folded (0); also `dns`;
+   * - a probe (FOLD_PROBE services: `other`, ssh, http, https, by the local port or by neither
+   *   port): the server sent nothing and received at most 3 packets, the shape attribute.ts
+   *   calls a scan; a folded record holds only such rows, so it is a scan as each of them was.
+   * Never folded: mail and VPN ports (sessions are matched to connections by the client's port),
+   * rows whose service comes from the remote port (the server as a client, a VPN client's
+   * forwarded connection), answered exchanges other than DNS, protocols without ports.
+   * Returns how many rows were folded.
+   */
+  private foldRows(aLocal: Uint8Array): number {
+    const K = this.pKeys, V = this.pVals;
+    let folded = 0;
+    for (let r = 0; r < this.pN; r++) {
+      const k = r * KW;
+      const meta = K[k + 1];
+      if ((meta & META_IP) === 0) continue;
+      const proto = meta & 0xff;
+      if (proto !== 6 && proto !== 17) continue;
+      const a = aLocal[r] === 1;
+      const pa = K[k + 10] >>> 16, pb = K[k + 10] & 0xffff;
+      const lport = a ? pa : pb, rport = a ? pb : pa;
+      if (rport === 0 || lport === 0) continue;
+      const how = this.services.foldClass(proto, lport, rport);
+      if (how === FOLD_LOCAL) {
+        K[k + 10] = a ? rport : rport << 16;
+        folded++;
+        continue;
+      }
+      if (how === FOLD_PROBE) {
+        // A→B is sent by A: the server's packets are A→B when A is local.
+        const v = r * VW;
+        const sent = a ? V[v + 2] : V[v + 3], received = a ? V[v + 3] : V[v + 2];
+        if (sent !== 0 || received > 3) continue;
+      } else if (how !== FOLD_ALWAYS) continue;
+      K[k + 10] = a ? lport << 16 : lport;
+      folded++;
+    }
+    return folded;
   }
 
   /** Merge finished rows with equal keys (only needed after late packets or an early flush). */
@@ -857,15 +928,13 @@ export class FlowAggregator implements CaptureSink {
       for (const c of this.spill.read()) {
         this.pKeys = c.keys; this.pVals = c.vals; this.pN = c.rows;
         if (this.mayRepeat) this.mergeRepeats();
-        total += this.pN;
-        this.resolve(emit, sliceSize);
+        total += this.resolve(emit, sliceSize);
       }
       this.pN = 0;
       return total;
     }
     if (this.mayRepeat) this.mergeRepeats();
-    const n = this.pN;
-    if (n > 0) this.resolve(emit, sliceSize);
+    const n = this.pN > 0 ? this.resolve(emit, sliceSize) : 0;
     this.pN = 0;
     return n;
   }

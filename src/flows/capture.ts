@@ -192,7 +192,7 @@ export async function runCapture(store: WriteStore, o: CaptureOptions, opened?: 
   // (Set in a callback: typed so that the checks below are not narrowed to null.)
   let storeError = null as Error | null;
   const agg = new FlowAggregator({
-    iface: o.iface, localIps: o.localIps?.length ? o.localIps : undefined, servicePorts: o.servicePorts, lagMinutes: 0,
+    iface: o.iface, localIps: o.localIps?.length ? o.localIps : undefined, servicePorts: o.servicePorts, lagMinutes: 0, fold: true,
     onFlush: (batch) => {
       if (storeError) return;
       try {

@@ -41,7 +41,7 @@ const pcapHandler: KindHandler = async (store, content, file, _startOffset, opts
 async function ingestCapture(store: WriteStore, content: OpenedContent, file: FileRecord, opts: IngestOptions, spill: RowSpill | undefined): ReturnType<KindHandler> {
   const stateKey = `pcap-last:${file.id}`;
   const last = Number(store.getState(stateKey) ?? '-1');
-  const agg = new FlowAggregator({ localIps: opts.localIps, servicePorts: opts.servicePorts, spill });
+  const agg = new FlowAggregator({ localIps: opts.localIps, servicePorts: opts.servicePorts, spill, fold: true });
   let newest = last;
   let skipped = 0;
   // Only packets after the last one already stored pass to the aggregator.

@@ -76,6 +76,12 @@ export function groupPorts(): Readonly<Record<string, readonly number[]>> {
   return (throttlePorts = out);
 }
 
+/** foldClass's answers. */
+export const FOLD_NEVER = 0;
+export const FOLD_PROBE = 1;
+export const FOLD_ALWAYS = 2;
+export const FOLD_LOCAL = 3;
+
 /**
  * Port → service lookup for TCP and UDP, one byte per port (0 = no service, else index + 1 in
  * SERVICES). Built once per option set; the flush path calls it once per flow record.
@@ -99,6 +105,39 @@ export class ServiceTable {
         this.udp[port] = code;
       }
     }
+  }
+
+  /**
+   * May a record with these ports lose its remote port (aggregate.ts, `fold`)? FOLD_NEVER when
+   * the service comes from the remote port (the server as a client, backscatter, a VPN client's
+   * forwarded connection) or belongs to a group that correlation matches by the client's port
+   * (mail, VPN); FOLD_ALWAYS for UDP to the server's own DNS port (attributed as `dns`, whatever
+   * the port and counters); FOLD_PROBE for the rest (`other`, ssh, http, https), whose verdict
+   * depends on the remote port only through the shape of a probe (see attribute.ts scanOrBrute);
+   * FOLD_LOCAL for UDP from a port of no service to a remote DNS port (the server's resolver
+   * asking upstream: its local port is the random one, and every such flow is `dns` too).
+   */
+  foldClass(proto: number, lport: number, rport: number): number {
+    const l = proto === TCP ? this.tcp[lport] : proto === UDP ? this.udp[lport] : 0;
+    if (l === 0) {
+      const r = proto === TCP ? this.tcp[rport] : proto === UDP ? this.udp[rport] : 0;
+      if (r === 0) return FOLD_PROBE;
+      return proto === UDP && this.foldOfCode()[r] === FOLD_ALWAYS ? FOLD_LOCAL : FOLD_NEVER;
+    }
+    const f = this.foldOfCode()[l];
+    return f === FOLD_ALWAYS && proto !== UDP ? FOLD_PROBE : f;
+  }
+
+  private foldCodes: Uint8Array | null = null;
+
+  private foldOfCode(): Uint8Array {
+    if (this.foldCodes) return this.foldCodes;
+    const codes = new Uint8Array(SERVICES.length + 1);
+    for (let i = 0; i < SERVICES.length; i++) {
+      const group = groupOfService(SERVICES[i]);
+      codes[i + 1] = group === null ? FOLD_PROBE : group === 'dns' ? FOLD_ALWAYS : FOLD_NEVER;
+    }
+    return (this.foldCodes = codes);
   }
 
   /** The service on this port for this IP protocol, or null. Only TCP and UDP have ports. */

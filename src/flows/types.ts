@@ -50,6 +50,13 @@ export interface AggregateOptions {
    * record for its minute (records are additive).
    */
   lagMinutes?: number;
+  /**
+   * Fold probes and DNS exchanges into one record per minute, remote address and local port,
+   * with remote port 0 (see `foldRows` in aggregate.ts for exactly which). Off by default, so
+   * that the aggregator alone counts every connection as tcpdump and tshark do; every path that
+   * stores records (ingest, capture, watch) turns it on.
+   */
+  fold?: boolean;
 }
 
 export interface CaptureSummary {

@@ -57,7 +57,7 @@ export async function startCapture(store: WriteStore, o: CaptureOptions): Promis
 
 function startTcpdump(store: WriteStore, o: CaptureOptions): LiveCapture {
   const agg = new FlowAggregator({
-    iface: o.iface, localIps: o.localIps?.length ? o.localIps : undefined, lagMinutes: 0,
+    iface: o.iface, localIps: o.localIps?.length ? o.localIps : undefined, lagMinutes: 0, fold: true,
     onFlush: (records) => {
       try { store.addFlows('capture', records); } catch (err) { o.notice(`capture: ${(err as Error).message}`); }
     },
