@@ -23,7 +23,7 @@ import { UserError } from '../errors.js';
 import { readCapture, type CaptureInterface, type CaptureSink } from './pcap.js';
 import { FRAME_NON_IP, FrameDecoder, formatIp, isGroupOrUnspecified, parseIp } from './pcap-decode.js';
 import { FOLD_ALWAYS, FOLD_LOCAL, FOLD_PROBE, ServiceTable, defaultServices } from './services.js';
-import type { AggregateOptions, AggregateResult, CaptureSummary, FlowRecord, UnknownProtocols } from './types.js';
+import { FLOW_VALUES, type AggregateOptions, type AggregateResult, type CaptureSummary, type FlowRecord, type PackedFlows, type UnknownProtocols } from './types.js';
 
 export { UNKNOWN_KEY } from './pcap-decode.js';
 
@@ -200,6 +200,21 @@ class WordTable {
   }
 }
 
+/** Packed records as objects (the API's `finish`, `finishEach` and `onFlush`). */
+export function unpackFlows(p: PackedFlows): FlowRecord[] {
+  const out: FlowRecord[] = new Array(p.n);
+  const v = p.values;
+  for (let r = 0, o = 0; r < p.n; r++, o += FLOW_VALUES) {
+    out[r] = {
+      minute: v[o] as number, iface: v[o + 1] as string, proto: v[o + 2] as number,
+      lip: v[o + 3] as string, lport: v[o + 4] as number, rip: v[o + 5] as string, rport: v[o + 6] as number,
+      service: v[o + 7] as string, bytesIn: v[o + 8] as number, bytesOut: v[o + 9] as number,
+      packetsIn: v[o + 10] as number, packetsOut: v[o + 11] as number,
+    };
+  }
+  return out;
+}
+
 function sameKey(K: Int32Array, p: number, r: number): boolean {
   for (let j = 0; j < KW; j++) if (K[p * KW + j] !== K[r * KW + j]) return false;
   return true;
@@ -293,6 +308,8 @@ export class FlowAggregator implements CaptureSink {
   private readonly scratch4 = new Int32Array(4);
   private readonly scratch2 = new Int32Array(2);
   private readonly v4Names = new Map<number, string>();
+  /** The one array resolve packs records into, slice after slice. */
+  private readonly packed: PackedFlows = { n: 0, values: [] };
   /** IPv6 texts by their low word; the entry keeps the three high words to check (a cache: a clash replaces). */
   private readonly v6Names = new Map<number, { w0: number; w1: number; w2: number; text: string }>();
 
@@ -576,7 +593,8 @@ export class FlowAggregator implements CaptureSink {
       this.rehash(cap, cutoff);
     }
     if (this.onFlush !== null && this.pN > 0) {
-      this.resolve(this.onFlush, BATCH_RECORDS);
+      const deliver = this.onFlush;
+      this.resolve((p) => deliver(unpackFlows(p)), BATCH_RECORDS);
       this.pN = 0;
     } else if (this.spill !== null && this.pN >= this.holdRows) {
       this.spill.put(this.pKeys, this.pVals, this.pN);
@@ -747,7 +765,7 @@ export class FlowAggregator implements CaptureSink {
    * remote address, remote port, protocol. The sort runs over the numeric rows: comparing
    * strings was the slowest part of a flush.
    */
-  private resolve(emit: (records: FlowRecord[]) => void, sliceSize: number): number {
+  private resolve(emit: (records: PackedFlows) => void, sliceSize: number): number {
     this.refreshInference();
     let n = this.pN;
     const K = this.pKeys, V = this.pVals;
@@ -789,26 +807,26 @@ export class FlowAggregator implements CaptureSink {
       }
       n = m;
     }
-    // Records are made a slice at a time, so that a huge flush (a scan: every packet a new
-    // flow) never holds more than one slice of objects.
-    let out: FlowRecord[] = new Array(Math.min(n, sliceSize));
+    // Records are packed a slice at a time into one reused array, so that a huge flush (a scan:
+    // every packet a new flow) never holds more than one slice, and the store gets no objects.
+    const slice = Math.min(n, sliceSize);
+    if (this.packed.values.length < slice * FLOW_VALUES) this.packed.values = new Array(slice * FLOW_VALUES);
+    const out = this.packed.values;
     let o = 0;
-    for (let i = 0; i < n; i++, o++) {
-      if (o === sliceSize) {
-        emit(out);
-        out = new Array(Math.min(n - i, sliceSize));
+    for (let i = 0; i < n; i++) {
+      if (o === slice * FLOW_VALUES) {
+        this.packed.n = slice;
+        emit(this.packed);
         o = 0;
       }
       const r = order[i];
       const k = r * KW, v = r * VW;
       const meta = K[k + 1];
-      const iface = this.ifaceNames[meta >>> 9];
-      const minute = K[k] * 60_000;
+      out[o++] = K[k] * 60_000;
+      out[o++] = this.ifaceNames[meta >>> 9];
       if ((meta & META_IP) === 0) {
-        out[o] = {
-          minute, iface, proto: 0, lip: '', lport: 0, rip: '', rport: 0, service: 'other',
-          bytesIn: V[v] + V[v + 1], bytesOut: 0, packetsIn: V[v + 2] + V[v + 3], packetsOut: 0,
-        };
+        out[o++] = 0; out[o++] = ''; out[o++] = 0; out[o++] = ''; out[o++] = 0; out[o++] = 'other';
+        out[o++] = V[v] + V[v + 1]; out[o++] = 0; out[o++] = V[v + 2] + V[v + 3]; out[o++] = 0;
         continue;
       }
       const proto = meta & 0xff;
@@ -818,16 +836,17 @@ export class FlowAggregator implements CaptureSink {
       const rport = a ? pb : pa;
       const ta = this.ipText(K[k + 2], K[k + 3], K[k + 4], K[k + 5]);
       const tb = this.ipText(K[k + 6], K[k + 7], K[k + 8], K[k + 9]);
-      out[o] = {
-        minute, iface, proto,
-        lip: a ? ta : tb, lport, rip: a ? tb : ta, rport,
-        service: this.services.classify(proto, lport, rport),
-        // A→B is sent by A.
-        bytesIn: a ? V[v + 1] : V[v], bytesOut: a ? V[v] : V[v + 1],
-        packetsIn: a ? V[v + 3] : V[v + 2], packetsOut: a ? V[v + 2] : V[v + 3],
-      };
+      out[o++] = proto;
+      out[o++] = a ? ta : tb; out[o++] = lport; out[o++] = a ? tb : ta; out[o++] = rport;
+      out[o++] = this.services.classify(proto, lport, rport);
+      // A→B is sent by A.
+      out[o++] = a ? V[v + 1] : V[v]; out[o++] = a ? V[v] : V[v + 1];
+      out[o++] = a ? V[v + 3] : V[v + 2]; out[o++] = a ? V[v + 2] : V[v + 3];
     }
-    if (o > 0) emit(out);
+    if (o > 0) {
+      this.packed.n = o / FLOW_VALUES;
+      emit(this.packed);
+    }
     return n;
   }
 
@@ -909,7 +928,7 @@ export class FlowAggregator implements CaptureSink {
     this.flushBefore(Infinity);
     if (this.mayRepeat) this.mergeRepeats();
     let out: FlowRecord[] = [];
-    this.resolve((records) => { out = records; }, Math.max(1, this.pN));
+    this.resolve((p) => { out = out.length ? out.concat(unpackFlows(p)) : unpackFlows(p); }, Math.max(1, this.pN));
     this.pN = 0;
     return out;
   }
@@ -923,6 +942,14 @@ export class FlowAggregator implements CaptureSink {
    * chunk (a chunk is the rows of whole minutes). Returns how many records were emitted.
    */
   finishEach(emit: (records: FlowRecord[]) => void, sliceSize = BATCH_RECORDS): number {
+    return this.finishEachPacked((p) => emit(unpackFlows(p)), sliceSize);
+  }
+
+  /**
+   * finishEach, the records packed (see PackedFlows) into one array that is reused slice after
+   * slice: what the capture ingest hands the store, with no object per record.
+   */
+  finishEachPacked(emit: (records: PackedFlows) => void, sliceSize = BATCH_RECORDS): number {
     if (this.onFlush !== null) throw new Error('finishEach: records already go to onFlush');
     this.flushBefore(Infinity);
     if (this.spill !== null && this.spill.rows > 0) {

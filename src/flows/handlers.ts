@@ -66,7 +66,7 @@ async function ingestCapture(store: WriteStore, content: OpenedContent, file: Fi
   const ok = store.commitBatch({
     fileId: file.id, expectOffset: file.offset, newOffset: bytesRead, newLines: file.lines, tailHash: null,
     events: [], aggs: [], stats: [], unparsed: [],
-    flowSlices: { source: 'pcap', fill: (write) => { records = agg.finishEach(write); } },
+    flowSlices: { source: 'pcap', fill: (write) => { records = agg.finishEachPacked(write); } },
     counterState: [{ key: stateKey, value: String(newest) }],
   });
   const warnings = [...read.warnings, ...summary.warnings];

@@ -31,6 +31,19 @@ export interface FlowRecord {
   packetsOut: number;
 }
 
+/**
+ * Flow records packed into one flat array, FLOW_VALUES values per record in this order: minute,
+ * iface, proto, lip, lport, rip, rport, service, bytesIn, bytesOut, packetsIn, packetsOut. How a
+ * capture's records reach the store: no object per record (a busy capture has hundreds of
+ * thousands). The array is reused: valid only while the call it was handed to runs.
+ */
+export interface PackedFlows {
+  n: number;
+  values: Array<string | number>;
+}
+
+export const FLOW_VALUES = 12;
+
 /** Frames that were not TCP, UDP, ICMP or ICMPv6; see UNKNOWN_KEY in aggregate.ts for the keys. */
 export type UnknownProtocols = Record<number, { packets: number; bytes: number }>;
 

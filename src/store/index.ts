@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BytetrailError, StoreError } from '../errors.js';
 import type { LogEvent } from '../events.js';
-import type { FlowRecord } from '../flows/types.js';
+import { FLOW_VALUES, type FlowRecord, type PackedFlows } from '../flows/types.js';
 import { warn } from '../output.js';
 import { createDbFile, damagedError, isCorruption, newerError, noteOpened, refuseUnsafeLink, tightenMode } from './safety.js';
 import { MIGRATIONS } from './schema.js';
@@ -269,7 +269,7 @@ export interface Batch {
    * Flow records made while the batch is written: `fill` is called inside the transaction and
    * hands over the records a slice at a time (a capture's records, resolved as they are written).
    */
-  flowSlices?: { source: string; fill: (write: (records: FlowRecord[]) => void) => void };
+  flowSlices?: { source: string; fill: (write: (records: FlowRecord[] | PackedFlows) => void) => void };
   leases?: LeaseInput[];
   ifaceTotals?: IfaceTotalInput[];
   openConns?: OpenConnInput[];
@@ -701,7 +701,8 @@ export class Store {
    * statement as events are: one statement per record made binding a seventh of a capture's
    * writing thread. A key repeated within one statement is added up row by row all the same.
    */
-  private writeFlows(source: string, records: FlowRecord[]): void {
+  private writeFlows(source: string, records: FlowRecord[] | PackedFlows): void {
+    if (!Array.isArray(records)) return this.writePackedFlows(source, records);
     const args: Array<string | number> = new Array(FLOW_WIDTH * ROWS_PER_STATEMENT);
     const put = (a: Array<string | number>, o: number, f: FlowRecord) => {
       a[o] = source; a[o + 1] = f.minute; a[o + 2] = f.iface; a[o + 3] = f.proto; a[o + 4] = f.lip; a[o + 5] = f.lport; a[o + 6] = f.rip;
@@ -717,6 +718,34 @@ export class Store {
     // usage recomputes the hours whose flows changed: once per hour of the batch, not per record.
     const hours = new Set<number>();
     for (const f of records) hours.add(f.minute - (f.minute % HOUR_MS));
+    for (const h of hours) this.stmts.markFlowHour.run(h, h);
+  }
+
+  /** writeFlows for packed records: the values are copied into the statement's arguments as they are. */
+  private writePackedFlows(source: string, p: PackedFlows): void {
+    const args: Array<string | number> = new Array(FLOW_WIDTH * ROWS_PER_STATEMENT);
+    const v = p.values;
+    let i = 0;
+    for (; i + ROWS_PER_STATEMENT <= p.n; i += ROWS_PER_STATEMENT) {
+      for (let j = 0, o = 0, s = i * FLOW_VALUES; j < ROWS_PER_STATEMENT; j++) {
+        args[o++] = source;
+        for (let c = 0; c < FLOW_VALUES; c++) args[o++] = v[s++];
+      }
+      this.stmts.upsertFlows.run(...args);
+    }
+    const one: Array<string | number> = new Array(FLOW_WIDTH);
+    one[0] = source;
+    for (; i < p.n; i++) {
+      for (let c = 0; c < FLOW_VALUES; c++) one[c + 1] = v[i * FLOW_VALUES + c];
+      this.stmts.upsertFlow.run(...one);
+    }
+    let last = -1;
+    const hours = new Set<number>();
+    for (let r = 0; r < p.n; r++) {
+      const m = v[r * FLOW_VALUES] as number;
+      const h = m - (m % HOUR_MS);
+      if (h !== last) { hours.add(h); last = h; }
+    }
     for (const h of hours) this.stmts.markFlowHour.run(h, h);
   }
 
