@@ -8,7 +8,7 @@
  * cheap to pass from the parse worker to the thread that writes, and cheap to bind. The parsed
  * event objects die young, which keeps the garbage collector out of the way.
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import type { LogEvent, ParseContext, Source } from '../events.js';
 import { parseAny, nextHint } from '../parsers/index.js';
 // Per-packet drops and per-query DNS lines are stored as per-minute aggregates: each source says which.
@@ -249,11 +249,15 @@ export class LinePipeline {
 
   private processText(buf: Buffer, start: number, end: number): void {
     // Lines over MAX_LINE_BYTES that fit in one chunk are handled line by line below.
-    const text = buf.toString('utf8', start, end);
+    // Logs are nearly always ASCII, and ASCII read as Latin-1 is the same text: a copy, where
+    // the UTF-8 decoder has to look at every byte (a vectorised check first, then the copy,
+    // took decoding from about 0.16 to 0.07 s of CPU on the busy day's 190 MB).
+    const ascii = isAscii(buf.subarray(start, end));
+    const text = buf.toString(ascii ? 'latin1' : 'utf8', start, end);
     // Bytes that are not UTF-8 became U+FFFD: then each line's bytes are found too (a newline
     // byte is never part of a multi-byte sequence, so lines match one to one), to count the
     // lines changed and to keep the original bytes of those not understood.
-    const replaced = text.includes('\uFFFD') && !isUtf8(buf.subarray(start, end));
+    const replaced = !ascii && text.includes('\uFFFD') && !isUtf8(buf.subarray(start, end));
     let bytePos = start;
     let pos = 0;
     const n = text.length;
