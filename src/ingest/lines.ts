@@ -8,7 +8,7 @@
  * cheap to pass from the parse worker to the thread that writes, and cheap to bind. The parsed
  * event objects die young, which keeps the garbage collector out of the way.
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import type { LogEvent, ParseContext, Source } from '../events.js';
 import { parseAny, nextHint } from '../parsers/index.js';
 // Per-packet drops and per-query DNS lines are stored as per-minute aggregates: each source says which.
@@ -90,6 +90,9 @@ interface Agg {
   sampleLine: number; sampleRaw: string;
 }
 
+/** One minute's aggregates: by `source\tkind\tdetail`, remote address and local port. */
+type AggsOfMinute = Map<string, Map<string, Map<number, Agg>>>;
+type AggIndex = Map<number, AggsOfMinute>;
 
 function countNul(s: string): number {
   let n = 0;
@@ -108,7 +111,18 @@ export class LinePipeline {
   private readonly tail: TailWindow | null;
   private batch!: LineBatch;
   private events!: RowPacker;
-  private aggIndex = new Map<string, Agg>();
+  /**
+   * The batch's aggregates, by minute, then `source\tkind\tdetail`, then remote address, then
+   * local port: keys the event already holds. One string key per line, with the minute and
+   * the port written out as text, cost about 0.4 µs a line to build and hash (the busy day
+   * aggregates 537,000 lines).
+   */
+  private aggIndex: AggIndex = new Map();
+  /** The same aggregates in the order they were first seen (the order they are stored in). */
+  private aggs: Agg[] = [];
+  /** The minute of the last aggregated line, and its part of aggIndex. */
+  private aggMinute = NaN;
+  private aggOfMinute: AggsOfMinute | null = null;
   private statIndex = new Map<string, SourceStats>();
   private samplesThisBatch = 0;
   /** The bytes of the line being processed when they are not UTF-8, else null. */
@@ -130,6 +144,9 @@ export class LinePipeline {
     };
     this.events = new RowPacker(EVENT_TYPES, PACK_EVERY);
     this.aggIndex = new Map();
+    this.aggs = [];
+    this.aggMinute = NaN;
+    this.aggOfMinute = null;
     this.statIndex = new Map();
     this.samplesThisBatch = 0;
   }
@@ -150,10 +167,10 @@ export class LinePipeline {
   take(): LineBatch {
     const b = this.batch;
     if (this.events.rows) b.eventsPacked.push(this.events.done());
-    if (this.aggIndex.size) {
+    if (this.aggs.length) {
       // The order of AGG_TYPES's columns.
-      const p = new RowPacker(AGG_TYPES, this.aggIndex.size);
-      for (const a of this.aggIndex.values()) {
+      const p = new RowPacker(AGG_TYPES, this.aggs.length);
+      for (const a of this.aggs) {
         p.num(a.minute); p.str(a.source); p.str(a.kind); p.str(a.rip); p.num(a.lport); p.str(a.detail);
         p.num(a.count); p.num(a.bytes); p.num(a.firstTs); p.num(a.lastTs); p.str(a.lip);
         p.num(this.fileId); p.num(a.sampleLine); p.str(a.sampleRaw);
@@ -249,11 +266,15 @@ export class LinePipeline {
 
   private processText(buf: Buffer, start: number, end: number): void {
     // Lines over MAX_LINE_BYTES that fit in one chunk are handled line by line below.
-    const text = buf.toString('utf8', start, end);
+    // Logs are nearly always ASCII, and ASCII read as Latin-1 is the same text: a copy, where
+    // the UTF-8 decoder has to look at every byte (a vectorised check first, then the copy,
+    // took decoding from about 0.16 to 0.07 s of CPU on the busy day's 190 MB).
+    const ascii = isAscii(buf.subarray(start, end));
+    const text = buf.toString(ascii ? 'latin1' : 'utf8', start, end);
     // Bytes that are not UTF-8 became U+FFFD: then each line's bytes are found too (a newline
     // byte is never part of a multi-byte sequence, so lines match one to one), to count the
     // lines changed and to keep the original bytes of those not understood.
-    const replaced = text.includes('\uFFFD') && !isUtf8(buf.subarray(start, end));
+    const replaced = !ascii && text.includes('\uFFFD') && !isUtf8(buf.subarray(start, end));
     let bytePos = start;
     let pos = 0;
     const n = text.length;
@@ -296,6 +317,39 @@ export class LinePipeline {
     m.set(kind, (m.get(kind) ?? 0) + 1);
   }
 
+  /** Count an event into its per-minute aggregate (see aggIndex). */
+  private aggregate(ev: LogEvent, detail: string, raw: string): void {
+    const minute = ev.ts - (ev.ts % 60_000);
+    let ofMinute = this.aggOfMinute;
+    if (minute !== this.aggMinute || ofMinute === null) {
+      ofMinute = this.aggIndex.get(minute) ?? null;
+      if (ofMinute === null) { ofMinute = new Map(); this.aggIndex.set(minute, ofMinute); }
+      this.aggMinute = minute;
+      this.aggOfMinute = ofMinute;
+    }
+    const group = ev.source + '\t' + ev.kind + '\t' + detail;
+    let byRip = ofMinute.get(group);
+    if (!byRip) { byRip = new Map(); ofMinute.set(group, byRip); }
+    const rip = ev.rip ?? '';
+    let byPort = byRip.get(rip);
+    if (!byPort) { byPort = new Map(); byRip.set(rip, byPort); }
+    const lport = ev.lport ?? 0;
+    const bytes = (ev.bytesIn ?? 0) + (ev.bytesOut ?? 0);
+    const a = byPort.get(lport);
+    if (a) {
+      a.count++; a.bytes += bytes;
+      if (ev.ts < a.firstTs) a.firstTs = ev.ts;
+      if (ev.ts > a.lastTs) a.lastTs = ev.ts;
+      return;
+    }
+    const fresh: Agg = {
+      minute, source: ev.source, kind: ev.kind, rip, lport, detail, count: 1, bytes,
+      firstTs: ev.ts, lastTs: ev.ts, lip: ev.lip, sampleLine: this.lineNo, sampleRaw: raw,
+    };
+    byPort.set(lport, fresh);
+    this.aggs.push(fresh);
+  }
+
   private processLine(line: string): void {
     const d = parseAny(line, this.ctx, this.hint);
     this.hint = nextHint(d, this.hint);
@@ -307,22 +361,7 @@ export class LinePipeline {
       const raw = line.length > MAX_RAW_CHARS ? line.slice(0, MAX_RAW_CHARS) : line;
       const detail = aggregateDetail(ev);
       if (detail !== null) {
-        const minute = ev.ts - (ev.ts % 60_000);
-        const rip = ev.rip ?? '';
-        const lport = ev.lport ?? 0;
-        const key = minute + '\t' + ev.source + '\t' + ev.kind + '\t' + rip + '\t' + lport + '\t' + detail;
-        const bytes = (ev.bytesIn ?? 0) + (ev.bytesOut ?? 0);
-        const a = this.aggIndex.get(key);
-        if (a) {
-          a.count++; a.bytes += bytes;
-          if (ev.ts < a.firstTs) a.firstTs = ev.ts;
-          if (ev.ts > a.lastTs) a.lastTs = ev.ts;
-        } else {
-          this.aggIndex.set(key, {
-            minute, source: ev.source, kind: ev.kind, rip, lport, detail, count: 1, bytes,
-            firstTs: ev.ts, lastTs: ev.ts, lip: ev.lip, sampleLine: this.lineNo, sampleRaw: raw,
-          });
-        }
+        this.aggregate(ev, detail, raw);
         return;
       }
       // The order of EVENT_TYPES's columns.
