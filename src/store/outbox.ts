@@ -14,6 +14,13 @@
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import type { Store } from './index.js';
+import { EvidenceReader, type ContentIdentity, type EvidenceRef } from './evidence.js';
+
+/** Per shipped table with lines stored by reference (migration 12): the text column and its reference's columns. */
+const BY_REFERENCE: Partial<Record<string, { text: string; file: string; off: string; len: string; check: string }>> = {
+  events: { text: 'raw', file: 'file_id', off: 'raw_off', len: 'raw_len', check: 'raw_check' },
+  event_agg: { text: 'sample_raw', file: 'sample_file_id', off: 'sample_off', len: 'sample_len', check: 'sample_check' },
+};
 
 export type OutboxTable = 'events' | 'alerts' | 'flows' | 'event_agg' | 'vpn_leases' | 'iface_totals'
   | 'files' | 'file_stats' | 'unparsed' | 'losses' | 'conntrack_open';
@@ -142,6 +149,42 @@ export class Outbox {
 
   constructor(private readonly store: Store) {
     this.db = store.db;
+  }
+
+  /**
+   * The central tables receive the text of every line, as before migration 12 (the fleet has no
+   * files): lines stored by reference are read back from their files here, per file in offset
+   * order, into the batch's text column. The files rows are looked up before the first await,
+   * so that the next batch's read may use the connection meanwhile. A line that can no longer
+   * be read is sent as NULL text; returns how many were.
+   */
+  async withEvidence(b: OutboxBatch): Promise<number> {
+    const spec = BY_REFERENCE[b.table];
+    if (!spec || !b.rows.length) return 0;
+    const [ti, fi, oi, li, ci] = [spec.text, spec.file, spec.off, spec.len, spec.check].map((c) => b.columns.indexOf(c));
+    if (ti < 0 || oi < 0) return 0;
+    const want: LocalValue[][] = [];
+    const refs: EvidenceRef[] = [];
+    const ids = new Map<number, ContentIdentity | null>();
+    for (const r of b.rows) {
+      if (r[ti] !== null || r[oi] === null || r[fi] === null) continue;
+      const fileId = Number(r[fi]);
+      if (!ids.has(fileId)) {
+        const f = this.store.fileById(fileId);
+        ids.set(fileId, f ? { path: f.path, fpHash: f.fpHash, fpLen: f.fpLen } : null);
+      }
+      want.push(r);
+      refs.push({ fileId, off: Number(r[oi]), len: Number(r[li]), check: Number(r[ci]) });
+    }
+    if (!refs.length) return 0;
+    const got = await new EvidenceReader((id) => ids.get(id) ?? null).read(refs);
+    let unreadable = 0;
+    for (let i = 0; i < want.length; i++) {
+      const t = got[i].text;
+      if (t === null) unreadable++;
+      want[i][ti] = t;
+    }
+    return unreadable;
   }
 
   /**
