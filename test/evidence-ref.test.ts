@@ -4,7 +4,7 @@
  * quotes them; never replaced by a different line.
  */
 import Database from 'better-sqlite3';
-import { appendFileSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import { MIGRATIONS } from '../src/store/schema.js';
 import { Outbox } from '../src/store/outbox.js';
 import { SqliteReadStore } from '../src/store/sqlite-read.js';
 import { spawnCli, tempDir } from './helpers/cli.js';
+import { validate } from './render/json-schema.js';
 
 const OPTS = { tz: 'UTC', now: Date.UTC(2026, 10, 21), settleMs: 0 };
 const ALL: [number, number] = [0, 8.64e15];
@@ -146,7 +147,9 @@ describe('evidence by reference', () => {
     expect(evs.slice(10).every((e) => e.raw === null && e.rawUnreadable === UNREADABLE_CHANGED)).toBe(true);
 
     const inv = await investigate(rs, { from: Date.UTC(2026, 10, 20, 10), to: Date.UTC(2026, 10, 20, 11) });
-    const all = collectLines(JSON.parse(JSON.stringify(inv)));
+    const json = JSON.parse(JSON.stringify(inv)) as unknown;
+    expect(validate(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'schemas', 'investigate.json'), 'utf8')), json)).toEqual([]);
+    const all = collectLines(json);
     const unreadable = all.filter((l) => l.text === null);
     expect(unreadable.length).toBeGreaterThan(0);
     for (const l of all) {
@@ -207,7 +210,6 @@ describe('evidence by reference', () => {
     const raw = b.columns.indexOf('raw');
     expect(b.rows.length).toBe(want.size);
     for (const r of b.rows) expect(r[raw]).toBe(want.get(Number(r[line])));
-    void readdirSync;
   });
 });
 

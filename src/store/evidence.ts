@@ -99,7 +99,9 @@ async function readRanges(p: string, refs: EvidenceRef[], put: (i: number, bytes
       for (let i = 0; i < refs.length; i++) {
         const r = refs[i];
         if (r.off < wStart || r.off + r.len > wStart + win.length) {
-          const size = Math.max(WINDOW, r.len);
+          // Up to WINDOW bytes, no further than the last line wanted (a single line reads only itself).
+          const last = refs[refs.length - 1];
+          const size = Math.max(r.len, Math.min(WINDOW, last.off + last.len - r.off));
           const buf = Buffer.allocUnsafe(size);
           const { bytesRead } = await fh.read(buf, 0, size, r.off);
           wStart = r.off;
