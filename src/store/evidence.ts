@@ -25,6 +25,7 @@ export const UNREADABLE = 'no longer readable';
 /** Why a line could not be read back. */
 export const UNREADABLE_GONE = 'the file (or a rotated copy of it) is no longer there';
 export const UNREADABLE_CHANGED = 'the file no longer holds this line (rewritten or truncated)';
+export const UNREADABLE_DENIED = 'the file cannot be read by this user (permission denied)';
 
 export interface EvidenceRef { fileId: number; off: number; len: number; check: number }
 
@@ -62,8 +63,8 @@ export function successorCandidates(path: string): string[] {
 
 function isGzipName(p: string): boolean { return p.endsWith('.gz'); }
 
-/** The first `n` bytes of the (decompressed) content at `p`, or null when it cannot be read. */
-async function headOf(p: string, n: number): Promise<Buffer | null> {
+/** The first `n` bytes of the (decompressed) content at `p`, null when it cannot be read, 'denied' when this user may not. */
+async function headOf(p: string, n: number): Promise<Buffer | null | 'denied'> {
   try {
     if (!isGzipName(p)) {
       const fh = await open(p, 'r');
@@ -84,8 +85,9 @@ async function headOf(p: string, n: number): Promise<Buffer | null> {
       }
     } finally { z.destroy(); }
     return Buffer.concat(parts).subarray(0, n);
-  } catch {
-    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' ? 'denied' : null;
   }
 }
 
@@ -143,6 +145,8 @@ async function readRanges(p: string, refs: EvidenceRef[], put: (i: number, bytes
  */
 export class EvidenceReader {
   private readonly found = new Map<number, string | null>();
+  /** The files rows not found because a name that may hold them could not be opened by this user. */
+  private readonly denied = new Set<number>();
 
   constructor(private readonly identityOf: (fileId: number) => ContentIdentity | null) {}
 
@@ -151,12 +155,15 @@ export class EvidenceReader {
     if (!fresh && this.found.has(fileId)) return this.found.get(fileId)!;
     const id = this.identityOf(fileId);
     let at: string | null = null;
+    this.denied.delete(fileId);
     if (id) {
       for (const p of successorCandidates(id.path)) {
         const head = await headOf(p, id.fpLen);
+        if (head === 'denied') { this.denied.add(fileId); continue; }
         if (head && head.length === id.fpLen && createHash('sha1').update(head).digest('hex') === id.fpHash) { at = p; break; }
       }
     }
+    if (at !== null) this.denied.delete(fileId);
     this.found.set(fileId, at);
     return at;
   }
@@ -175,7 +182,11 @@ export class EvidenceReader {
       let todo = idx;
       for (const fresh of [false, true]) {
         const at = await this.locate(fileId, fresh);
-        if (at === null) { for (const i of todo) out[i] = { text: null, reason: UNREADABLE_GONE }; break; }
+        if (at === null) {
+          const reason = this.denied.has(fileId) ? UNREADABLE_DENIED : UNREADABLE_GONE;
+          for (const i of todo) out[i] = { text: null, reason };
+          break;
+        }
         const sorted = todo.map((i) => refs[i]);
         const failed: number[] = [];
         try {
