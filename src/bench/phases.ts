@@ -103,7 +103,7 @@ async function parseWorkers(files: string[], n: number): Promise<Record<string, 
   let lines = 0;
   const feed = async (host: ParseWorkerHost, queue: string[]) => {
     for (const f of queue) {
-      const s: ParseSession = host.open({ ctx: CTX, fileId: 1, startLine: 0, batchLines: BATCH_LINES, tail: Buffer.alloc(0), onUnparsed: null }, 64);
+      const s: ParseSession = host.open({ ctx: CTX, fileId: 1, startLine: 0, startOffset: 0, byRef: true, batchLines: BATCH_LINES, tail: Buffer.alloc(0), onUnparsed: null }, 64);
       const fd = openSync(f, 'r');
       try {
         for (;;) {

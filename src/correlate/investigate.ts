@@ -74,8 +74,22 @@ export function messagePart(raw: string): string {
 }
 
 function evLine(e: StoredEvent): EvidenceLine {
-  return { ts: new Date(e.ts).toISOString(), where: e.path ? `${e.path}:${e.line}` : `event ${e.id}`, text: messagePart(e.raw ?? '').slice(0, 400) };
+  const where = e.path ? `${e.path}:${e.line}` : `event ${e.id}`;
+  // A line stored by reference that cannot be read back is named, never replaced by another.
+  if (e.rawUnreadable) return { ts: new Date(e.ts).toISOString(), where, text: null, unreadable: e.rawUnreadable };
+  return { ts: new Date(e.ts).toISOString(), where, text: messagePart(e.raw ?? '').slice(0, 400) };
 }
+
+/** An aggregate's sample line as evidence, its text made by `text` (or why it cannot be read). */
+function aggLine(a: AggRow, text: (raw: string) => string): EvidenceLine {
+  const ts = new Date(a.firstTs).toISOString();
+  const where = a.samplePath ? `${a.samplePath}:${a.sampleLine}` : 'aggregate';
+  if (a.sampleUnreadable) return { ts, where, text: null, unreadable: a.sampleUnreadable };
+  return { ts, where, text: text(a.sampleRaw!) };
+}
+
+/** Whether an aggregate has a sample line (read back or not). */
+function hasSample(a: AggRow): boolean { return Boolean(a.sampleRaw) || Boolean(a.sampleUnreadable); }
 
 /** A few lines from the start and the end of a list, as evidence. */
 function sampleLines(events: StoredEvent[], n = 4): EvidenceLine[] {
@@ -865,7 +879,7 @@ function classifyDns(b: Bucket, aggs: AggRow[], total: number): Finding | null {
   const concentrated = n > 0 && topSrc.reduce((a, [, c]) => a + c, 0) / n >= 0.5;
   const bigShare = total > 0 && (b.bytesIn + b.bytesOut) / total >= 0.05;
   if (!(ratio >= 5 && bigShare) && !(n >= 100 && any / n >= 0.5 && concentrated)) return null;
-  const samples = queries.filter((q) => q.sampleRaw).sort((x, y) => y.count - x.count).slice(0, 3);
+  const samples = queries.filter(hasSample).sort((x, y) => y.count - x.count).slice(0, 3);
   return {
     kind: 'dns-amplification', subject: topIps(b, 3).join(', '),
     summary: `DNS answers out are ${ratio.toFixed(0)}× the queries in (${formatBytes(b.bytesOut)} out, ${formatBytes(b.bytesIn)} in)${n ? `; ${pct(any / n)} of ${n} logged queries ask for ANY/TXT/DNSSEC types` : ''}`,
@@ -875,7 +889,7 @@ function classifyDns(b: Bucket, aggs: AggRow[], total: number): Finding | null {
         ...topSrc.map(([ip, c]) => `${ip}: ${c} queries`),
         ...[...byType.entries()].sort((x, y) => y[1] - x[1]).slice(0, 4).map(([t, c]) => `qtype ${t}: ${c}`),
       ],
-      lines: samples.map((q) => ({ ts: new Date(q.firstTs).toISOString(), where: q.samplePath ? `${q.samplePath}:${q.sampleLine}` : 'aggregate', text: `${q.sampleRaw} (×${q.count} that minute)` })),
+      lines: samples.map((q) => aggLine(q, (raw) => `${raw} (×${q.count} that minute)`)),
     },
   };
 }
@@ -891,8 +905,8 @@ function anonymousEvidence(b: Bucket, reason: string, ids: Identities, aggs: Agg
     const ports = new Set(drops.map((d) => d.lport));
     facts.push(`${ip}: ${formatBytes(b.ips.get(ip) ?? 0)}${fails.length ? `, ${fails.length} failed logins` : ''}${dropCount ? `, ${dropCount} firewall drops on ${ports.size} port(s)` : ''}`);
     lines.push(...sampleLines(fails, 2));
-    const d = drops.find((x) => x.sampleRaw);
-    if (d) lines.push({ ts: new Date(d.firstTs).toISOString(), where: d.samplePath ? `${d.samplePath}:${d.sampleLine}` : 'aggregate', text: messagePart(d.sampleRaw!) });
+    const d = drops.find(hasSample);
+    if (d) lines.push(aggLine(d, messagePart));
   }
   void reason;
   return { facts, lines: lines.slice(0, 6) };
@@ -906,7 +920,7 @@ function scanFindings(aggs: AggRow[], ids: Identities): Finding[] {
     if (!firewallHit(a) || !a.rip) continue;
     const s = bySrc.get(a.rip) ?? { count: 0, ports: new Set<number>(), first: a.firstTs, last: a.lastTs, sample: null };
     s.count += a.count; s.ports.add(a.lport); s.first = Math.min(s.first, a.firstTs); s.last = Math.max(s.last, a.lastTs);
-    if (!s.sample && a.sampleRaw) s.sample = a;
+    if (!s.sample && hasSample(a)) s.sample = a;
     bySrc.set(a.rip, s);
   }
   const scanners = [...bySrc.entries()].filter(([, s]) => s.ports.size >= 5 || s.count >= 50).sort((x, y) => y[1].count - x[1].count);
@@ -916,7 +930,7 @@ function scanFindings(aggs: AggRow[], ids: Identities): Finding[] {
       summary: `${scanners.reduce((a, [, s]) => a + s.count, 0)} packets dropped by the firewall from ${scanners.length} source(s) probing ${new Set(scanners.flatMap(([, s]) => [...s.ports])).size} port(s)`,
       evidence: {
         facts: scanners.slice(0, 5).map(([ip, s]) => `${ip}: ${s.count} drops on ${s.ports.size} port(s), ${new Date(s.first).toISOString()} to ${new Date(s.last).toISOString()}`),
-        lines: scanners.slice(0, 3).filter(([, s]) => s.sample).map(([, s]) => ({ ts: new Date(s.sample!.firstTs).toISOString(), where: s.sample!.samplePath ? `${s.sample!.samplePath}:${s.sample!.sampleLine}` : 'aggregate', text: messagePart(s.sample!.sampleRaw!) })),
+        lines: scanners.slice(0, 3).filter(([, s]) => s.sample).map(([, s]) => aggLine(s.sample!, messagePart)),
       },
     });
   }

@@ -4,6 +4,7 @@
  * bytesOut sent.
  */
 import { GROUP_LABELS } from '../sources/index.js';
+import { UNREADABLE } from '../store/evidence.js';
 
 export type Confidence = 'exact' | 'shared-ip' | 'ip-only' | 'log-counters' | 'estimated';
 /**
@@ -21,7 +22,15 @@ export interface EvidenceLine {
   ts: string;
   /** `path:line`, so the report can be checked against the logs. */
   where: string;
-  text: string;
+  /** The line as read; null when it was stored by reference and can no longer be read back (see `unreadable`). */
+  text: string | null;
+  /** Why the line can no longer be read (its file rotated away or rewritten); only when `text` is null. */
+  unreadable?: string;
+}
+
+/** What every renderer shows for an evidence line: its text, or the one phrase for a line that cannot be read back. */
+export function evidenceText(l: EvidenceLine): string {
+  return l.text ?? `(${UNREADABLE}: ${l.unreadable ?? 'unknown reason'})`;
 }
 
 export interface Evidence {

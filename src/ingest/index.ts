@@ -342,7 +342,9 @@ async function ingestLog(store: WriteStore, c: OpenedContent, file: FileRecord, 
   let session = null as ParseSession | null;
   const open = (): ParseSession => {
     if (!session) {
-      const so: SessionOptions = { ctx, fileId: file.id, startLine: lines, batchLines, tail, onUnparsed };
+      // Evidence by reference where the content can be read again: a file (plain or compressed,
+      // found again by its fingerprint), not stdin or a pipe, whose lines keep their text.
+      const so: SessionOptions = { ctx, fileId: file.id, startLine: lines, startOffset: offset, byRef: !c.stream && !c.stdin, batchLines, tail, onUnparsed };
       session = inWorker ? workers!.open(so, TAIL_BYTES) : new InlineSession(so, TAIL_BYTES);
     }
     return session;

@@ -15,13 +15,12 @@ import { parseAny, nextHint } from '../parsers/index.js';
 import { aggregateDetail } from '../sources/index.js';
 import { AGG_TYPES, EVENT_TYPES, type PackedRows, RowPacker, type SourceStats, type UnparsedSample } from '../store/index.js';
 import { sha1 } from './content.js';
+import { lineCheck, MAX_RAW_CHARS } from '../store/evidence-check.js';
 
 /** Lines longer than this are counted as unparsed without being parsed. */
 export const MAX_LINE_BYTES = 1 << 20;
 /** Content per batch at most (see LinePipeline.due), about 45,000 lines of mail.log. */
 const MAX_BATCH_BYTES = 8 << 20;
-/** Raw text kept as evidence is cut to this many characters. */
-const MAX_RAW_CHARS = 4096;
 const MAX_UNPARSED_SAMPLES_PER_BATCH = 50;
 /**
  * Event rows per packed segment: about as many as live between two scavenges of the young
@@ -81,13 +80,20 @@ export interface PipelineOptions {
   collectUnparsed?: boolean;
   /** Tracks the last bytes consumed, for takeWithTail(). */
   tail?: TailWindow;
+  /** The content offset where the first byte pushed sits (the resume offset). */
+  startOffset?: number;
+  /**
+   * Keep evidence by reference (byte offset, length and check of each line in the content)
+   * instead of its text: for content that can be read again (a file, not stdin or a pipe).
+   */
+  byRef?: boolean;
 }
 
 /** A per-minute aggregate while its batch is being built. */
 interface Agg {
   minute: number; source: string; kind: string; rip: string; lport: number; detail: string;
   count: number; bytes: number; firstTs: number; lastTs: number; lip: string | null;
-  sampleLine: number; sampleRaw: string;
+  sampleLine: number; sampleRaw: string | null; sampleOff: number | null; sampleLen: number | null; sampleCheck: number | null;
 }
 
 /** One minute's aggregates: by `source\tkind\tdetail`, remote address and local port. */
@@ -127,6 +133,12 @@ export class LinePipeline {
   private samplesThisBatch = 0;
   /** The bytes of the line being processed when they are not UTF-8, else null. */
   private lineBytes: Buffer | null = null;
+  /** Content offset of the first byte not consumed yet (where `carry`, or the next chunk, starts). */
+  private pos: number;
+  private readonly byRef: boolean;
+  /** The current line's content offset and length in bytes (without its newline). */
+  private lineOff = 0;
+  private lineLen = 0;
 
   constructor(private readonly ctx: ParseContext, startLine: number, opts: PipelineOptions) {
     this.lineNo = startLine;
@@ -134,6 +146,8 @@ export class LinePipeline {
     this.onUnparsed = opts.onUnparsed ?? null;
     this.collectUnparsed = opts.collectUnparsed ?? false;
     this.tail = opts.tail ?? null;
+    this.pos = opts.startOffset ?? 0;
+    this.byRef = opts.byRef ?? false;
     this.reset();
   }
 
@@ -173,7 +187,7 @@ export class LinePipeline {
       for (const a of this.aggs) {
         p.num(a.minute); p.str(a.source); p.str(a.kind); p.str(a.rip); p.num(a.lport); p.str(a.detail);
         p.num(a.count); p.num(a.bytes); p.num(a.firstTs); p.num(a.lastTs); p.str(a.lip);
-        p.num(this.fileId); p.num(a.sampleLine); p.str(a.sampleRaw);
+        p.num(this.fileId); p.num(a.sampleLine); p.str(a.sampleRaw); p.num(a.sampleOff); p.num(a.sampleLen); p.num(a.sampleCheck);
         p.endRow();
       }
       b.aggsPacked.push(p.done());
@@ -193,6 +207,7 @@ export class LinePipeline {
   /** Consume `bytes` (they end a line, or are part of an overlong one). */
   private consumed(bytes: Buffer): void {
     this.batch.bytes += bytes.length;
+    this.pos += bytes.length;
     this.tail?.add(bytes);
   }
 
@@ -275,6 +290,10 @@ export class LinePipeline {
     // byte is never part of a multi-byte sequence, so lines match one to one), to count the
     // lines changed and to keep the original bytes of those not understood.
     const replaced = !ascii && text.includes('\uFFFD') && !isUtf8(buf.subarray(start, end));
+    // One character per byte (ASCII, or single bad bytes read as U+FFFD): a line's byte offset
+    // is its character offset. Otherwise each line's bytes are found by its newline byte.
+    const oneToOne = text.length === end - start;
+    const base = this.pos;
     let bytePos = start;
     let pos = 0;
     const n = text.length;
@@ -286,15 +305,22 @@ export class LinePipeline {
       this.lineNo++;
       this.batch.lines++;
       this.lineBytes = null;
-      if (replaced) {
+      if (oneToOne && !replaced) {
+        this.lineOff = base + start + pos - line.length - 1;
+        this.lineLen = line.length;
+      } else {
         let nlByte = buf.indexOf(10, bytePos);
         if (nlByte < 0 || nlByte >= end) nlByte = end;
-        const bytes = buf.subarray(bytePos, nlByte);
-        bytePos = nlByte + 1;
-        if (line.includes('\uFFFD') && !isUtf8(bytes)) {
-          this.lineBytes = Buffer.from(bytes);
-          this.batch.notUtf8Lines++;
+        this.lineOff = base + bytePos;
+        this.lineLen = nlByte - bytePos;
+        if (replaced) {
+          const bytes = buf.subarray(bytePos, nlByte);
+          if (line.includes('\uFFFD') && !isUtf8(bytes)) {
+            this.lineBytes = Buffer.from(bytes);
+            this.batch.notUtf8Lines++;
+          }
         }
+        bytePos = nlByte + 1;
       }
       if (line.length && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
       if (line.length === 0) { this.stat('other').skipped++; continue; }
@@ -344,7 +370,8 @@ export class LinePipeline {
     }
     const fresh: Agg = {
       minute, source: ev.source, kind: ev.kind, rip, lport, detail, count: 1, bytes,
-      firstTs: ev.ts, lastTs: ev.ts, lip: ev.lip, sampleLine: this.lineNo, sampleRaw: raw,
+      firstTs: ev.ts, lastTs: ev.ts, lip: ev.lip, sampleLine: this.lineNo, sampleRaw: this.byRef ? null : raw,
+      sampleOff: this.byRef ? this.lineOff : null, sampleLen: this.byRef ? this.lineLen : null, sampleCheck: this.byRef ? lineCheck(raw) : null,
     };
     byPort.set(lport, fresh);
     this.aggs.push(fresh);
@@ -364,11 +391,15 @@ export class LinePipeline {
         this.aggregate(ev, detail, raw);
         return;
       }
-      // The order of EVENT_TYPES's columns.
+      // The order of EVENT_TYPES's columns. By reference (byRef): where the line is, and a
+      // check that proves a line read back is this one; the check is made only for a row
+      // stored, not for every line an aggregate counts.
+      const byRef = this.byRef;
       const p = this.events;
       p.num(ev.ts); p.str(ev.source); p.str(ev.host); p.str(ev.program); p.str(ev.kind); p.str(ev.account); p.str(ev.rip);
       p.num(ev.rport); p.str(ev.lip); p.num(ev.lport); p.str(ev.session); p.num(ev.bytesIn); p.num(ev.bytesOut);
-      p.num(this.fileId); p.num(this.lineNo); p.str(ev.attrs ? JSON.stringify(ev.attrs) : null); p.str(raw);
+      p.num(this.fileId); p.num(this.lineNo); p.str(ev.attrs ? JSON.stringify(ev.attrs) : null);
+      if (byRef) { p.str(null); p.num(this.lineOff); p.num(this.lineLen); p.num(lineCheck(raw)); } else { p.str(raw); p.num(null); p.num(null); p.num(null); }
       if (p.endRow()) {
         this.batch.eventsPacked.push(p.done());
         this.events = new RowPacker(EVENT_TYPES, PACK_EVERY);

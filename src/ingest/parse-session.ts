@@ -20,6 +20,10 @@ export interface SessionOptions {
   fileId: number;
   /** Line number of the last line already read. */
   startLine: number;
+  /** Content offset of the first byte pushed (the resume offset). */
+  startOffset: number;
+  /** Keep evidence by reference: the content can be read again (not stdin, not a pipe). */
+  byRef: boolean;
   /** Lines per batch. */
   batchLines: number;
   /** The verified bytes just before the resume offset (empty at offset 0). */
@@ -41,7 +45,9 @@ export interface ParseSession {
 export class InlineSession implements ParseSession {
   private readonly pipe: LinePipeline;
   constructor(private readonly o: SessionOptions, tailBytes: number) {
-    this.pipe = new LinePipeline(o.ctx, o.startLine, { fileId: o.fileId, onUnparsed: o.onUnparsed, tail: new TailWindow(tailBytes, o.tail) });
+    this.pipe = new LinePipeline(o.ctx, o.startLine, {
+      fileId: o.fileId, onUnparsed: o.onUnparsed, tail: new TailWindow(tailBytes, o.tail), startOffset: o.startOffset, byRef: o.byRef,
+    });
   }
   async push(chunk: Buffer): Promise<Iterable<ParsedBatch>> {
     this.pipe.push(chunk);
@@ -56,7 +62,7 @@ export class InlineSession implements ParseSession {
 
 /** Messages from the main thread to the parse worker. */
 export type ToWorker =
-  | { type: 'start'; id: number; ctx: ParseContext; fileId: number; startLine: number; batchLines: number; tail: Uint8Array; tailBytes: number; collectUnparsed: boolean }
+  | { type: 'start'; id: number; ctx: ParseContext; fileId: number; startLine: number; startOffset: number; byRef: boolean; batchLines: number; tail: Uint8Array; tailBytes: number; collectUnparsed: boolean }
   | { type: 'chunk'; id: number; data: ArrayBuffer }
   | { type: 'finish'; id: number; consumePartial: boolean }
   | { type: 'abort'; id: number };
@@ -128,7 +134,7 @@ export class ParseWorkerHost {
     const s = new WorkerSession(w, this.nextId++, o, () => { if (this.current === s) { this.current = null; w.unref(); } });
     this.current = s;
     const tail = new Uint8Array(o.tail);
-    w.postMessage({ type: 'start', id: s.id, ctx: o.ctx, fileId: o.fileId, startLine: o.startLine, batchLines: o.batchLines, tail, tailBytes, collectUnparsed: o.onUnparsed !== null } satisfies ToWorker);
+    w.postMessage({ type: 'start', id: s.id, ctx: o.ctx, fileId: o.fileId, startLine: o.startLine, startOffset: o.startOffset, byRef: o.byRef, batchLines: o.batchLines, tail, tailBytes, collectUnparsed: o.onUnparsed !== null } satisfies ToWorker);
     return s;
   }
 

@@ -30,7 +30,7 @@ port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'start') {
       const pipe = new LinePipeline(m.ctx, m.startLine, {
-        fileId: m.fileId, collectUnparsed: m.collectUnparsed, tail: new TailWindow(m.tailBytes, Buffer.from(m.tail)),
+        fileId: m.fileId, collectUnparsed: m.collectUnparsed, startOffset: m.startOffset, byRef: m.byRef, tail: new TailWindow(m.tailBytes, Buffer.from(m.tail)),
       });
       cur = { id: m.id, pipe, batchLines: m.batchLines };
       return;

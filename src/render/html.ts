@@ -3,7 +3,7 @@
  * script and no external resource, so that it can be attached to a ticket or mailed. A pure
  * function of one Investigation; every string from the data goes through `escapeHtml`.
  */
-import type { Confidence, Investigation } from '../correlate/types.js';
+import { evidenceText, type Confidence, type Investigation } from '../correlate/types.js';
 import type { UsageReport } from '../usage/report.js';
 import {
   CONFIDENCE_TEXT, FINDING_TITLE, FLOW_SOURCE_LABEL, SERVICE_LABEL, attributionLine, axisTime, baselineLine, blockAdvice, closureLines, shareBasisLine,
@@ -114,7 +114,7 @@ export function renderHtml(inv: Investigation, opts: { usage?: UsageReport | nul
       b.push(`<article><h3>${i + 1}. ${h(FINDING_TITLE[f.kind] ?? f.kind)}: ${h(f.subject)}</h3><p>${h(f.summary)}</p>`);
       if (f.evidence.facts.length) b.push(`<ul>${f.evidence.facts.map((x) => `<li>${h(x)}</li>`).join('')}</ul>`);
       if (f.evidence.lines.length) {
-        b.push(`<pre><code>${f.evidence.lines.map((l) => `<span class="where" title="${h(l.ts)}">${h(l.where)}</span>  ${h(l.text)}`).join('\n')}</code></pre>`);
+        b.push(`<pre><code>${f.evidence.lines.map((l) => `<span class="where" title="${h(l.ts)}">${h(l.where)}</span>  ${h(evidenceText(l))}`).join('\n')}</code></pre>`);
       }
       b.push('</article>');
     });

@@ -3,7 +3,7 @@
  * Everything that comes from the data passes through `clean`, so a log line cannot move the
  * cursor or recolour the screen.
  */
-import type { Confidence, Investigation, Suspect } from '../correlate/types.js';
+import { evidenceText, type Confidence, type Investigation, type Suspect } from '../correlate/types.js';
 import {
   SERVICE_LABEL, attributionLine, displayWidth, axisTime, baselineLine, bucketLabel, clean, closureLines, dateTime, duration, shareBasisLine, shortenLine,
   flowSourcePhrase, formatBytes, ipList, isFleet, pad, personLine, percent, plural, remoteLabel, sparkline, suspectName, textTable, type TextColumn, timelineSummary, totalsLine,
@@ -60,7 +60,7 @@ export function renderInvestigationText(inv: Investigation, opts: TextOptions): 
       for (const fact of f.evidence.facts) out.push(...wrap(clean(fact), width, '      ', '    - '));
       for (const l of f.evidence.lines.slice(0, EVIDENCE_LINES)) {
         const where = shortWhere(clean(l.where));
-        out.push(`    ${p.dim(where)}  ${shortenLine(clean(l.text), width - 6 - displayWidth(where))}`);
+        out.push(`    ${p.dim(where)}  ${shortenLine(clean(evidenceText(l)), width - 6 - displayWidth(where))}`);
       }
       if (f.evidence.lines.length > EVIDENCE_LINES) out.push(p.dim(`    (${plural(f.evidence.lines.length - EVIDENCE_LINES, 'more line')} in the Markdown and JSON reports)`));
     }

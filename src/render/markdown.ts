@@ -4,7 +4,7 @@
  * or table cells; log lines go into code blocks whose fence is longer than any run of backticks
  * inside them.
  */
-import type { Confidence, Investigation } from '../correlate/types.js';
+import { evidenceText, type Confidence, type Investigation } from '../correlate/types.js';
 import {
   CONFIDENCE_TEXT, FINDING_TITLE, FLOW_SOURCE_LABEL, SERVICE_LABEL, attributionLine, axisTime, baselineLine, blockAdvice,
   bucketLabel, clean, closureLines, dateTime, duration, formatBytes, isFleet, personLine, shareBasisLine, percent, plural, remoteLabel, sparkline, suspectName, timelineSummary,
@@ -105,7 +105,7 @@ export function renderMarkdown(inv: Investigation): string {
       out.push(`### ${i + 1}. ${FINDING_TITLE[f.kind] ?? mdText(f.kind)}: ${mdText(f.subject)}${f.server === undefined ? '' : ` on ${mdText(f.server)}`}`);
       out.push(`${mdText(f.summary)}`);
       if (f.evidence.facts.length) out.push(f.evidence.facts.map((x) => `- ${mdText(x)}`).join('\n'));
-      if (f.evidence.lines.length) out.push(codeBlock(f.evidence.lines.map((l) => `${l.where}  ${l.text}`)));
+      if (f.evidence.lines.length) out.push(codeBlock(f.evidence.lines.map((l) => `${l.where}  ${evidenceText(l)}`)));
     });
   }
 

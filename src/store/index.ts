@@ -13,6 +13,7 @@ import { FLOW_VALUES, type FlowRecord, type PackedFlows } from '../flows/types.j
 import { warn } from '../output.js';
 import { createDbFile, damagedError, isCorruption, newerError, noteOpened, refuseUnsafeLink, tightenMode } from './safety.js';
 import { MIGRATIONS } from './schema.js';
+import { EvidenceReader, type EvidenceRef, type ReadBack } from './evidence.js';
 import { servicesOfGroup } from '../flows/services.js';
 import { LONG_SESSION_SOURCES } from '../sources/index.js';
 import type { CounterKind } from '../sources/counters.js';
@@ -86,14 +87,16 @@ export function forTransfer(p: PackedRows): PackedRows {
 
 /**
  * Column types of an event row, in this order: ts, source, host, program, kind, account, rip,
- * rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs (JSON text or null), raw.
+ * rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs (JSON text or null), raw,
+ * raw_off, raw_len, raw_check (the line by reference, migration 12: raw is then null).
  */
-export const EVENT_TYPES = 'nssssssnsnsnnnnss';
+export const EVENT_TYPES = 'nssssssnsnsnnnnssnnn';
 /**
  * Column types of an aggregate row, in this order: minute, source, kind, rip, lport, detail,
- * count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw.
+ * count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw, sample_off, sample_len,
+ * sample_check (by reference, as for events).
  */
-export const AGG_TYPES = 'nsssnsnnnnsnns';
+export const AGG_TYPES = 'nsssnsnnnnsnnsnnn';
 
 /**
  * Packs rows as they are made, a value at a time in column order, up to `capacity` rows. No
@@ -278,6 +281,8 @@ export interface Batch {
 
 export interface StoredEvent extends LogEvent {
   id: number; fileId: number | null; line: number | null; raw: string | null; path: string | null;
+  /** Set when the line was stored by reference and could not be read back: why (raw is null then). */
+  rawUnreadable?: string;
 }
 
 export interface StoreOptions {
@@ -293,6 +298,8 @@ export interface AggRow {
   minute: number; source: string; kind: string; rip: string; lport: number; detail: string;
   count: number; bytes: number; firstTs: number; lastTs: number; lip: string | null;
   samplePath: string | null; sampleLine: number | null; sampleRaw: string | null;
+  /** Set when the sample was stored by reference and could not be read back: why (sampleRaw is null then). */
+  sampleUnreadable?: string;
 }
 
 export interface FlowRow extends FlowRecord { source: string }
@@ -331,8 +338,8 @@ const QUICK_CHECK_MAX_BYTES = 256 << 20;
  * row has its NOT NULL columns) ends the whole batch's transaction at once, as the error would
  * anyway, so SQLite keeps no statement journal to undo one statement's rows on its own.
  */
-const INSERT_EVENT = 'INSERT OR ROLLBACK INTO events (ts, source, host, program, kind, account, rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs, raw)';
-const INSERT_AGG = 'INSERT OR ROLLBACK INTO event_agg (minute, source, kind, rip, lport, detail, count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw)';
+const INSERT_EVENT = 'INSERT OR ROLLBACK INTO events (ts, source, host, program, kind, account, rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs, raw, raw_off, raw_len, raw_check)';
+const INSERT_AGG = 'INSERT OR ROLLBACK INTO event_agg (minute, source, kind, rip, lport, detail, count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw, sample_off, sample_len, sample_check)';
 const ON_AGG_CONFLICT = `ON CONFLICT (minute, source, kind, rip, lport, detail) DO UPDATE SET
   count = count + excluded.count, bytes = bytes + excluded.bytes,
   first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts)`;
@@ -501,8 +508,18 @@ export class Store {
     }
   }
 
+  /** Whether a table has this column: a read-only open of an older database may lack a later migration's. */
+  hasColumn(table: string, column: string): boolean {
+    return (this.db.prepare(`SELECT 1 FROM pragma_table_info(?) WHERE name = ?`).get(table, column)) !== undefined;
+  }
+
   private prepare() {
     const db = this.db;
+    // Before migration 12 (a read-only open of an older database) no line is stored by reference,
+    // and nothing is written: the bulk inserts, which name its columns, are then never prepared.
+    const refs = this.hasColumn('events', 'raw_off');
+    const eventColumns = (raw: 'e.raw' | 'NULL') => eventColumnsOf(raw, refs);
+    const ifRefs = (sql: string) => db.prepare(refs ? sql : 'SELECT NULL WHERE 0');
     return {
       fileByFp: db.prepare('SELECT * FROM files WHERE fp_hash = ? AND fp_len = ? ORDER BY offset DESC'),
       latestFileAt: db.prepare('SELECT * FROM files WHERE path = ? AND kind = ? ORDER BY id DESC LIMIT 1'),
@@ -514,10 +531,10 @@ export class Store {
       touchFile: db.prepare('UPDATE files SET path = @path, dev = @dev, ino = @ino, fp_hash = @fpHash, fp_len = @fpLen, size = @size, mtime = @mtime, last_read = @now WHERE id = @id'),
       fileOffset: db.prepare('SELECT offset FROM files WHERE id = ?'),
       advanceFile: db.prepare('UPDATE files SET offset = ?, lines = ?, tail_hash = ?, last_read = ? WHERE id = ?'),
-      insertEvent: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_TYPES.length, 1)}`),
-      insertEvents: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_TYPES.length, ROWS_PER_STATEMENT)}`),
-      upsertAgg: db.prepare(`${INSERT_AGG} VALUES ${rowsOf(AGG_TYPES.length, 1)} ${ON_AGG_CONFLICT}`),
-      upsertAggs: db.prepare(`${INSERT_AGG} VALUES ${rowsOf(AGG_TYPES.length, ROWS_PER_STATEMENT)} ${ON_AGG_CONFLICT}`),
+      insertEvent: ifRefs(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_TYPES.length, 1)}`),
+      insertEvents: ifRefs(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_TYPES.length, ROWS_PER_STATEMENT)}`),
+      upsertAgg: ifRefs(`${INSERT_AGG} VALUES ${rowsOf(AGG_TYPES.length, 1)} ${ON_AGG_CONFLICT}`),
+      upsertAggs: ifRefs(`${INSERT_AGG} VALUES ${rowsOf(AGG_TYPES.length, ROWS_PER_STATEMENT)} ${ON_AGG_CONFLICT}`),
       upsertStats: db.prepare(`INSERT INTO file_stats (file_id, source, events, skipped, unparsed) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (file_id, source) DO UPDATE SET events = events + excluded.events, skipped = skipped + excluded.skipped, unparsed = unparsed + excluded.unparsed`),
       countUnparsedSamples: db.prepare('SELECT count(*) AS n FROM unparsed WHERE file_id = ? AND source = ?'),
@@ -654,11 +671,11 @@ export class Store {
       if (!cur || cur.offset !== b.expectOffset) return false;
       for (const { ev, line, raw } of b.events) {
         s.insertEvent.run(ev.ts, ev.source, ev.host, ev.program, ev.kind, ev.account, ev.rip, ev.rport, ev.lip, ev.lport, ev.session,
-          ev.bytesIn, ev.bytesOut, b.fileId, line, ev.attrs ? JSON.stringify(ev.attrs) : null, raw);
+          ev.bytesIn, ev.bytesOut, b.fileId, line, ev.attrs ? JSON.stringify(ev.attrs) : null, raw, null, null, null);
       }
       for (const p of b.eventsPacked ?? []) writePacked(p, EVENT_TYPES, s.insertEvents, s.insertEvent);
       for (const a of b.aggs) {
-        s.upsertAgg.run(a.minute, a.source, a.kind, a.rip, a.lport, a.detail, a.count, a.bytes, a.firstTs, a.lastTs, a.lip, b.fileId, a.sampleLine, a.sampleRaw);
+        s.upsertAgg.run(a.minute, a.source, a.kind, a.rip, a.lport, a.detail, a.count, a.bytes, a.firstTs, a.lastTs, a.lip, b.fileId, a.sampleLine, a.sampleRaw, null, null, null);
       }
       for (const p of b.aggsPacked ?? []) writePacked(p, AGG_TYPES, s.upsertAggs, s.upsertAgg);
       for (const st of b.stats) s.upsertStats.run(b.fileId, st.source, st.events, st.skipped, st.unparsed);
@@ -838,10 +855,59 @@ export class Store {
   }
 
   aggregatesInRange(fromMs: number, toMs: number): AggRow[] {
-    return (this.stmts.aggInRange.all(fromMs, toMs) as RawAgg[]).map((r) => ({
-      minute: r.minute, source: r.source, kind: r.kind, rip: r.rip, lport: r.lport, detail: r.detail, count: r.count, bytes: r.bytes,
-      firstTs: r.first_ts, lastTs: r.last_ts, lip: r.lip, samplePath: r.path, sampleLine: r.sample_line, sampleRaw: r.sample_raw,
-    }));
+    return (this.stmts.aggInRange.all(fromMs, toMs) as RawAgg[]).map((r) => {
+      const a: AggRow = {
+        minute: r.minute, source: r.source, kind: r.kind, rip: r.rip, lport: r.lport, detail: r.detail, count: r.count, bytes: r.bytes,
+        firstTs: r.first_ts, lastTs: r.last_ts, lip: r.lip, samplePath: r.path, sampleLine: r.sample_line, sampleRaw: r.sample_raw,
+      };
+      if (r.sample_raw === null && r.sample_off != null && r.sample_file_id !== null) {
+        pendingSamples.set(a, { fileId: r.sample_file_id, off: r.sample_off, len: r.sample_len!, check: r.sample_check! });
+      }
+      return a;
+    });
+  }
+
+  // ---- evidence by reference (migration 12) ----
+
+  private evidenceReader: EvidenceReader | null = null;
+
+  /** Reads lines stored by reference back from their files (src/store/evidence.ts). */
+  get evidence(): EvidenceReader {
+    this.evidenceReader ??= new EvidenceReader((id) => {
+      const f = this.fileById(id);
+      return f ? { path: f.path, fpHash: f.fpHash, fpLen: f.fpLen } : null;
+    });
+    return this.evidenceReader;
+  }
+
+  /** Fill in `raw` of events handed out by this store whose line was stored by reference (rawUnreadable when it cannot be read). */
+  async resolveEvents<T extends StoredEvent | null>(events: T[]): Promise<T[]> {
+    await this.readBack(events.filter((e): e is NonNullable<T> => e !== null) as StoredEvent[], pendingRefs, (e, g) => {
+      if (g.text !== null) e.raw = g.text; else e.rawUnreadable = g.reason;
+    });
+    return events;
+  }
+
+  /** Fill in `sampleRaw` of aggregates handed out by this store whose sample was stored by reference. */
+  async resolveSamples(aggs: AggRow[]): Promise<AggRow[]> {
+    await this.readBack(aggs, pendingSamples, (a, g) => { if (g.text !== null) a.sampleRaw = g.text; else a.sampleUnreadable = g.reason; });
+    return aggs;
+  }
+
+  /** Read the lines of the rows that wait for theirs, all at once (per file in offset order), and `fill` each row. */
+  private async readBack<T extends object>(rows: T[], pending: WeakMap<T, EvidenceRef>, fill: (row: T, got: ReadBack) => void): Promise<void> {
+    const want: T[] = [];
+    const refs: EvidenceRef[] = [];
+    for (const r of rows) {
+      const ref = pending.get(r);
+      if (ref) { want.push(r); refs.push(ref); }
+    }
+    if (!refs.length) return;
+    const got = await this.evidence.read(refs);
+    for (let i = 0; i < want.length; i++) {
+      pending.delete(want[i]);
+      fill(want[i], got[i]);
+    }
   }
 
   /** Which flow sources hold data in [from, to), with their byte totals. */
@@ -1066,29 +1132,38 @@ type EventTuple = [
   id: number, ts: number, source: string, host: string | null, program: string | null, kind: string, account: string | null,
   rip: string | null, rport: number | null, lip: string | null, lport: number | null, session: string | null,
   bytesIn: number | null, bytesOut: number | null, fileId: number | null, line: number | null, attrs: string | null, raw: string | null, path: string | null,
+  rawOff: number | null, rawLen: number | null, rawCheck: number | null,
 ];
 
 /** The columns of an EventTuple, from `events e` joined to `files f`; `raw`: the raw text's expression (NULL when not needed). */
-function eventColumns(raw: 'e.raw' | 'NULL'): string {
+function eventColumnsOf(raw: 'e.raw' | 'NULL', refs: boolean): string {
+  const ref = raw === 'NULL' || !refs ? 'NULL, NULL, NULL' : 'e.raw_off, e.raw_len, e.raw_check';
   return `e.id, e.ts, e.source, e.host, e.program, e.kind, e.account, e.rip, e.rport, e.lip, e.lport, e.session,
-    e.bytes_in, e.bytes_out, e.file_id, e.line, e.attrs, ${raw} AS raw, f.path AS path`;
+    e.bytes_in, e.bytes_out, e.file_id, e.line, e.attrs, ${raw} AS raw, f.path AS path, ${ref}`;
 }
 
 interface RawAgg {
   minute: number; source: string; kind: string; rip: string; lport: number; detail: string; count: number; bytes: number;
   first_ts: number; last_ts: number; lip: string | null; sample_line: number | null; sample_raw: string | null; path: string | null;
+  sample_file_id: number | null; sample_off: number | null; sample_len: number | null; sample_check: number | null;
 }
 
 /** The flows table's columns under FlowRow's names: rows come out of SQLite as FlowRows. */
 const FLOW_ROW_COLUMNS = `source, minute, iface, proto, lip, lport, rip, rport, service,
   bytes_in AS bytesIn, bytes_out AS bytesOut, packets_in AS packetsIn, packets_out AS packetsOut`;
 
+/** The references of events and of aggregates whose line is to be read back (by the object handed out), until it is. */
+const pendingRefs = new WeakMap<StoredEvent, EvidenceRef>();
+const pendingSamples = new WeakMap<AggRow, EvidenceRef>();
+
 function toEvent(r: EventTuple): StoredEvent {
-  return {
+  const e: StoredEvent = {
     id: r[0], ts: r[1], source: r[2] as LogEvent['source'], host: r[3], program: r[4], kind: r[5], account: r[6],
     rip: r[7], rport: r[8], lip: r[9], lport: r[10], session: r[11], bytesIn: r[12], bytesOut: r[13],
     attrs: r[16] ? (JSON.parse(r[16]) as LogEvent['attrs']) : null, fileId: r[14], line: r[15], raw: r[17], path: r[18],
   };
+  if (r[17] === null && r[19] !== null && r[14] !== null) pendingRefs.set(e, { fileId: r[14], off: r[19], len: r[20]!, check: r[21]! });
+  return e;
 }
 
 interface RawFile {

@@ -14,6 +14,13 @@
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
 import type { Store } from './index.js';
+import { EvidenceReader, type ContentIdentity, type EvidenceRef } from './evidence.js';
+
+/** Per shipped table with lines stored by reference (migration 12): the text column and its reference's columns. */
+const BY_REFERENCE: Partial<Record<string, { text: string; file: string; off: string; len: string; check: string }>> = {
+  events: { text: 'raw', file: 'file_id', off: 'raw_off', len: 'raw_len', check: 'raw_check' },
+  event_agg: { text: 'sample_raw', file: 'sample_file_id', off: 'sample_off', len: 'sample_len', check: 'sample_check' },
+};
 
 export type OutboxTable = 'events' | 'alerts' | 'flows' | 'event_agg' | 'vpn_leases' | 'iface_totals'
   | 'files' | 'file_stats' | 'unparsed' | 'losses' | 'conntrack_open';
@@ -86,13 +93,23 @@ export function rowObjects(b: OutboxBatch): LocalRow[] {
   return b.rows.map((r) => Object.fromEntries(b.columns.map((c, j) => [c, r[j]])));
 }
 
-/** Rows from `it` until `maxBytes` of values (strings by length, numbers as 8); `cut` when the budget ended it. */
-function takeUpTo(it: IterableIterator<LocalValue[]>, maxBytes: number): { rows: LocalValue[][]; cut: boolean } {
+/**
+ * The column with the length of a line stored by reference, which counts towards a batch's size
+ * as the text it is read back into before sending (-1: none).
+ */
+function refLenAt(table: string, columns: string[]): number {
+  const spec = BY_REFERENCE[table];
+  return spec ? columns.indexOf(spec.len) : -1;
+}
+
+/** Rows from `it` until `maxBytes` of values (strings by length, numbers as 8, a line by reference by its length); `cut` when the budget ended it. */
+function takeUpTo(it: IterableIterator<LocalValue[]>, maxBytes: number, textLen = -1): { rows: LocalValue[][]; cut: boolean } {
   const rows: LocalValue[][] = [];
   let bytes = 0;
   for (const r of it) {
     rows.push(r);
     for (const v of r) bytes += typeof v === 'string' ? v.length : 8;
+    if (textLen >= 0) bytes += Number(r[textLen] ?? 0);
     if (bytes >= maxBytes) {
       it.return?.();
       return { rows, cut: true };
@@ -102,7 +119,7 @@ function takeUpTo(it: IterableIterator<LocalValue[]>, maxBytes: number): { rows:
 }
 
 /** takeUpTo, giving the event loop back every YIELD_ROWS rows. */
-async function takeUpToYielding(it: IterableIterator<LocalValue[]>, maxBytes: number): Promise<{ rows: LocalValue[][]; cut: boolean }> {
+async function takeUpToYielding(it: IterableIterator<LocalValue[]>, maxBytes: number, textLen = -1): Promise<{ rows: LocalValue[][]; cut: boolean }> {
   const rows: LocalValue[][] = [];
   let bytes = 0;
   for (;;) {
@@ -110,6 +127,7 @@ async function takeUpToYielding(it: IterableIterator<LocalValue[]>, maxBytes: nu
     if (r.done) return { rows, cut: false };
     rows.push(r.value);
     for (const v of r.value) bytes += typeof v === 'string' ? v.length : 8;
+    if (textLen >= 0) bytes += Number(r.value[textLen] ?? 0);
     if (bytes >= maxBytes) {
       it.return?.();
       return { rows, cut: true };
@@ -142,6 +160,42 @@ export class Outbox {
 
   constructor(private readonly store: Store) {
     this.db = store.db;
+  }
+
+  /**
+   * The central tables receive the text of every line, as before migration 12 (the fleet has no
+   * files): lines stored by reference are read back from their files here, per file in offset
+   * order, into the batch's text column. The files rows are looked up before the first await,
+   * so that the next batch's read may use the connection meanwhile. A line that can no longer
+   * be read is sent as NULL text; returns how many were.
+   */
+  async withEvidence(b: OutboxBatch): Promise<number> {
+    const spec = BY_REFERENCE[b.table];
+    if (!spec || !b.rows.length) return 0;
+    const [ti, fi, oi, li, ci] = [spec.text, spec.file, spec.off, spec.len, spec.check].map((c) => b.columns.indexOf(c));
+    if (ti < 0 || oi < 0) return 0;
+    const want: LocalValue[][] = [];
+    const refs: EvidenceRef[] = [];
+    const ids = new Map<number, ContentIdentity | null>();
+    for (const r of b.rows) {
+      if (r[ti] !== null || r[oi] === null || r[fi] === null) continue;
+      const fileId = Number(r[fi]);
+      if (!ids.has(fileId)) {
+        const f = this.store.fileById(fileId);
+        ids.set(fileId, f ? { path: f.path, fpHash: f.fpHash, fpLen: f.fpLen } : null);
+      }
+      want.push(r);
+      refs.push({ fileId, off: Number(r[oi]), len: Number(r[li]), check: Number(r[ci]) });
+    }
+    if (!refs.length) return 0;
+    const got = await new EvidenceReader((id) => ids.get(id) ?? null).read(refs);
+    let unreadable = 0;
+    for (let i = 0; i < want.length; i++) {
+      const t = got[i].text;
+      if (t === null) unreadable++;
+      want[i][ti] = t;
+    }
+    return unreadable;
   }
 
   /**
@@ -222,7 +276,7 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
    */
   batch(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table), upTo?: number): OutboxBatch {
     const q = this.query(table, limit, after, upTo);
-    const { rows, cut } = takeUpTo(q.it, upTo === undefined ? maxBytes : Infinity);
+    const { rows, cut } = takeUpTo(q.it, upTo === undefined ? maxBytes : Infinity, q.textLen);
     return q.finish(rows, cut);
   }
 
@@ -234,12 +288,12 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
    */
   async batchAsync(table: OutboxTable, limit: number, maxBytes = DEFAULT_BATCH_BYTES, after = this.highWater(table)): Promise<OutboxBatch> {
     const q = this.query(table, limit, after, undefined);
-    const { rows, cut } = await takeUpToYielding(q.it, maxBytes);
+    const { rows, cut } = await takeUpToYielding(q.it, maxBytes, q.textLen);
     return q.finish(rows, cut);
   }
 
   /** The statement of a batch and how its rows become one. */
-  private query(table: OutboxTable, limit: number, after: number, upTo: number | undefined): { it: IterableIterator<LocalValue[]>; finish: (rows: LocalValue[][], cut: boolean) => OutboxBatch } {
+  private query(table: OutboxTable, limit: number, after: number, upTo: number | undefined): { it: IterableIterator<LocalValue[]>; finish: (rows: LocalValue[][], cut: boolean) => OutboxBatch; textLen: number } {
     const extent = upTo === undefined ? 'LIMIT ?' : '';
     const args = upTo === undefined ? [after, limit] : [after, upTo];
     const more = (n: number, cut: boolean) => upTo !== undefined || cut || n === limit;
@@ -249,7 +303,7 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
       const columns = st.columns().map((c) => c.name);
       const id = columns.indexOf('id');
       return {
-        it: st.raw(true).iterate(...args) as IterableIterator<LocalValue[]>,
+        it: st.raw(true).iterate(...args) as IterableIterator<LocalValue[]>, textLen: refLenAt(table, columns),
         finish: (rows, cut) => ({ table, columns, rows, after, highWater: rows.length ? Math.max(Number(rows.at(-1)![id]), upTo ?? 0) : (upTo ?? after), read: rows.length, more: more(rows.length, cut) }),
       };
     }
@@ -279,7 +333,7 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
       const last = entries.length ? Number(entries.at(-1)![0]) : after;
       return { table, columns, rows: [...byKey.values()], after, highWater: Math.max(last, upTo ?? 0), read: entries.length, more: more(entries.length, cut) };
     };
-    return { it: st.raw(true).iterate(...args) as IterableIterator<LocalValue[]>, finish };
+    return { it: st.raw(true).iterate(...args) as IterableIterator<LocalValue[]>, finish, textLen: refLenAt(table, columns) };
   }
 
   /**

@@ -368,4 +368,22 @@ DROP TRIGGER IF EXISTS usage_dirty_flows_insert;
 DROP TRIGGER IF EXISTS usage_dirty_flows_update;
 `,
   },
+  {
+    version: 12,
+    name: 'evidence by reference: where a stored line is in its file, instead of its text',
+    sql: `
+-- A line read from a file that can be read again is stored as its byte offset and length in the
+-- file's (decompressed) content and a 32-bit check of its text (src/store/evidence-check.ts),
+-- with raw (sample_raw) NULL: the raw text was half of a busy day's database. Readers get the
+-- text read back from the file, or from its rotated or compressed successor found by the files
+-- row's fingerprint (src/store/evidence.ts). Lines from stdin and pipes keep their text, and so
+-- do the rows stored before this migration.
+ALTER TABLE events ADD COLUMN raw_off INTEGER;
+ALTER TABLE events ADD COLUMN raw_len INTEGER;
+ALTER TABLE events ADD COLUMN raw_check INTEGER;
+ALTER TABLE event_agg ADD COLUMN sample_off INTEGER;
+ALTER TABLE event_agg ADD COLUMN sample_len INTEGER;
+ALTER TABLE event_agg ADD COLUMN sample_check INTEGER;
+`,
+  },
 ];

@@ -4,6 +4,7 @@
  * cuts connections mid-request.
  */
 import Database from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { CENTRAL_TABLES } from '../../src/store/clickhouse/migrations.js';
 import { ClickHouseServer } from '../../src/bench/clickhouse-server.js';
@@ -25,14 +26,37 @@ function sortRows(rows: Row[], cols: string[]): Row[] {
   return rows.map((r) => [key(r), r] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((x) => x[1]);
 }
 
-/** Every row of every shipped table, local side, in one canonical order. */
+/** Lines stored by reference (migration 12), per table: the text column, the file id and the reference's columns. */
+const BY_REFERENCE: Record<string, [text: string, file: string, off: string, len: string]> = {
+  events: ['raw', 'file_id', 'raw_off', 'raw_len'], event_agg: ['sample_raw', 'sample_file_id', 'sample_off', 'sample_len'],
+};
+
+/**
+ * Every row of every shipped table, local side, in one canonical order. A line stored by
+ * reference gets its text from the file itself (read here as plain bytes, independently of the
+ * store's evidence reader): what the central store must hold.
+ */
 export function localRows(dbPath: string): Record<string, Row[]> {
   const db = new Database(dbPath, { readonly: true });
   try {
     const out: Record<string, Row[]> = {};
+    const content = new Map<number, Buffer>();
+    const fileText = (id: number, off: number, len: number): string => {
+      let buf = content.get(id);
+      if (!buf) { buf = readFileSync((db.prepare('SELECT path FROM files WHERE id = ?').get(id) as { path: string }).path); content.set(id, buf); }
+      return buf.toString('utf8', off, off + len).replace(/\r$/, '').slice(0, 4096);
+    };
     for (const t of Object.keys(CENTRAL_TABLES) as Array<keyof typeof CENTRAL_TABLES>) {
       const cols = sharedColumns(t).map((c) => c.name);
-      out[t] = sortRows(db.prepare(`SELECT ${cols.join(', ')} FROM ${t}`).all() as Row[], cols);
+      const ref = BY_REFERENCE[t];
+      const rows = db.prepare(`SELECT ${[...cols, ...(ref ? [`${ref[2]} AS ref_off`, `${ref[3]} AS ref_len`] : [])].join(', ')} FROM ${t}`).all() as Row[];
+      if (ref) {
+        for (const r of rows) {
+          if (r[ref[0]] === null && r.ref_off !== null) r[ref[0]] = fileText(Number(r[ref[1]]), Number(r.ref_off), Number(r.ref_len));
+          delete r.ref_off; delete r.ref_len;
+        }
+      }
+      out[t] = sortRows(rows, cols);
     }
     return out;
   } finally {

@@ -36,9 +36,10 @@ function counts(db: string): { events: number; distinct: number } {
   if (!existsSync(db)) return { events: 0, distinct: 0 };
   const d = new Database(db, { readonly: true, fileMustExist: true });
   try {
-    const hasEvents = d.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events'").get();
+    // (Once migration 12 is in: lines stored by reference are told apart by their check, a hash of their text.)
+    const hasEvents = d.prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'raw_check'").get();
     if (!hasEvents) return { events: 0, distinct: 0 };
-    return d.prepare('SELECT count(*) AS events, count(DISTINCT raw) AS "distinct" FROM events').get() as { events: number; distinct: number };
+    return d.prepare('SELECT count(*) AS events, count(DISTINCT coalesce(raw, raw_check)) AS "distinct" FROM events').get() as { events: number; distinct: number };
   } finally {
     d.close();
   }

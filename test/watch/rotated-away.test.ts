@@ -23,7 +23,8 @@ function query<T>(db: string, sql: string): T | null {
   const d = new Database(db, { readonly: true, fileMustExist: true });
   try { return d.prepare(sql).get() as T; } catch { return null; } finally { d.close(); }
 }
-const events = (db: string) => query<{ n: number; d: number }>(db, 'SELECT count(*) AS n, count(DISTINCT raw) AS d FROM events') ?? { n: 0, d: 0 };
+/** Events, and distinct lines among them (lines stored by reference are told apart by their check, a hash of their text). */
+const events = (db: string) => query<{ n: number; d: number }>(db, 'SELECT count(*) AS n, count(DISTINCT coalesce(raw, raw_check)) AS d FROM events') ?? { n: 0, d: 0 };
 
 async function watchUntil(db: string, log: string, n: number): Promise<string> {
   const child: ChildProcess = spawn(process.execPath, [BIN, 'watch', '--db', db, ...FAST, log], {

@@ -13,6 +13,7 @@
 import type { Store } from '../index.js';
 import { Outbox, OUTBOX_TABLES, type LocalValue, type OutboxBatch, type OutboxTable } from '../outbox.js';
 import { StoreError } from '../../errors.js';
+import { warn } from '../../output.js';
 import { Central, type CentralRow, type MigrateResult } from './central.js';
 import { CENTRAL_TABLES, ROLLUP_TABLES } from './migrations.js';
 import { tsvString } from './sql.js';
@@ -110,6 +111,9 @@ export class Shipper {
   /** One batch: its raw rows, then what it adds to the per-minute roll-ups (both merge away if sent again). */
   private async send(b: OutboxBatch): Promise<void> {
     const { central, server } = this;
+    // Lines stored by reference travel as text (src/store/outbox.ts withEvidence).
+    const unreadable = await this.outbox.withEvidence(b);
+    if (unreadable) warn(`ship: ${unreadable} line(s) of ${b.table} are no longer readable from their files (rotated away or rewritten) and were sent without their text`);
     // Side by side (two connections): the acknowledgement waits for both.
     await Promise.all([
       b.rows.length ? central.insertLines(b.table, tsvLines(b, server)) : null,
