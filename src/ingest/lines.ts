@@ -14,6 +14,7 @@ import { parseAny, nextHint } from '../parsers/index.js';
 // Per-packet drops and per-query DNS lines are stored as per-minute aggregates: each source says which.
 import { aggregateDetail } from '../sources/index.js';
 import { AGG_TYPES, EVENT_TYPES, type PackedRows, RowPacker, type SourceStats, type UnparsedSample } from '../store/index.js';
+import { splitAttrs } from '../store/attrs.js';
 import { sha1 } from './content.js';
 
 /** Lines longer than this are counted as unparsed without being parsed. */
@@ -329,7 +330,9 @@ export class LinePipeline {
       const p = this.events;
       p.num(ev.ts); p.str(ev.source); p.str(ev.host); p.str(ev.program); p.str(ev.kind); p.str(ev.account); p.str(ev.rip);
       p.num(ev.rport); p.str(ev.lip); p.num(ev.lport); p.str(ev.session); p.num(ev.bytesIn); p.num(ev.bytesOut);
-      p.num(this.fileId); p.num(this.lineNo); p.str(ev.attrs ? JSON.stringify(ev.attrs) : null); p.str(raw);
+      p.num(this.fileId); p.num(this.lineNo);
+      if (ev.attrs) { const [shape, values] = splitAttrs(ev.attrs); p.str(shape); p.str(values); } else { p.str(null); p.str(null); }
+      p.str(raw);
       if (p.endRow()) {
         this.batch.eventsPacked.push(p.done());
         this.events = new RowPacker(EVENT_TYPES, PACK_EVERY);

@@ -13,6 +13,7 @@ import type { FlowRecord } from '../flows/types.js';
 import { warn } from '../output.js';
 import { createDbFile, damagedError, isCorruption, newerError, noteOpened, refuseUnsafeLink, tightenMode } from './safety.js';
 import { MIGRATIONS } from './schema.js';
+import { decodeAttrs, splitAttrs, storedAttrs, type Attrs } from './attrs.js';
 import { servicesOfGroup } from '../flows/services.js';
 import { LONG_SESSION_SOURCES } from '../sources/index.js';
 import type { CounterKind } from '../sources/counters.js';
@@ -85,10 +86,16 @@ export function forTransfer(p: PackedRows): PackedRows {
 }
 
 /**
- * Column types of an event row, in this order: ts, source, host, program, kind, account, rip,
- * rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs (JSON text or null), raw.
+ * Column types of an event row as packed, in this order: ts, source, host, program, kind, account,
+ * rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, the attributes' shape and
+ * values (splitAttrs; both null when none), raw. The writer turns the shape into its id and binds
+ * the two as one attrs value (EVENT_COLUMNS columns).
  */
-export const EVENT_TYPES = 'nssssssnsnsnnnnss';
+export const EVENT_TYPES = 'nssssssnsnsnnnnsss';
+/** The events columns bound per row (INSERT_EVENT). */
+const EVENT_COLUMNS = EVENT_TYPES.length - 1;
+/** Where the attributes' shape is in a packed event row; its values follow, then raw. */
+const EVENT_SHAPE_AT = 15;
 /**
  * Column types of an aggregate row, in this order: minute, source, kind, rip, lport, detail,
  * count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw.
@@ -514,8 +521,8 @@ export class Store {
       touchFile: db.prepare('UPDATE files SET path = @path, dev = @dev, ino = @ino, fp_hash = @fpHash, fp_len = @fpLen, size = @size, mtime = @mtime, last_read = @now WHERE id = @id'),
       fileOffset: db.prepare('SELECT offset FROM files WHERE id = ?'),
       advanceFile: db.prepare('UPDATE files SET offset = ?, lines = ?, tail_hash = ?, last_read = ? WHERE id = ?'),
-      insertEvent: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_TYPES.length, 1)}`),
-      insertEvents: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_TYPES.length, ROWS_PER_STATEMENT)}`),
+      insertEvent: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_COLUMNS, 1)}`),
+      insertEvents: db.prepare(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_COLUMNS, ROWS_PER_STATEMENT)}`),
       upsertAgg: db.prepare(`${INSERT_AGG} VALUES ${rowsOf(AGG_TYPES.length, 1)} ${ON_AGG_CONFLICT}`),
       upsertAggs: db.prepare(`${INSERT_AGG} VALUES ${rowsOf(AGG_TYPES.length, ROWS_PER_STATEMENT)} ${ON_AGG_CONFLICT}`),
       upsertStats: db.prepare(`INSERT INTO file_stats (file_id, source, events, skipped, unparsed) VALUES (?, ?, ?, ?, ?)
@@ -654,9 +661,9 @@ export class Store {
       if (!cur || cur.offset !== b.expectOffset) return false;
       for (const { ev, line, raw } of b.events) {
         s.insertEvent.run(ev.ts, ev.source, ev.host, ev.program, ev.kind, ev.account, ev.rip, ev.rport, ev.lip, ev.lport, ev.session,
-          ev.bytesIn, ev.bytesOut, b.fileId, line, ev.attrs ? JSON.stringify(ev.attrs) : null, raw);
+          ev.bytesIn, ev.bytesOut, b.fileId, line, ev.attrs ? this.attrsColumn(ev.attrs) : null, raw);
       }
-      for (const p of b.eventsPacked ?? []) writePacked(p, EVENT_TYPES, s.insertEvents, s.insertEvent);
+      for (const p of b.eventsPacked ?? []) this.writeEvents(p);
       for (const a of b.aggs) {
         s.upsertAgg.run(a.minute, a.source, a.kind, a.rip, a.lport, a.detail, a.count, a.bytes, a.firstTs, a.lastTs, a.lip, b.fileId, a.sampleLine, a.sampleRaw);
       }
@@ -692,9 +699,91 @@ export class Store {
     try {
       return run.immediate();
     } catch (err) {
+      // A shape inserted by the rolled-back transaction has no id: another writer may take it.
+      this.shapeIds.clear();
       throw this.writeError(err);
     }
   }
+
+  /** Shape text (splitAttrs) to its id in attr_shapes: ids only ever committed, or inserted by the transaction under way. */
+  private readonly shapeIds = new Map<string, number>();
+  private shapeStmts: { id: Database.Statement; insert: Database.Statement } | null = null;
+
+  /** The id of a shape, added to attr_shapes inside the current write transaction when new. */
+  private shapeIdOf(shape: string): number {
+    let id = this.shapeIds.get(shape);
+    if (id === undefined) {
+      // Prepared on first use: a read-only open of a database from before migration 13 has no attr_shapes.
+      const st = this.shapeStmts ??= {
+        id: this.db.prepare('SELECT id FROM attr_shapes WHERE keys = ?').pluck(),
+        insert: this.db.prepare('INSERT INTO attr_shapes (keys) VALUES (?)'),
+      };
+      id = st.id.get(shape) as number | undefined;
+      if (id === undefined) id = Number(st.insert.run(shape).lastInsertRowid);
+      this.shapeIds.set(shape, id);
+    }
+    return id;
+  }
+
+  /** An attributes object as the attrs column holds it (migration 13). */
+  private attrsColumn(a: Attrs): string {
+    const [shape, values] = splitAttrs(a);
+    return storedAttrs(this.shapeIdOf(shape), values);
+  }
+
+  /**
+   * Write packed event rows as writePacked does, the attributes' shape and values of each row
+   * bound as one attrs value.
+   */
+  private writeEvents(p: PackedRows): void {
+    if (p.types !== EVENT_TYPES) throw new Error(`packed rows of types ${p.types}, expected ${EVENT_TYPES}`);
+    const w = EVENT_COLUMNS;
+    const r = new PackedReader(p);
+    const row: RowValue[] = new Array(EVENT_TYPES.length);
+    const put = (into: RowValue[], at: number) => {
+      r.next(row, 0);
+      for (let c = 0; c < EVENT_SHAPE_AT; c++) into[at + c] = row[c];
+      const shape = row[EVENT_SHAPE_AT] as string | null;
+      into[at + EVENT_SHAPE_AT] = shape === null ? null : storedAttrs(this.shapeIdOf(shape), row[EVENT_SHAPE_AT + 1] as string);
+      into[at + EVENT_SHAPE_AT + 1] = row[EVENT_SHAPE_AT + 2];
+    };
+    const args: RowValue[] = new Array(w * ROWS_PER_STATEMENT);
+    let i = 0;
+    for (; i + ROWS_PER_STATEMENT <= p.rows; i += ROWS_PER_STATEMENT) {
+      for (let j = 0; j < ROWS_PER_STATEMENT; j++) put(args, j * w);
+      this.stmts.insertEvents.run(...args);
+    }
+    const one: RowValue[] = new Array(w);
+    for (; i < p.rows; i++) { put(one, 0); this.stmts.insertEvent.run(...one); }
+  }
+
+  /** Shape id to its keys, read from attr_shapes as rows need them (another process may add shapes). */
+  private readonly shapeKeys = new Map<number, string[]>();
+  private shapeKeysStmt: Database.Statement | null = null;
+
+  private keysOfShape = (id: number): string[] => {
+    let keys = this.shapeKeys.get(id);
+    if (keys === undefined) {
+      this.shapeKeysStmt ??= this.db.prepare('SELECT keys FROM attr_shapes WHERE id = ?').pluck();
+      const text = this.shapeKeysStmt.get(id) as string | undefined;
+      if (text === undefined) throw new StoreError(`${this.path}: attributes of an unknown shape ${id}`, { hint: 'the database is damaged' });
+      keys = JSON.parse(text) as string[];
+      this.shapeKeys.set(id, keys);
+    }
+    return keys;
+  };
+
+  /** An attrs column as the JSON object text it held before migration 13 (what `ship` sends). */
+  attrsJson(text: string | null): string | null {
+    return text === null || text.charCodeAt(0) === 123 ? text : JSON.stringify(decodeAttrs(text, this.keysOfShape));
+  }
+
+  /** An event row as read (EventTuple) to a StoredEvent, its attributes decoded. */
+  private toEvent = (r: EventTuple): StoredEvent => ({
+    id: r[0], ts: r[1], source: r[2] as LogEvent['source'], host: r[3], program: r[4], kind: r[5], account: r[6],
+    rip: r[7], rport: r[8], lip: r[9], lport: r[10], session: r[11], bytesIn: r[12], bytesOut: r[13],
+    attrs: r[16] ? decodeAttrs(r[16], this.keysOfShape) : null, fileId: r[14], line: r[15], raw: r[17], path: r[18],
+  });
 
   /**
    * Add flow records to what their keys hold (inside a transaction), ROWS_PER_STATEMENT to a
@@ -779,17 +868,17 @@ export class Store {
   /** Events with ts in [from, to), optionally only of some kinds, oldest first. */
   eventsInRange(fromMs: number, toMs: number, kinds?: string[]): StoredEvent[] {
     const rows = kinds ? this.stmts.eventsOfKindsInRange.all(fromMs, toMs, JSON.stringify(kinds)) : this.stmts.eventsInRange.all(fromMs, toMs);
-    return (rows as EventTuple[]).map(toEvent);
+    return (rows as EventTuple[]).map(this.toEvent);
   }
 
   /** Logins and logouts, VPN connects, leases and disconnects, SASL logins in [from, to): the events that make identities. */
   identityEvents(fromMs: number, toMs: number): StoredEvent[] {
-    return (this.stmts.identityEvents.all(fromMs, toMs) as EventTuple[]).map(toEvent);
+    return (this.stmts.identityEvents.all(fromMs, toMs) as EventTuple[]).map(this.toEvent);
   }
 
   /** VPN connects, leases and disconnects in [from, to) (sources with `longSessions`): VPN sessions last days. */
   vpnIdentityEvents(fromMs: number, toMs: number): StoredEvent[] {
-    return (this.stmts.vpnIdentityEvents.all(fromMs, toMs) as EventTuple[]).map(toEvent);
+    return (this.stmts.vpnIdentityEvents.all(fromMs, toMs) as EventTuple[]).map(this.toEvent);
   }
 
   /**
@@ -799,13 +888,13 @@ export class Store {
   openMailLoginBefore(ip: string, before: number, since: number): StoredEvent | null {
     const r = this.stmts.lastMailLogin.get(ip, before, since) as EventTuple | undefined;
     if (!r) return null;
-    const ev = toEvent(r);
+    const ev = this.toEvent(r);
     if (ev.session && ev.account && this.stmts.sessionEnded.get(ev.account, ev.ts, before, ev.session)) return null;
     return ev;
   }
 
   eventsForIp(ip: string, fromMs: number, toMs: number): StoredEvent[] {
-    return (this.stmts.eventsForIp.all(ip, fromMs, toMs) as EventTuple[]).map(toEvent);
+    return (this.stmts.eventsForIp.all(ip, fromMs, toMs) as EventTuple[]).map(this.toEvent);
   }
 
   aggregatesInRange(fromMs: number, toMs: number): AggRow[] {
@@ -898,7 +987,7 @@ export class Store {
    */
   eventsForSessions(source: string, keys: SessionKeys): StoredEvent[] {
     if (!keys.sessions.length) return [];
-    return (this.stmts.eventsForSessions.all(JSON.stringify(keys.accounts), keys.sinceMs, source, JSON.stringify(keys.sessions)) as EventTuple[]).map(toEvent);
+    return (this.stmts.eventsForSessions.all(JSON.stringify(keys.accounts), keys.sinceMs, source, JSON.stringify(keys.sessions)) as EventTuple[]).map(this.toEvent);
   }
 
   // ---- counter snapshots and the flows view (flows stage) ----
@@ -1054,13 +1143,6 @@ interface RawAgg {
 const FLOW_ROW_COLUMNS = `source, minute, iface, proto, lip, lport, rip, rport, service,
   bytes_in AS bytesIn, bytes_out AS bytesOut, packets_in AS packetsIn, packets_out AS packetsOut`;
 
-function toEvent(r: EventTuple): StoredEvent {
-  return {
-    id: r[0], ts: r[1], source: r[2] as LogEvent['source'], host: r[3], program: r[4], kind: r[5], account: r[6],
-    rip: r[7], rport: r[8], lip: r[9], lport: r[10], session: r[11], bytesIn: r[12], bytesOut: r[13],
-    attrs: r[16] ? (JSON.parse(r[16]) as LogEvent['attrs']) : null, fileId: r[14], line: r[15], raw: r[17], path: r[18],
-  };
-}
 
 interface RawFile {
   id: number; path: string; dev: number | null; ino: number | null; fp_hash: string; fp_len: number; kind: FileKind;
