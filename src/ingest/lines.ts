@@ -331,7 +331,7 @@ export class LinePipeline {
       p.num(ev.ts); p.str(ev.source); p.str(ev.host); p.str(ev.program); p.str(ev.kind); p.str(ev.account); p.str(ev.rip);
       p.num(ev.rport); p.str(ev.lip); p.num(ev.lport); p.str(ev.session); p.num(ev.bytesIn); p.num(ev.bytesOut);
       p.num(this.fileId); p.num(this.lineNo);
-      if (ev.attrs) { const [shape, values] = splitAttrs(ev.attrs); p.str(shape); p.str(values); } else { p.str(null); p.str(null); }
+      if (ev.attrs) { const [shape, values] = splitAttrs(ev.attrs); p.num(p.shape(shape)); p.str(values); } else { p.num(null); p.str(null); }
       p.str(raw);
       if (p.endRow()) {
         this.batch.eventsPacked.push(p.done());

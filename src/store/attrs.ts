@@ -17,8 +17,8 @@ export type Attrs = NonNullable<LogEvent['attrs']>;
 
 /**
  * An attributes object as its shape (its keys as a JSON array, the text attr_shapes holds) and
- * its values as a JSON array without the opening bracket (`"smtpd",1]`, or `]` for none), in
- * the order JSON.stringify gives the object. Keys whose value is undefined are left out, as
+ * its values, in the order JSON.stringify gives the object, as what follows the shape id in the
+ * stored array: `,"smtpd",1]`, or `]` for none. Keys whose value is undefined are left out, as
  * JSON.stringify leaves them out of the object.
  */
 export function splitAttrs(a: Attrs): [shape: string, values: string] {
@@ -30,12 +30,12 @@ export function splitAttrs(a: Attrs): [shape: string, values: string] {
     keys.push(k);
     values.push(v);
   }
-  return [JSON.stringify(keys), JSON.stringify(values).slice(1)];
+  return [JSON.stringify(keys), values.length ? ',' + JSON.stringify(values).slice(1) : ']'];
 }
 
 /** The attrs column of a row: its shape's id and its values as splitAttrs gives them. */
 export function storedAttrs(shapeId: number, values: string): string {
-  return values === ']' ? `[${shapeId}]` : `[${shapeId},${values}`;
+  return '[' + shapeId + values;
 }
 
 /** The attrs column back as the object that was stored; `keysOf` gives a shape id's keys. */

@@ -52,6 +52,8 @@ export interface PackedRows {
   lens: Int32Array;
   nums: Float64Array;
   numNull: Uint8Array;
+  /** Event rows: the attributes' shapes (splitAttrs) their shape column indexes. */
+  shapes?: string[];
 }
 
 const UTF8 = new TextEncoder();
@@ -87,11 +89,12 @@ export function forTransfer(p: PackedRows): PackedRows {
 
 /**
  * Column types of an event row as packed, in this order: ts, source, host, program, kind, account,
- * rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, the attributes' shape and
- * values (splitAttrs; both null when none), raw. The writer turns the shape into its id and binds
- * the two as one attrs value (EVENT_COLUMNS columns).
+ * rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, the attributes' shape (its
+ * index in the rows' `shapes`) and values (splitAttrs; both null when none), raw. The writer
+ * binds the shape's id and the values as one attrs value (EVENT_COLUMNS columns): shape texts are
+ * looked up once per packed segment, not per row.
  */
-export const EVENT_TYPES = 'nssssssnsnsnnnnsss';
+export const EVENT_TYPES = 'nssssssnsnsnnnnnss';
 /** The events columns bound per row (INSERT_EVENT). */
 const EVENT_COLUMNS = EVENT_TYPES.length - 1;
 /** Where the attributes' shape is in a packed event row; its values follow, then raw. */
@@ -115,6 +118,7 @@ export class RowPacker {
   private numNull: Uint8Array;
   private si = 0;
   private ni = 0;
+  private shapes: Map<string, number> | null = null;
   /** Rows ended so far. */
   rows = 0;
 
@@ -137,6 +141,14 @@ export class RowPacker {
     else this.nums[this.ni++] = v;
   }
 
+  /** An attributes shape (splitAttrs) as a number for the row's shape column: its index in the rows' `shapes`. */
+  shape(text: string): number {
+    this.shapes ??= new Map();
+    let i = this.shapes.get(text);
+    if (i === undefined) { i = this.shapes.size; this.shapes.set(text, i); }
+    return i;
+  }
+
   /** End a row; true when `capacity` rows are in. */
   endRow(): boolean {
     return ++this.rows === this.capacity;
@@ -152,6 +164,7 @@ export class RowPacker {
     return {
       types: this.types, rows, text: this.parts.join(''), utf8: null,
       lens: this.lens.subarray(0, this.si), nums: this.nums.subarray(0, this.ni), numNull: this.numNull.subarray(0, this.ni),
+      ...(this.shapes ? { shapes: [...this.shapes.keys()] } : {}),
     };
   }
 }
@@ -739,12 +752,14 @@ export class Store {
     if (p.types !== EVENT_TYPES) throw new Error(`packed rows of types ${p.types}, expected ${EVENT_TYPES}`);
     const w = EVENT_COLUMNS;
     const r = new PackedReader(p);
+    // Each shape's `[id`, to which a row's values are appended (storedAttrs).
+    const heads = (p.shapes ?? []).map((s) => storedAttrs(this.shapeIdOf(s), ''));
     const row: RowValue[] = new Array(EVENT_TYPES.length);
     const put = (into: RowValue[], at: number) => {
       r.next(row, 0);
       for (let c = 0; c < EVENT_SHAPE_AT; c++) into[at + c] = row[c];
-      const shape = row[EVENT_SHAPE_AT] as string | null;
-      into[at + EVENT_SHAPE_AT] = shape === null ? null : storedAttrs(this.shapeIdOf(shape), row[EVENT_SHAPE_AT + 1] as string);
+      const shape = row[EVENT_SHAPE_AT] as number | null;
+      into[at + EVENT_SHAPE_AT] = shape === null ? null : heads[shape] + (row[EVENT_SHAPE_AT + 1] as string);
       into[at + EVENT_SHAPE_AT + 1] = row[EVENT_SHAPE_AT + 2];
     };
     const args: RowValue[] = new Array(w * ROWS_PER_STATEMENT);
