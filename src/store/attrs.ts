@@ -15,13 +15,42 @@ import type { AttrValue, LogEvent } from '../events.js';
 
 export type Attrs = NonNullable<LogEvent['attrs']>;
 
+/** A key list seen, reached key by key from SHAPES (a trie): a row's shape is found without building its text. */
+interface ShapeNode { next: Map<string, ShapeNode>; keys: string[]; text: string | null }
+
+const SHAPES: ShapeNode = { next: new Map(), keys: [], text: null };
+/** Key lists kept at most (parsers make a few dozen); beyond, shapes are built per row. */
+const MAX_SHAPE_NODES = 4096;
+let shapeNodes = 0;
+
 /**
  * An attributes object as its shape (its keys as a JSON array, the text attr_shapes holds) and
  * its values, in the order JSON.stringify gives the object, as what follows the shape id in the
  * stored array: `,"smtpd",1]`, or `]` for none. Keys whose value is undefined are left out, as
- * JSON.stringify leaves them out of the object.
+ * JSON.stringify leaves them out of the object. The shape's text is the same string each time
+ * (kept in SHAPES): the parse worker spends no more per row than JSON.stringify of the object did.
  */
 export function splitAttrs(a: Attrs): [shape: string, values: string] {
+  let node: ShapeNode = SHAPES;
+  const keys = Object.keys(a);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (a[k] === undefined) return splitSlowly(a);
+    let next: ShapeNode | undefined = node.next.get(k);
+    if (next === undefined) {
+      if (shapeNodes >= MAX_SHAPE_NODES) return splitSlowly(a);
+      shapeNodes++;
+      next = { next: new Map(), keys: [...node.keys, k], text: null };
+      node.next.set(k, next);
+    }
+    node = next;
+  }
+  node.text ??= JSON.stringify(node.keys);
+  return [node.text, keys.length ? ',' + JSON.stringify(Object.values(a)).slice(1) : ']'];
+}
+
+/** splitAttrs for an object with undefined values, or past MAX_SHAPE_NODES. */
+function splitSlowly(a: Attrs): [shape: string, values: string] {
   const keys: string[] = [];
   const values: AttrValue[] = [];
   for (const k of Object.keys(a)) {
