@@ -62,7 +62,7 @@ function splitSlowly(a: Attrs): [shape: string, values: string] {
   return [JSON.stringify(keys), values.length ? ',' + JSON.stringify(values).slice(1) : ']'];
 }
 
-/** The attrs column of a row: its shape's id and its values as splitAttrs gives them. */
+/** The attrs column of a row: its shape's id and its values as splitAttrs gives them (the writer has SQLite join the two: EVENT_ROW in index.ts). */
 export function storedAttrs(shapeId: number, values: string): string {
   return '[' + shapeId + values;
 }
