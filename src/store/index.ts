@@ -98,8 +98,11 @@ export function forTransfer(p: PackedRows): PackedRows {
 export const EVENT_TYPES = 'nssssssnsnsnnnnnss';
 /** Where the attributes' shape is in a packed event row; its values follow, then raw. */
 const EVENT_SHAPE_AT = 15;
-/** One row's values in INSERT_EVENT: attrs is `[` || shape id || values (NULL when they are: see storedAttrs). */
-const EVENT_ROW = `(${new Array(EVENT_SHAPE_AT).fill('?').join(', ')}, '[' || ? || ?, ?)`;
+/**
+ * One row's values in INSERT_EVENT: attrs is `[` || shape id || values (NULL when they are: see
+ * storedAttrs). The id is cast: better-sqlite3 binds every JS number as a REAL, which would read `1.0`.
+ */
+const EVENT_ROW = `(${new Array(EVENT_SHAPE_AT).fill('?').join(', ')}, '[' || CAST(? AS INTEGER) || ?, ?)`;
 /**
  * Column types of an aggregate row, in this order: minute, source, kind, rip, lport, detail,
  * count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw.
