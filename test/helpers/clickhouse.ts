@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { CENTRAL_TABLES } from '../../src/store/clickhouse/migrations.js';
+import { decodeAttrs } from '../../src/store/attrs.js';
 import { ClickHouseServer } from '../../src/bench/clickhouse-server.js';
 
 export { ClickHouseServer, freePort, haveClickHouse, NO_CLICKHOUSE, SHIPPER_PASSWORD } from '../../src/bench/clickhouse-server.js';
@@ -25,14 +26,18 @@ function sortRows(rows: Row[], cols: string[]): Row[] {
   return rows.map((r) => [key(r), r] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((x) => x[1]);
 }
 
-/** Every row of every shipped table, local side, in one canonical order. */
+/** Every row of every shipped table, local side, in one canonical order (events' attrs as the JSON object text ship sends). */
 export function localRows(dbPath: string): Record<string, Row[]> {
   const db = new Database(dbPath, { readonly: true });
   try {
+    const hasShapes = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'attr_shapes'").get() !== undefined;
+    const shapes = new Map(hasShapes ? (db.prepare('SELECT id, keys FROM attr_shapes').raw().all() as Array<[number, string]>).map(([id, keys]) => [id, JSON.parse(keys) as string[]]) : []);
     const out: Record<string, Row[]> = {};
     for (const t of Object.keys(CENTRAL_TABLES) as Array<keyof typeof CENTRAL_TABLES>) {
       const cols = sharedColumns(t).map((c) => c.name);
-      out[t] = sortRows(db.prepare(`SELECT ${cols.join(', ')} FROM ${t}`).all() as Row[], cols);
+      const rows = db.prepare(`SELECT ${cols.join(', ')} FROM ${t}`).all() as Row[];
+      if (t === 'events') for (const r of rows) if (typeof r.attrs === 'string') r.attrs = JSON.stringify(decodeAttrs(r.attrs, (id) => shapes.get(id)!));
+      out[t] = sortRows(rows, cols);
     }
     return out;
   } finally {
