@@ -14,6 +14,7 @@ import { parseAny, nextHint } from '../parsers/index.js';
 // Per-packet drops and per-query DNS lines are stored as per-minute aggregates: each source says which.
 import { aggregateDetail } from '../sources/index.js';
 import { AGG_TYPES, EVENT_TYPES, type PackedRows, RowPacker, type SourceStats, type UnparsedSample } from '../store/index.js';
+import { splitAttrs } from '../store/attrs.js';
 import { sha1 } from './content.js';
 import { lineCheck, MAX_RAW_CHARS } from '../store/evidence-check.js';
 
@@ -398,7 +399,8 @@ export class LinePipeline {
       const p = this.events;
       p.num(ev.ts); p.str(ev.source); p.str(ev.host); p.str(ev.program); p.str(ev.kind); p.str(ev.account); p.str(ev.rip);
       p.num(ev.rport); p.str(ev.lip); p.num(ev.lport); p.str(ev.session); p.num(ev.bytesIn); p.num(ev.bytesOut);
-      p.num(this.fileId); p.num(this.lineNo); p.str(ev.attrs ? JSON.stringify(ev.attrs) : null);
+      p.num(this.fileId); p.num(this.lineNo);
+      if (ev.attrs) { const [shape, values] = splitAttrs(ev.attrs); p.num(p.shape(shape)); p.str(values); } else { p.num(null); p.str(null); }
       if (byRef) { p.str(null); p.num(this.lineOff); p.num(this.lineLen); p.num(lineCheck(raw)); } else { p.str(raw); p.num(null); p.num(null); p.num(null); }
       if (p.endRow()) {
         this.batch.eventsPacked.push(p.done());

@@ -14,6 +14,7 @@ import { warn } from '../output.js';
 import { createDbFile, damagedError, isCorruption, newerError, noteOpened, refuseUnsafeLink, tightenMode } from './safety.js';
 import { MIGRATIONS } from './schema.js';
 import { EvidenceReader, type EvidenceRef, type ReadBack } from './evidence.js';
+import { decodeAttrs, splitAttrs, type Attrs } from './attrs.js';
 import { servicesOfGroup } from '../flows/services.js';
 import { LONG_SESSION_SOURCES } from '../sources/index.js';
 import type { CounterKind } from '../sources/counters.js';
@@ -52,6 +53,8 @@ export interface PackedRows {
   lens: Int32Array;
   nums: Float64Array;
   numNull: Uint8Array;
+  /** Event rows: the attributes' shapes (splitAttrs) their shape column indexes. */
+  shapes?: string[];
 }
 
 const UTF8 = new TextEncoder();
@@ -86,11 +89,24 @@ export function forTransfer(p: PackedRows): PackedRows {
 }
 
 /**
- * Column types of an event row, in this order: ts, source, host, program, kind, account, rip,
- * rport, lip, lport, session, bytes_in, bytes_out, file_id, line, attrs (JSON text or null), raw,
- * raw_off, raw_len, raw_check (the line by reference, migration 12: raw is then null).
+/**
+ * Column types of an event row as packed, in this order: ts, source, host, program, kind, account,
+ * rip, rport, lip, lport, session, bytes_in, bytes_out, file_id, line, the attributes' shape (its
+ * index in the rows' `shapes`) and values (splitAttrs; both null when none), raw, raw_off,
+ * raw_len, raw_check (the line by reference, migration 12: raw is then null). The writer binds
+ * the shape's id in place of the index, and SQLite joins id and values into the attrs column
+ * (EVENT_ROW): shape texts are looked up once per packed segment, and no string is built per
+ * row in the writing thread (joining them in JS and binding the result cost it 10-15%).
  */
-export const EVENT_TYPES = 'nssssssnsnsnnnnssnnn';
+export const EVENT_TYPES = 'nssssssnsnsnnnnnssnnn';
+/** Where the attributes' shape is in a packed event row; its values follow, then raw and its reference. */
+const EVENT_SHAPE_AT = 15;
+/**
+ * One row's values in INSERT_EVENT: attrs is `[` || shape id || values (NULL when they are: see
+ * storedAttrs), then raw, raw_off, raw_len, raw_check. The id is cast: better-sqlite3 binds every
+ * JS number as a REAL, which would read `1.0`.
+ */
+const EVENT_ROW = `(${new Array(EVENT_SHAPE_AT).fill('?').join(', ')}, '[' || CAST(? AS INTEGER) || ?, ?, ?, ?, ?)`;
 /**
  * Column types of an aggregate row, in this order: minute, source, kind, rip, lport, detail,
  * count, bytes, first_ts, last_ts, lip, sample_file_id, sample_line, sample_raw, sample_off, sample_len,
@@ -111,6 +127,7 @@ export class RowPacker {
   private numNull: Uint8Array;
   private si = 0;
   private ni = 0;
+  private shapes: Map<string, number> | null = null;
   /** Rows ended so far. */
   rows = 0;
 
@@ -133,6 +150,14 @@ export class RowPacker {
     else this.nums[this.ni++] = v;
   }
 
+  /** An attributes shape (splitAttrs) as a number for the row's shape column: its index in the rows' `shapes`. */
+  shape(text: string): number {
+    this.shapes ??= new Map();
+    let i = this.shapes.get(text);
+    if (i === undefined) { i = this.shapes.size; this.shapes.set(text, i); }
+    return i;
+  }
+
   /** End a row; true when `capacity` rows are in. */
   endRow(): boolean {
     return ++this.rows === this.capacity;
@@ -148,6 +173,7 @@ export class RowPacker {
     return {
       types: this.types, rows, text: this.parts.join(''), utf8: null,
       lens: this.lens.subarray(0, this.si), nums: this.nums.subarray(0, this.ni), numNull: this.numNull.subarray(0, this.ni),
+      ...(this.shapes ? { shapes: [...this.shapes.keys()] } : {}),
     };
   }
 }
@@ -531,8 +557,8 @@ export class Store {
       touchFile: db.prepare('UPDATE files SET path = @path, dev = @dev, ino = @ino, fp_hash = @fpHash, fp_len = @fpLen, size = @size, mtime = @mtime, last_read = @now WHERE id = @id'),
       fileOffset: db.prepare('SELECT offset FROM files WHERE id = ?'),
       advanceFile: db.prepare('UPDATE files SET offset = ?, lines = ?, tail_hash = ?, last_read = ? WHERE id = ?'),
-      insertEvent: ifRefs(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_TYPES.length, 1)}`),
-      insertEvents: ifRefs(`${INSERT_EVENT} VALUES ${rowsOf(EVENT_TYPES.length, ROWS_PER_STATEMENT)}`),
+      insertEvent: ifRefs(`${INSERT_EVENT} VALUES ${EVENT_ROW}`),
+      insertEvents: ifRefs(`${INSERT_EVENT} VALUES ${new Array(ROWS_PER_STATEMENT).fill(EVENT_ROW).join(', ')}`),
       upsertAgg: ifRefs(`${INSERT_AGG} VALUES ${rowsOf(AGG_TYPES.length, 1)} ${ON_AGG_CONFLICT}`),
       upsertAggs: ifRefs(`${INSERT_AGG} VALUES ${rowsOf(AGG_TYPES.length, ROWS_PER_STATEMENT)} ${ON_AGG_CONFLICT}`),
       upsertStats: db.prepare(`INSERT INTO file_stats (file_id, source, events, skipped, unparsed) VALUES (?, ?, ?, ?, ?)
@@ -671,9 +697,9 @@ export class Store {
       if (!cur || cur.offset !== b.expectOffset) return false;
       for (const { ev, line, raw } of b.events) {
         s.insertEvent.run(ev.ts, ev.source, ev.host, ev.program, ev.kind, ev.account, ev.rip, ev.rport, ev.lip, ev.lport, ev.session,
-          ev.bytesIn, ev.bytesOut, b.fileId, line, ev.attrs ? JSON.stringify(ev.attrs) : null, raw, null, null, null);
+          ev.bytesIn, ev.bytesOut, b.fileId, line, ...this.attrsValues(ev.attrs), raw, null, null, null);
       }
-      for (const p of b.eventsPacked ?? []) writePacked(p, EVENT_TYPES, s.insertEvents, s.insertEvent);
+      for (const p of b.eventsPacked ?? []) this.writeEvents(p);
       for (const a of b.aggs) {
         s.upsertAgg.run(a.minute, a.source, a.kind, a.rip, a.lport, a.detail, a.count, a.bytes, a.firstTs, a.lastTs, a.lip, b.fileId, a.sampleLine, a.sampleRaw, null, null, null);
       }
@@ -709,9 +735,97 @@ export class Store {
     try {
       return run.immediate();
     } catch (err) {
+      // A shape inserted by the rolled-back transaction has no id: another writer may take it.
+      this.shapeIds.clear();
       throw this.writeError(err);
     }
   }
+
+  /** Shape text (splitAttrs) to its id in attr_shapes: ids only ever committed, or inserted by the transaction under way. */
+  private readonly shapeIds = new Map<string, number>();
+  private shapeStmts: { id: Database.Statement; insert: Database.Statement } | null = null;
+
+  /** The id of a shape, added to attr_shapes inside the current write transaction when new. */
+  private shapeIdOf(shape: string): number {
+    let id = this.shapeIds.get(shape);
+    if (id === undefined) {
+      // Prepared on first use: a read-only open of a database from before migration 13 has no attr_shapes.
+      const st = this.shapeStmts ??= {
+        id: this.db.prepare('SELECT id FROM attr_shapes WHERE keys = ?').pluck(),
+        insert: this.db.prepare('INSERT INTO attr_shapes (keys) VALUES (?)'),
+      };
+      id = st.id.get(shape) as number | undefined;
+      if (id === undefined) id = Number(st.insert.run(shape).lastInsertRowid);
+      this.shapeIds.set(shape, id);
+    }
+    return id;
+  }
+
+  /** An attributes object as INSERT_EVENT binds it: its shape's id and its values (EVENT_ROW). */
+  private attrsValues(a: Attrs | null): [number | null, string | null] {
+    if (!a) return [null, null];
+    const [shape, values] = splitAttrs(a);
+    return [this.shapeIdOf(shape), values];
+  }
+
+  /**
+   * Write packed event rows as writePacked does, each row's shape index replaced by the shape's id.
+   */
+  private writeEvents(p: PackedRows): void {
+    if (p.types !== EVENT_TYPES) throw new Error(`packed rows of types ${p.types}, expected ${EVENT_TYPES}`);
+    const w = EVENT_TYPES.length;
+    const r = new PackedReader(p);
+    const ids = (p.shapes ?? []).map((s) => this.shapeIdOf(s));
+    const args: RowValue[] = new Array(w * ROWS_PER_STATEMENT);
+    let i = 0;
+    for (; i + ROWS_PER_STATEMENT <= p.rows; i += ROWS_PER_STATEMENT) {
+      for (let j = 0; j < ROWS_PER_STATEMENT; j++) {
+        const at = j * w + EVENT_SHAPE_AT;
+        r.next(args, j * w);
+        if (args[at] !== null) args[at] = ids[args[at] as number];
+      }
+      this.stmts.insertEvents.run(...args);
+    }
+    const one: RowValue[] = new Array(w);
+    for (; i < p.rows; i++) {
+      r.next(one, 0);
+      if (one[EVENT_SHAPE_AT] !== null) one[EVENT_SHAPE_AT] = ids[one[EVENT_SHAPE_AT] as number];
+      this.stmts.insertEvent.run(...one);
+    }
+  }
+
+  /** Shape id to its keys, read from attr_shapes as rows need them (another process may add shapes). */
+  private readonly shapeKeys = new Map<number, string[]>();
+  private shapeKeysStmt: Database.Statement | null = null;
+
+  private keysOfShape = (id: number): string[] => {
+    let keys = this.shapeKeys.get(id);
+    if (keys === undefined) {
+      this.shapeKeysStmt ??= this.db.prepare('SELECT keys FROM attr_shapes WHERE id = ?').pluck();
+      const text = this.shapeKeysStmt.get(id) as string | undefined;
+      if (text === undefined) throw new StoreError(`${this.path}: attributes of an unknown shape ${id}`, { hint: 'the database is damaged' });
+      keys = JSON.parse(text) as string[];
+      this.shapeKeys.set(id, keys);
+    }
+    return keys;
+  };
+
+  /** An attrs column as the JSON object text it held before migration 13 (what `ship` sends). */
+  attrsJson(text: string | null): string | null {
+    return text === null || text.charCodeAt(0) === 123 ? text : JSON.stringify(decodeAttrs(text, this.keysOfShape));
+  }
+
+  /** An event row as read (EventTuple) to a StoredEvent, its attributes decoded. */
+  private toEvent = (r: EventTuple): StoredEvent => {
+    const e: StoredEvent = {
+      id: r[0], ts: r[1], source: r[2] as LogEvent['source'], host: r[3], program: r[4], kind: r[5], account: r[6],
+      rip: r[7], rport: r[8], lip: r[9], lport: r[10], session: r[11], bytesIn: r[12], bytesOut: r[13],
+      attrs: r[16] ? decodeAttrs(r[16], this.keysOfShape) : null, fileId: r[14], line: r[15], raw: r[17], path: r[18],
+    };
+    // A line stored by reference waits for resolveEvents to read it back.
+    if (r[17] === null && r[19] !== null && r[14] !== null) pendingRefs.set(e, { fileId: r[14], off: r[19], len: r[20]!, check: r[21]! });
+    return e;
+  };
 
   /**
    * Add flow records to what their keys hold (inside a transaction), ROWS_PER_STATEMENT to a
@@ -825,17 +939,17 @@ export class Store {
   /** Events with ts in [from, to), optionally only of some kinds, oldest first. */
   eventsInRange(fromMs: number, toMs: number, kinds?: string[]): StoredEvent[] {
     const rows = kinds ? this.stmts.eventsOfKindsInRange.all(fromMs, toMs, JSON.stringify(kinds)) : this.stmts.eventsInRange.all(fromMs, toMs);
-    return (rows as EventTuple[]).map(toEvent);
+    return (rows as EventTuple[]).map(this.toEvent);
   }
 
   /** Logins and logouts, VPN connects, leases and disconnects, SASL logins in [from, to): the events that make identities. */
   identityEvents(fromMs: number, toMs: number): StoredEvent[] {
-    return (this.stmts.identityEvents.all(fromMs, toMs) as EventTuple[]).map(toEvent);
+    return (this.stmts.identityEvents.all(fromMs, toMs) as EventTuple[]).map(this.toEvent);
   }
 
   /** VPN connects, leases and disconnects in [from, to) (sources with `longSessions`): VPN sessions last days. */
   vpnIdentityEvents(fromMs: number, toMs: number): StoredEvent[] {
-    return (this.stmts.vpnIdentityEvents.all(fromMs, toMs) as EventTuple[]).map(toEvent);
+    return (this.stmts.vpnIdentityEvents.all(fromMs, toMs) as EventTuple[]).map(this.toEvent);
   }
 
   /**
@@ -845,13 +959,13 @@ export class Store {
   openMailLoginBefore(ip: string, before: number, since: number): StoredEvent | null {
     const r = this.stmts.lastMailLogin.get(ip, before, since) as EventTuple | undefined;
     if (!r) return null;
-    const ev = toEvent(r);
+    const ev = this.toEvent(r);
     if (ev.session && ev.account && this.stmts.sessionEnded.get(ev.account, ev.ts, before, ev.session)) return null;
     return ev;
   }
 
   eventsForIp(ip: string, fromMs: number, toMs: number): StoredEvent[] {
-    return (this.stmts.eventsForIp.all(ip, fromMs, toMs) as EventTuple[]).map(toEvent);
+    return (this.stmts.eventsForIp.all(ip, fromMs, toMs) as EventTuple[]).map(this.toEvent);
   }
 
   aggregatesInRange(fromMs: number, toMs: number): AggRow[] {
@@ -993,7 +1107,7 @@ export class Store {
    */
   eventsForSessions(source: string, keys: SessionKeys): StoredEvent[] {
     if (!keys.sessions.length) return [];
-    return (this.stmts.eventsForSessions.all(JSON.stringify(keys.accounts), keys.sinceMs, source, JSON.stringify(keys.sessions)) as EventTuple[]).map(toEvent);
+    return (this.stmts.eventsForSessions.all(JSON.stringify(keys.accounts), keys.sinceMs, source, JSON.stringify(keys.sessions)) as EventTuple[]).map(this.toEvent);
   }
 
   // ---- counter snapshots and the flows view (flows stage) ----
@@ -1155,16 +1269,6 @@ const FLOW_ROW_COLUMNS = `source, minute, iface, proto, lip, lport, rip, rport, 
 /** The references of events and of aggregates whose line is to be read back (by the object handed out), until it is. */
 const pendingRefs = new WeakMap<StoredEvent, EvidenceRef>();
 const pendingSamples = new WeakMap<AggRow, EvidenceRef>();
-
-function toEvent(r: EventTuple): StoredEvent {
-  const e: StoredEvent = {
-    id: r[0], ts: r[1], source: r[2] as LogEvent['source'], host: r[3], program: r[4], kind: r[5], account: r[6],
-    rip: r[7], rport: r[8], lip: r[9], lport: r[10], session: r[11], bytesIn: r[12], bytesOut: r[13],
-    attrs: r[16] ? (JSON.parse(r[16]) as LogEvent['attrs']) : null, fileId: r[14], line: r[15], raw: r[17], path: r[18],
-  };
-  if (r[17] === null && r[19] !== null && r[14] !== null) pendingRefs.set(e, { fileId: r[14], off: r[19], len: r[20]!, check: r[21]! });
-  return e;
-}
 
 interface RawFile {
   id: number; path: string; dev: number | null; ino: number | null; fp_hash: string; fp_len: number; kind: FileKind;

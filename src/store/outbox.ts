@@ -302,8 +302,9 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
       const st = this.sql(`SELECT * FROM ${table} WHERE ${range} ORDER BY id ${extent}`);
       const columns = st.columns().map((c) => c.name);
       const id = columns.indexOf('id');
+      const rows = st.raw(true).iterate(...args) as IterableIterator<LocalValue[]>;
       return {
-        it: st.raw(true).iterate(...args) as IterableIterator<LocalValue[]>, textLen: refLenAt(table, columns),
+        it: table === 'events' ? this.attrsAsJson(rows, columns.indexOf('attrs')) : rows, textLen: refLenAt(table, columns),
         finish: (rows, cut) => ({ table, columns, rows, after, highWater: rows.length ? Math.max(Number(rows.at(-1)![id]), upTo ?? 0) : (upTo ?? after), read: rows.length, more: more(rows.length, cut) }),
       };
     }
@@ -334,6 +335,24 @@ INSERT INTO ship_log_${t.table} (${logCols}) SELECT ${[keys, ...t.adds.map((a) =
       return { table, columns, rows: [...byKey.values()], after, highWater: Math.max(last, upTo ?? 0), read: entries.length, more: more(entries.length, cut) };
     };
     return { it: st.raw(true).iterate(...args) as IterableIterator<LocalValue[]>, finish, textLen: refLenAt(table, columns) };
+  }
+
+  /**
+   * Event rows with their attrs as the JSON object text they held before migration 13: the
+   * central store keeps and reads that (src/store/clickhouse/read.ts), whatever the local encoding.
+   */
+  private attrsAsJson(rows: IterableIterator<LocalValue[]>, at: number): IterableIterator<LocalValue[]> {
+    const store = this.store;
+    const it: IterableIterator<LocalValue[]> = {
+      next: () => {
+        const r = rows.next();
+        if (!r.done) r.value[at] = store.attrsJson(r.value[at] as string | null);
+        return r;
+      },
+      return: (value?: unknown) => { rows.return?.(); return { done: true, value: value as LocalValue[] }; },
+      [Symbol.iterator]: () => it,
+    };
+    return it;
   }
 
   /**

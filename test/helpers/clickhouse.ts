@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { CENTRAL_TABLES } from '../../src/store/clickhouse/migrations.js';
+import { decodeAttrs } from '../../src/store/attrs.js';
 import { ClickHouseServer } from '../../src/bench/clickhouse-server.js';
 
 export { ClickHouseServer, freePort, haveClickHouse, NO_CLICKHOUSE, SHIPPER_PASSWORD } from '../../src/bench/clickhouse-server.js';
@@ -39,6 +40,8 @@ const BY_REFERENCE: Record<string, [text: string, file: string, off: string, len
 export function localRows(dbPath: string): Record<string, Row[]> {
   const db = new Database(dbPath, { readonly: true });
   try {
+    const hasShapes = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'attr_shapes'").get() !== undefined;
+    const shapes = new Map(hasShapes ? (db.prepare('SELECT id, keys FROM attr_shapes').raw().all() as Array<[number, string]>).map(([id, keys]) => [id, JSON.parse(keys) as string[]]) : []);
     const out: Record<string, Row[]> = {};
     const content = new Map<number, Buffer>();
     const fileText = (id: number, off: number, len: number): string => {
@@ -56,6 +59,7 @@ export function localRows(dbPath: string): Record<string, Row[]> {
           delete r.ref_off; delete r.ref_len;
         }
       }
+      if (t === 'events') for (const r of rows) if (typeof r.attrs === 'string') r.attrs = JSON.stringify(decodeAttrs(r.attrs, (id) => shapes.get(id)!));
       out[t] = sortRows(rows, cols);
     }
     return out;
