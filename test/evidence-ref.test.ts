@@ -27,8 +27,11 @@ const ALL: [number, number] = [0, 8.64e15];
 /** Events and aggregate samples (sample text included) through a store's read side. */
 async function quoted(store: Store): Promise<{ events: Array<[number | null, string | null, string | undefined]>; samples: Array<[number | null, string | null, string | undefined]> }> {
   const rs = new SqliteReadStore(store);
-  const events = (await rs.eventsInRange(...ALL)).map((e) => [e.line, e.raw, e.rawUnreadable] as [number | null, string | null, string | undefined]);
-  const samples = (await rs.aggregatesInRange(...ALL)).map((a) => [a.sampleLine, a.sampleRaw, a.sampleUnreadable] as [number | null, string | null, string | undefined])
+  const evs = await rs.eventsInRange(...ALL);
+  const aggs = await rs.aggregatesInRange(...ALL);
+  await rs.quote(evs, aggs);
+  const events = evs.map((e) => [e.line, e.raw, e.rawUnreadable] as [number | null, string | null, string | undefined]);
+  const samples = aggs.map((a) => [a.sampleLine, a.sampleRaw, a.sampleUnreadable] as [number | null, string | null, string | undefined])
     .sort((x, y) => (x[0] ?? 0) - (y[0] ?? 0));
   return { events, samples };
 }
@@ -143,6 +146,9 @@ describe('evidence by reference', () => {
     const rs = new SqliteReadStore(store);
     const evs = await rs.eventsInRange(...ALL);
     expect(evs.length).toBe(20);
+    // Handed out without their text (stored by reference) until quoted.
+    expect(evs.every((e) => e.raw === null && e.rawUnreadable === undefined)).toBe(true);
+    await rs.quote(evs, []);
     expect(evs.slice(0, 10).every((e) => e.raw !== null && e.raw.includes('anna@'))).toBe(true);
     expect(evs.slice(10).every((e) => e.raw === null && e.rawUnreadable === UNREADABLE_CHANGED)).toBe(true);
 

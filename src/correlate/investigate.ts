@@ -73,7 +73,21 @@ export function messagePart(raw: string): string {
   return m ? raw.slice(m[0].length) : raw;
 }
 
+/**
+ * Evidence lines made before their row's text was read: a line stored by reference (migration
+ * 12) comes from the store without its text, and only the few lines an investigation quotes are
+ * read back from their files, all at once at its end (quoteEvidence). Each maps to its row and
+ * to how the line is made again once the row has its text.
+ */
+const unread = new WeakMap<EvidenceLine, { event?: StoredEvent; agg?: AggRow; make: () => EvidenceLine }>();
+
 function evLine(e: StoredEvent): EvidenceLine {
+  const line = evLineOf(e);
+  if (e.raw === null && !e.rawUnreadable) unread.set(line, { event: e, make: () => evLineOf(e) });
+  return line;
+}
+
+function evLineOf(e: StoredEvent): EvidenceLine {
   const where = e.path ? `${e.path}:${e.line}` : `event ${e.id}`;
   // A line stored by reference that cannot be read back is named, never replaced by another.
   if (e.rawUnreadable) return { ts: new Date(e.ts).toISOString(), where, text: null, unreadable: e.rawUnreadable };
@@ -82,14 +96,47 @@ function evLine(e: StoredEvent): EvidenceLine {
 
 /** An aggregate's sample line as evidence, its text made by `text` (or why it cannot be read). */
 function aggLine(a: AggRow, text: (raw: string) => string): EvidenceLine {
-  const ts = new Date(a.firstTs).toISOString();
-  const where = a.samplePath ? `${a.samplePath}:${a.sampleLine}` : 'aggregate';
-  if (a.sampleUnreadable) return { ts, where, text: null, unreadable: a.sampleUnreadable };
-  return { ts, where, text: text(a.sampleRaw!) };
+  const make = (): EvidenceLine => {
+    const ts = new Date(a.firstTs).toISOString();
+    const where = a.samplePath ? `${a.samplePath}:${a.sampleLine}` : 'aggregate';
+    if (a.sampleUnreadable) return { ts, where, text: null, unreadable: a.sampleUnreadable };
+    // Only a sample the store could not hand over at all (a central copy shipped without it).
+    if (a.sampleRaw === null) return { ts, where, text: null, unreadable: 'the sample line was not stored' };
+    return { ts, where, text: text(a.sampleRaw) };
+  };
+  const line = make();
+  if (a.sampleRaw === null && !a.sampleUnreadable) unread.set(line, { agg: a, make });
+  return line;
 }
 
-/** Whether an aggregate has a sample line (read back or not). */
-function hasSample(a: AggRow): boolean { return Boolean(a.sampleRaw) || Boolean(a.sampleUnreadable); }
+/** Whether an aggregate has a sample line (its text read back, to be read, or unreadable). */
+function hasSample(a: AggRow): boolean { return Boolean(a.sampleRaw) || Boolean(a.sampleUnreadable) || (a.sampleRaw === null && a.sampleLine !== null); }
+
+/**
+ * Read back the text of the evidence lines an investigation quotes (see `unread`), in one call
+ * to the store, and make those lines again with it. The lines are found by walking the result.
+ */
+async function quoteEvidence(store: ReadStore, result: Investigation): Promise<void> {
+  const found: Array<[EvidenceLine, { event?: StoredEvent; agg?: AggRow; make: () => EvidenceLine }]> = [];
+  const seen = new Set<object>();
+  const walk = (v: unknown): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    const u = unread.get(v as EvidenceLine);
+    if (u) { found.push([v as EvidenceLine, u]); return; }
+    for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x);
+  };
+  walk(result);
+  if (!found.length) return;
+  await store.quote(found.flatMap(([, u]) => (u.event ? [u.event] : [])), found.flatMap(([, u]) => (u.agg ? [u.agg] : [])));
+  for (const [line, u] of found) {
+    unread.delete(line);
+    const now = u.make();
+    // The same object (it is referenced from the result), its keys in the order a new one has.
+    for (const k of Object.keys(line)) delete (line as unknown as Record<string, unknown>)[k];
+    Object.assign(line, now);
+  }
+}
 
 /** A few lines from the start and the end of a list, as evidence. */
 function sampleLines(events: StoredEvent[], n = 4): EvidenceLine[] {
@@ -500,7 +547,7 @@ export async function investigate(store: ReadStore, opts: InvestigateOptions): P
   const throttle = top ? proposeThrottle(top, from, to, topBucket ? peakWindow(topBucket.minutes, 5) : 0, submitters) : null;
   const source: FlowSourceName = flowCount ? flowSource : openUsed ? 'conntrack' : !wire && (logBytes || estBytes) ? 'log-counters' : 'none';
 
-  return {
+  const result: Investigation = {
     window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
     flowSource: source,
     totals: { bytesIn: Math.round(totalIn), bytesOut: Math.round(totalOut), attributedBytes: Math.round(attributedBytes), unattributedBytes: Math.round(unattributedBytes), packetsIn, packetsOut },
@@ -517,6 +564,8 @@ export async function investigate(store: ReadStore, opts: InvestigateOptions): P
     notes,
     throttle,
   };
+  await quoteEvidence(store, result);
+  return result;
 }
 
 /** A flow to or from a VPN client's virtual address is VPN traffic, whatever its port. */

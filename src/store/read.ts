@@ -45,6 +45,13 @@ export interface ReadStore {
   accountIps(account: string, fromMs: number, toMs: number): Promise<AccountIp[]>;
 
   aggregatesInRange(fromMs: number, toMs: number): Promise<AggRow[]>;
+  /**
+   * Read back the text of these rows where it was stored by reference (migration 12): events'
+   * `raw` and aggregates' `sampleRaw`, or why it can no longer be read (`rawUnreadable`,
+   * `sampleUnreadable`). The readers above hand such rows out without their text, so that only
+   * the lines a caller shows are read from the log files. Rows that have their text are left alone.
+   */
+  quote(events: StoredEvent[], aggs: AggRow[]): Promise<void>;
 
   /** Which flow sources hold data in [from, to), with their byte totals, by source name. */
   flowSources(fromMs: number, toMs: number): Promise<FlowSourceTotals[]>;

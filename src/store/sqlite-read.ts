@@ -57,18 +57,19 @@ export class SqliteReadStore implements ReadStore {
   async dataExtent(): Promise<{ first: number | null; last: number | null }> { return this.store.dataExtent(); }
   async counts(): Promise<{ events: number; aggregated: number; flows: number; files: number }> { return this.store.counts(); }
 
-  // Lines stored by reference are read back from their files here (src/store/evidence.ts).
-  async eventsInRange(fromMs: number, toMs: number, kinds?: string[]): Promise<StoredEvent[]> { return this.store.resolveEvents(this.store.eventsInRange(fromMs, toMs, kinds)); }
+  // Lines stored by reference come without their text; `quote` reads back those a caller shows (src/store/evidence.ts).
+  async eventsInRange(fromMs: number, toMs: number, kinds?: string[]): Promise<StoredEvent[]> { return this.store.eventsInRange(fromMs, toMs, kinds); }
   async identityEvents(fromMs: number, toMs: number): Promise<StoredEvent[]> { return this.store.identityEvents(fromMs, toMs); }
   async longSessionEvents(fromMs: number, toMs: number): Promise<StoredEvent[]> { return this.store.vpnIdentityEvents(fromMs, toMs); }
   async openLoginBefore(ip: string, before: number, since: number): Promise<StoredEvent | null> {
-    return (await this.store.resolveEvents([this.store.openMailLoginBefore(ip, before, since)]))[0];
+    return this.store.openMailLoginBefore(ip, before, since);
   }
-  async eventsForIp(ip: string, fromMs: number, toMs: number): Promise<StoredEvent[]> { return this.store.resolveEvents(this.store.eventsForIp(ip, fromMs, toMs)); }
-  async eventsForSessions(source: string, keys: SessionKeys): Promise<StoredEvent[]> { return this.store.resolveEvents(this.store.eventsForSessions(source, keys)); }
+  async eventsForIp(ip: string, fromMs: number, toMs: number): Promise<StoredEvent[]> { return this.store.eventsForIp(ip, fromMs, toMs); }
+  async eventsForSessions(source: string, keys: SessionKeys): Promise<StoredEvent[]> { return this.store.eventsForSessions(source, keys); }
   async accountIps(account: string, fromMs: number, toMs: number): Promise<AccountIp[]> { return this.store.accountIps(account, fromMs, toMs); }
 
-  async aggregatesInRange(fromMs: number, toMs: number): Promise<AggRow[]> { return this.store.resolveSamples(this.store.aggregatesInRange(fromMs, toMs)); }
+  async aggregatesInRange(fromMs: number, toMs: number): Promise<AggRow[]> { return this.store.aggregatesInRange(fromMs, toMs); }
+  async quote(events: StoredEvent[], aggs: AggRow[]): Promise<void> { await this.store.resolveEvents(events); await this.store.resolveSamples(aggs); }
 
   async flowSources(fromMs: number, toMs: number): Promise<FlowSourceTotals[]> { return this.store.flowSources(fromMs, toMs); }
   async flowsInRange(source: string, fromMs: number, toMs: number): Promise<FlowRow[]> { return this.store.flowsInRange(source, fromMs, toMs); }
