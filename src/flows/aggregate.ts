@@ -40,33 +40,29 @@ const MAX_ADDRESSES = 1 << 18;
 /** Largest batch handed to onFlush at once. */
 const BATCH_RECORDS = 16384;
 const MAX_PAIRS = 1 << 19;
-/** Slots of a new minute table (about 300 KB); it doubles while it is more than half full. */
+/** Slots of a new minute table (about 170 KB); it doubles while it is more than half full. */
 const TABLE_SLOTS = 1 << 12;
 /** Emptied minute tables kept for the minutes to come, so that a steady capture allocates none. */
 const MAX_FREE_TABLES = 4;
 
 /**
- * The open flows of one minute: an open-addressing table (keys, counters, occupancy) and its
- * occupied slots in the order they were filled. Flushing the minute copies the rows out
- * through `slots` and clears only those: a busy capture's minute holds a few hundred flows in
- * a table of thousands of slots, and scanning and rebuilding the whole table every minute cost
- * 7% of a capture's ingest.
+ * The open flows of one minute: its rows (keys and counters) packed in the order they came,
+ * and an open-addressing index of slots holding row + 1. Flushing the minute is one copy of the
+ * rows and one clear of the index: a busy capture's minute holds a few hundred flows, and
+ * scanning and rebuilding one table of thousands of slots every minute cost 7% of its ingest.
  */
 interface MinuteTable {
   minute: number;
+  /** Slot → row + 1, 0 for an empty slot; never more than half full. */
+  index: Int32Array;
   keys: Int32Array;
   vals: Float64Array;
-  used: Uint8Array;
-  /** Occupied slots, first filled first; `size` of them are valid. */
-  slots: Int32Array;
   size: number;
 }
 
-function minuteTable(cap: number): MinuteTable {
-  return {
-    minute: -Infinity, keys: new Int32Array(cap * KW), vals: new Float64Array(cap * VW),
-    used: new Uint8Array(cap), slots: new Int32Array(cap >>> 1), size: 0,
-  };
+function minuteTable(slots: number): MinuteTable {
+  const rows = slots >>> 1;
+  return { minute: -Infinity, index: new Int32Array(slots), keys: new Int32Array(rows * KW), vals: new Float64Array(rows * VW), size: 0 };
 }
 
 export interface FlowAggregatorOptions extends AggregateOptions {
@@ -299,13 +295,13 @@ export class FlowAggregator implements CaptureSink {
   private readonly unknown = new Map<number, { packets: number; bytes: number }>();
 
   // The open-flow tables, one per open minute; `cur` is the current packet's minute, and
-  // keys, vals, used and mask are its arrays (the hot path reads them from here).
+  // index, keys, vals and mask are its arrays (the hot path reads them from here).
   private open: MinuteTable[] = [];
   private readonly free: MinuteTable[] = [];
   private cur: MinuteTable;
+  private index: Int32Array;
   private keys: Int32Array;
   private vals: Float64Array;
-  private used: Uint8Array;
   private mask: number;
   /** Open rows in all tables (bounded by maxOpen). */
   private size = 0;
@@ -367,10 +363,10 @@ export class FlowAggregator implements CaptureSink {
     }
     this.cur = minuteTable(TABLE_SLOTS);
     this.open.push(this.cur);
+    this.index = this.cur.index;
     this.keys = this.cur.keys;
     this.vals = this.cur.vals;
-    this.used = this.cur.used;
-    this.mask = this.cur.used.length - 1;
+    this.mask = this.cur.index.length - 1;
   }
 
   // ---- input ----
@@ -454,22 +450,23 @@ export class FlowAggregator implements CaptureSink {
     h ^= h >>> 16;
 
     const keys = this.keys;
-    const used = this.used;
+    const index = this.index;
     const mask = this.mask;
     let i = h & mask;
+    let row: number;
     for (;;) {
-      if (used[i] === 0) {
-        this.insert(i, minute, meta, a0, a1, a2, a3, b0, b1, b2, b3, ports, forward, d.linkDir);
-        i = this.lastSlot;
+      row = index[i] - 1;
+      if (row < 0) {
+        row = this.insert(i, minute, meta, a0, a1, a2, a3, b0, b1, b2, b3, ports, forward, d.linkDir);
         break;
       }
-      const k = i * KW;
+      const k = row * KW;
       if (keys[k + 10] === ports && keys[k + 5] === a3 && keys[k + 9] === b3 && keys[k] === minute && keys[k + 1] === meta
         && keys[k + 4] === a2 && keys[k + 8] === b2 && keys[k + 2] === a0 && keys[k + 3] === a1
         && keys[k + 6] === b0 && keys[k + 7] === b1) break;
       i = (i + 1) & mask;
     }
-    const v = i * VW;
+    const v = row * VW;
     const vals = this.vals;
     if (forward) {
       vals[v] += origLen;
@@ -480,13 +477,12 @@ export class FlowAggregator implements CaptureSink {
     }
   }
 
-  private lastSlot = 0;
-
+  /** A new row in the current minute's table at empty `slot` (found again if the table changes); returns the row. */
   private insert(
     slot: number, minute: number, meta: number,
     a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number,
     ports: number, forward: boolean, linkDir: number,
-  ): void {
+  ): number {
     if ((meta & META_IP) !== 0 && this.localIps === null) {
       // Cooked captures say which end is this host; the first packet of each flow-minute is asked.
       const hostA = linkDir < 0 ? false : (linkDir === 1) === forward;
@@ -497,27 +493,27 @@ export class FlowAggregator implements CaptureSink {
       this.mayRepeat = true;
       this.flushBefore(Infinity);
       slot = this.findEmpty(minute, meta, a0, a1, a2, a3, b0, b1, b2, b3, ports);
-    } else if ((this.cur.size + 1) * 2 > this.used.length) {
+    } else if ((this.cur.size + 1) * 2 > this.index.length) {
       this.grow();
       slot = this.findEmpty(minute, meta, a0, a1, a2, a3, b0, b1, b2, b3, ports);
     }
-    const k = slot * KW;
+    const t = this.cur;
+    const row = t.size++;
+    const k = row * KW;
     const keys = this.keys;
     keys[k] = minute; keys[k + 1] = meta;
     keys[k + 2] = a0; keys[k + 3] = a1; keys[k + 4] = a2; keys[k + 5] = a3;
     keys[k + 6] = b0; keys[k + 7] = b1; keys[k + 8] = b2; keys[k + 9] = b3;
     keys[k + 10] = ports;
-    // The slot may hold counters of a row flushed from this (reused) table earlier.
-    const v = slot * VW;
+    // The row may hold counters of a row flushed from this (reused) table earlier.
+    const v = row * VW;
     const vals = this.vals;
     vals[v] = 0; vals[v + 1] = 0; vals[v + 2] = 0; vals[v + 3] = 0;
-    this.used[slot] = 1;
-    const t = this.cur;
-    t.slots[t.size++] = slot;
+    this.index[slot] = row + 1;
     this.size++;
     if (minute < this.minOpenMinute) this.minOpenMinute = minute;
     if (minute < this.cutoff) this.mayRepeat = true;
-    this.lastSlot = slot;
+    return row;
   }
 
   private static hashKey(keys: Int32Array, k: number): number {
@@ -538,39 +534,36 @@ export class FlowAggregator implements CaptureSink {
     k[0] = minute; k[1] = meta; k[2] = a0; k[3] = a1; k[4] = a2; k[5] = a3;
     k[6] = b0; k[7] = b1; k[8] = b2; k[9] = b3; k[10] = ports;
     let i = FlowAggregator.hashKey(k, 0) & this.mask;
-    while (this.used[i] !== 0) i = (i + 1) & this.mask;
+    while (this.index[i] !== 0) i = (i + 1) & this.mask;
     return i;
   }
 
   private readonly scratchKey = new Int32Array(KW);
 
-  /** Double the current minute's table, its rows filled again in the order they came. */
+  /** Double the current minute's table (its rows keep their order). */
   private grow(): void {
     const old = this.cur;
-    const t = minuteTable(old.used.length * 2);
+    const t = minuteTable(old.index.length * 2);
     t.minute = old.minute;
-    const keys = t.keys, vals = t.vals, used = t.used, mask = used.length - 1;
-    for (let r = 0; r < old.size; r++) {
-      const s = old.slots[r];
-      const k = s * KW;
-      let i = FlowAggregator.hashKey(old.keys, k) & mask;
-      while (used[i] !== 0) i = (i + 1) & mask;
-      for (let j = 0; j < KW; j++) keys[i * KW + j] = old.keys[k + j];
-      for (let j = 0; j < VW; j++) vals[i * VW + j] = old.vals[s * VW + j];
-      used[i] = 1;
-      t.slots[r] = i;
-    }
+    t.keys.set(old.keys.subarray(0, old.size * KW));
+    t.vals.set(old.vals.subarray(0, old.size * VW));
     t.size = old.size;
+    const index = t.index, mask = index.length - 1;
+    for (let r = 0; r < t.size; r++) {
+      let i = FlowAggregator.hashKey(t.keys, r * KW) & mask;
+      while (index[i] !== 0) i = (i + 1) & mask;
+      index[i] = r + 1;
+    }
     this.open[this.open.indexOf(old)] = t;
     this.use(t);
   }
 
   private use(t: MinuteTable): void {
     this.cur = t;
+    this.index = t.index;
     this.keys = t.keys;
     this.vals = t.vals;
-    this.used = t.used;
-    this.mask = t.used.length - 1;
+    this.mask = t.index.length - 1;
   }
 
   /** Make minute `m`'s table the current one, taking an emptied one for a minute not open yet. */
@@ -625,14 +618,10 @@ export class FlowAggregator implements CaptureSink {
       // records: resolve sorts them totally).
       const done = this.open.filter((t) => t.minute < cutoff).sort((x, y) => x.minute - y.minute);
       for (const t of done) {
-        const { keys, vals, used, slots } = t;
-        for (let r = 0; r < t.size; r++) {
-          const s = slots[r];
-          for (let j = 0; j < KW; j++) pKeys[n * KW + j] = keys[s * KW + j];
-          for (let j = 0; j < VW; j++) pVals[n * VW + j] = vals[s * VW + j];
-          used[s] = 0;
-          n++;
-        }
+        pKeys.set(t.keys.subarray(0, t.size * KW), n * KW);
+        pVals.set(t.vals.subarray(0, t.size * VW), n * VW);
+        t.index.fill(0);
+        n += t.size;
         this.size -= t.size;
         t.size = 0;
       }
