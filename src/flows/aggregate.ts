@@ -24,7 +24,7 @@ import { UserError } from '../errors.js';
 import { readCapture, type CaptureInterface, type CaptureSink } from './pcap.js';
 import { FRAME_NON_IP, FrameDecoder, formatIp, isGroupOrUnspecified, parseIp } from './pcap-decode.js';
 import { FOLD_ALWAYS, FOLD_LOCAL, FOLD_PROBE, ServiceTable, defaultServices } from './services.js';
-import { FLOW_VALUES, type AggregateOptions, type AggregateResult, type CaptureSummary, type FlowRecord, type PackedFlows, type UnknownProtocols } from './types.js';
+import { FLOW_VALUES, unpackFlows, type AggregateOptions, type AggregateResult, type CaptureSummary, type FlowRecord, type PackedFlows, type UnknownProtocols } from './types.js';
 
 export { UNKNOWN_KEY } from './pcap-decode.js';
 
@@ -223,21 +223,6 @@ class WordTable {
       this.slots[i] = id + 1;
     }
   }
-}
-
-/** Packed records as objects (the API's `finish`, `finishEach` and `onFlush`). */
-export function unpackFlows(p: PackedFlows): FlowRecord[] {
-  const out: FlowRecord[] = new Array(p.n);
-  const v = p.values;
-  for (let r = 0, o = 0; r < p.n; r++, o += FLOW_VALUES) {
-    out[r] = {
-      minute: v[o] as number, iface: v[o + 1] as string, proto: v[o + 2] as number,
-      lip: v[o + 3] as string, lport: v[o + 4] as number, rip: v[o + 5] as string, rport: v[o + 6] as number,
-      service: v[o + 7] as string, bytesIn: v[o + 8] as number, bytesOut: v[o + 9] as number,
-      packetsIn: v[o + 10] as number, packetsOut: v[o + 11] as number,
-    };
-  }
-  return out;
 }
 
 function sameKey(K: Int32Array, p: number, r: number): boolean {

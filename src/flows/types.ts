@@ -44,6 +44,32 @@ export interface PackedFlows {
 
 export const FLOW_VALUES = 12;
 
+/** Records as PackedFlows (a new array, not reused). */
+export function packFlows(records: readonly FlowRecord[]): PackedFlows {
+  const values: Array<string | number> = new Array(records.length * FLOW_VALUES);
+  let o = 0;
+  for (const f of records) {
+    values[o++] = f.minute; values[o++] = f.iface; values[o++] = f.proto; values[o++] = f.lip; values[o++] = f.lport; values[o++] = f.rip;
+    values[o++] = f.rport; values[o++] = f.service; values[o++] = f.bytesIn; values[o++] = f.bytesOut; values[o++] = f.packetsIn; values[o++] = f.packetsOut;
+  }
+  return { n: records.length, values };
+}
+
+/** Packed records as objects (the aggregator's `finish`, `finishEach` and `onFlush`). */
+export function unpackFlows(p: PackedFlows): FlowRecord[] {
+  const out: FlowRecord[] = new Array(p.n);
+  const v = p.values;
+  for (let r = 0, o = 0; r < p.n; r++, o += FLOW_VALUES) {
+    out[r] = {
+      minute: v[o] as number, iface: v[o + 1] as string, proto: v[o + 2] as number,
+      lip: v[o + 3] as string, lport: v[o + 4] as number, rip: v[o + 5] as string, rport: v[o + 6] as number,
+      service: v[o + 7] as string, bytesIn: v[o + 8] as number, bytesOut: v[o + 9] as number,
+      packetsIn: v[o + 10] as number, packetsOut: v[o + 11] as number,
+    };
+  }
+  return out;
+}
+
 /** Frames that were not TCP, UDP, ICMP or ICMPv6; see UNKNOWN_KEY in aggregate.ts for the keys. */
 export type UnknownProtocols = Record<number, { packets: number; bytes: number }>;
 

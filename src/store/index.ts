@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BytetrailError, StoreError } from '../errors.js';
 import type { LogEvent } from '../events.js';
-import { FLOW_VALUES, type FlowRecord, type PackedFlows } from '../flows/types.js';
+import { FLOW_VALUES, type FlowRecord, type PackedFlows, packFlows } from '../flows/types.js';
 import { warn } from '../output.js';
 import { createDbFile, damagedError, isCorruption, newerError, noteOpened, refuseUnsafeLink, tightenMode } from './safety.js';
 import { MIGRATIONS } from './schema.js';
@@ -387,20 +387,21 @@ function rowsOf(width: number, rows: number): string {
  * Write packed rows: ROWS_PER_STATEMENT at a time through `many`, the rest one by one,
  * unpacking one statement's rows at a time into one array. Values go in as arguments, not as
  * one array: better-sqlite3 reads an array element by element through the V8 API, which costs
- * more than the spread (about 8% of the write, measured).
+ * more than the spread (about 8% of the write, measured). `mapRow`, when given, may change a
+ * row's values in place (the row starts at `at`) before it is bound.
  */
-function writePacked(p: PackedRows, types: string, many: Database.Statement, one: Database.Statement): void {
+function writePacked(p: PackedRows, types: string, many: Database.Statement, one: Database.Statement, mapRow?: (values: RowValue[], at: number) => void): void {
   if (p.types !== types) throw new Error(`packed rows of types ${p.types}, expected ${types}`);
   const w = types.length;
   const r = new PackedReader(p);
   const args: RowValue[] = new Array(w * ROWS_PER_STATEMENT);
   let i = 0;
   for (; i + ROWS_PER_STATEMENT <= p.rows; i += ROWS_PER_STATEMENT) {
-    for (let j = 0; j < ROWS_PER_STATEMENT; j++) r.next(args, j * w);
+    for (let j = 0; j < ROWS_PER_STATEMENT; j++) { r.next(args, j * w); mapRow?.(args, j * w); }
     many.run(...args);
   }
   const row: RowValue[] = new Array(w);
-  for (; i < p.rows; i++) { r.next(row, 0); one.run(...row); }
+  for (; i < p.rows; i++) { r.next(row, 0); mapRow?.(row, 0); one.run(...row); }
 }
 
 /**
@@ -772,26 +773,11 @@ export class Store {
    * Write packed event rows as writePacked does, each row's shape index replaced by the shape's id.
    */
   private writeEvents(p: PackedRows): void {
-    if (p.types !== EVENT_TYPES) throw new Error(`packed rows of types ${p.types}, expected ${EVENT_TYPES}`);
-    const w = EVENT_TYPES.length;
-    const r = new PackedReader(p);
-    const ids = (p.shapes ?? []).map((s) => this.shapeIdOf(s));
-    const args: RowValue[] = new Array(w * ROWS_PER_STATEMENT);
-    let i = 0;
-    for (; i + ROWS_PER_STATEMENT <= p.rows; i += ROWS_PER_STATEMENT) {
-      for (let j = 0; j < ROWS_PER_STATEMENT; j++) {
-        const at = j * w + EVENT_SHAPE_AT;
-        r.next(args, j * w);
-        if (args[at] !== null) args[at] = ids[args[at] as number];
-      }
-      this.stmts.insertEvents.run(...args);
-    }
-    const one: RowValue[] = new Array(w);
-    for (; i < p.rows; i++) {
-      r.next(one, 0);
-      if (one[EVENT_SHAPE_AT] !== null) one[EVENT_SHAPE_AT] = ids[one[EVENT_SHAPE_AT] as number];
-      this.stmts.insertEvent.run(...one);
-    }
+    const ids = (p.shapes ?? []).map((shape) => this.shapeIdOf(shape));
+    writePacked(p, EVENT_TYPES, this.stmts.insertEvents, this.stmts.insertEvent, (v, at) => {
+      const k = at + EVENT_SHAPE_AT;
+      if (v[k] !== null) v[k] = ids[v[k] as number];
+    });
   }
 
   /** Shape id to its keys, read from attr_shapes as rows need them (another process may add shapes). */
@@ -831,29 +817,11 @@ export class Store {
    * Add flow records to what their keys hold (inside a transaction), ROWS_PER_STATEMENT to a
    * statement as events are: one statement per record made binding a seventh of a capture's
    * writing thread. A key repeated within one statement is added up row by row all the same.
+   * Records given as objects (conntrack, status files, `watch --capture`) are packed first: one
+   * way to write them.
    */
   private writeFlows(source: string, records: FlowRecord[] | PackedFlows): void {
-    if (!Array.isArray(records)) return this.writePackedFlows(source, records);
-    const args: Array<string | number> = new Array(FLOW_WIDTH * ROWS_PER_STATEMENT);
-    const put = (a: Array<string | number>, o: number, f: FlowRecord) => {
-      a[o] = source; a[o + 1] = f.minute; a[o + 2] = f.iface; a[o + 3] = f.proto; a[o + 4] = f.lip; a[o + 5] = f.lport; a[o + 6] = f.rip;
-      a[o + 7] = f.rport; a[o + 8] = f.service; a[o + 9] = f.bytesIn; a[o + 10] = f.bytesOut; a[o + 11] = f.packetsIn; a[o + 12] = f.packetsOut;
-    };
-    let i = 0;
-    for (; i + ROWS_PER_STATEMENT <= records.length; i += ROWS_PER_STATEMENT) {
-      for (let j = 0; j < ROWS_PER_STATEMENT; j++) put(args, j * FLOW_WIDTH, records[i + j]);
-      this.stmts.upsertFlows.run(...args);
-    }
-    const one: Array<string | number> = new Array(FLOW_WIDTH);
-    for (; i < records.length; i++) { put(one, 0, records[i]); this.stmts.upsertFlow.run(...one); }
-    // usage recomputes the hours whose flows changed: once per hour of the batch, not per record.
-    const hours = new Set<number>();
-    for (const f of records) hours.add(f.minute - (f.minute % HOUR_MS));
-    for (const h of hours) this.stmts.markFlowHour.run(h, h);
-  }
-
-  /** writeFlows for packed records: the values are copied into the statement's arguments as they are. */
-  private writePackedFlows(source: string, p: PackedFlows): void {
+    const p = Array.isArray(records) ? packFlows(records) : records;
     const args: Array<string | number> = new Array(FLOW_WIDTH * ROWS_PER_STATEMENT);
     const v = p.values;
     let i = 0;
