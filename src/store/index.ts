@@ -963,8 +963,8 @@ export class Store {
   }
 
   /** Fill in `raw` of events handed out by this store whose line was stored by reference (rawUnreadable when it cannot be read). */
-  async resolveEvents<T extends StoredEvent | null>(events: T[]): Promise<T[]> {
-    await this.readBack(events.filter((e): e is NonNullable<T> => e !== null) as StoredEvent[], pendingRefs, (e, g) => {
+  async resolveEvents(events: StoredEvent[]): Promise<StoredEvent[]> {
+    await this.readBack(events, pendingRefs, (e, g) => {
       if (g.text !== null) e.raw = g.text; else e.rawUnreadable = g.reason;
     });
     return events;
